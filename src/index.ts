@@ -1,0 +1,83 @@
+/**
+ * effect-rpyc: RPyC's transparent, symmetric remote objects for TypeScript, on Effect, speaking
+ * RPyC's own wire protocol.
+ *
+ * Two ways in:
+ * - **Scripts**: `await rpyc.connect("localhost", 18861)`, `await conn.root.get_answer()`,
+ *   `await conn.close()`; `new ThreadedServer(MyService, { port }).start()`.
+ * - **Effect apps**: the namespaces (`Client.connect`, `Server.layer`, `Connection`, …) give scoped
+ *   Effects and Layers with typed errors.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { runPromise } from "./Awaitable.js"
+import * as Client from "./client/Client.js"
+import type * as Connection from "./protocol/Connection.js"
+
+export * as Awaitable from "./Awaitable.js"
+export * as Client from "./client/Client.js"
+export * as Logging from "./Logging.js"
+export * as Netref from "./netref/Netref.js"
+export * as RemoteOp from "./netref/RemoteOp.js"
+export * as Config from "./protocol/Config.js"
+export * as Connection from "./protocol/Connection.js"
+export * as Policy from "./protocol/Policy.js"
+export * as Vinegar from "./protocol/Vinegar.js"
+export * as Server from "./server/Server.js"
+export * as Services from "./service/Service.js"
+export * as Brine from "./wire/Brine.js"
+export * as Channel from "./wire/Channel.js"
+export * as Message from "./wire/Message.js"
+export * as Pickle from "./wire/Pickle.js"
+
+export { kwargs, type Remote, type RemoteOp as RemoteOperation } from "./netref/RemoteOp.js"
+export { byRef } from "./protocol/Connection.js"
+export {
+  ConnectionClosed,
+  ProtocolError,
+  PythonException,
+  type RemoteFailure,
+  RemoteError,
+  RequestTimeout
+} from "./protocol/Errors.js"
+export { restricted } from "./protocol/Policy.js"
+export { ThreadedServer } from "./server/Server.js"
+export { classpartial, Service, VoidService } from "./service/Service.js"
+
+/**
+ * Runs a scoped connection Effect as a Promise whose connection owns the scope: `conn.close()`
+ * (or the peer closing) releases everything.
+ */
+const own = async (
+  connect: Effect.Effect<Connection.Connection, unknown, Scope.Scope>
+): Promise<Connection.Connection> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const conn = await runPromise(Scope.extend(connect, scope))
+    Effect.runFork(Effect.zipRight(conn.awaitClose, Scope.close(scope, Exit.void)))
+    return conn
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw error
+  }
+}
+
+/**
+ * Connects to an RPyC server over TCP (RPyC's `rpyc.connect`).
+ *
+ * ```ts
+ * const conn = await rpyc.connect("localhost", 18861)
+ * console.log(await conn.root.get_answer())
+ * await conn.close()
+ * ```
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const connect = (
+  host: string,
+  port: number,
+  options: Omit<Client.ConnectOptions, "host" | "port"> = {}
+): Promise<Connection.Connection> => own(Client.connect({ ...options, host, port }))

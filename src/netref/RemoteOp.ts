@@ -1,0 +1,308 @@
+/**
+ * Remote operations: what reading, calling or constructing through a netref returns.
+ *
+ * A `RemoteOp` is lazy, and is at once
+ * - an `Effect<A, RemoteFailure>` (`yield*` it in `Effect.gen`, pipe it, race it, …), and
+ * - a `PromiseLike<A>` (`await` it; a failure rejects with the typed error).
+ *
+ * Operations chain without waiting: `conn.modules.os.path.join("a", "b")` becomes, when awaited,
+ * the requests that resolve `os`, then `path`, then one CALLATTR for `join`. Calling an attribute
+ * operation sends CALLATTR (one round trip) rather than GETATTR + CALL.
+ *
+ * Every string property of a RemoteOp is a remote attribute, except `then` and `pipe`, which keep
+ * their Promise and Effect meanings (`pipe` called with one or more functions); reach remote
+ * attributes of those names with `Operations.getattr(op, "then")`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import { pipeArguments } from "effect/Pipeable"
+import { SingleShotGen, YieldWrap } from "effect/Utils"
+import { runPromise } from "../Awaitable.js"
+import type { RemoteFailure } from "../protocol/Errors.js"
+import { Handler } from "../wire/Message.js"
+import * as Netref from "./Netref.js"
+
+/**
+ * A lazy remote operation resolving to `A`.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {}
+
+/**
+ * An untyped remote value: every property is another `Remote`, and it can be called,
+ * constructed, awaited and yielded.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Remote =
+  & RemoteOp<any>
+  & { readonly [name: string]: Remote }
+  & ((...args: Array<any>) => Remote)
+  & (new(...args: Array<any>) => Remote)
+
+/**
+ * Keyword arguments for a Python callee: `ref.f(1, kwargs({ sep: "," }))`.
+ *
+ * @since 0.1.0 @category models
+ */
+export class Kwargs {
+  constructor(readonly values: Readonly<Record<string, unknown>>) {}
+}
+
+/**
+ * Marks keyword arguments for the call they end.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const kwargs = (values: Readonly<Record<string, unknown>>): Kwargs => new Kwargs(values)
+
+type KwPairs = ReadonlyArray<readonly [string, unknown]>
+
+const splitArgs = (args: ReadonlyArray<unknown>): readonly [ReadonlyArray<unknown>, KwPairs] => {
+  const last = args[args.length - 1]
+  return last instanceof Kwargs ? [args.slice(0, -1), Object.entries(last.values)] : [args, []]
+}
+
+interface Spec {
+  /** what awaiting or yielding the operation runs */
+  readonly effect: Effect.Effect<unknown, RemoteFailure>
+  /** what calling the operation runs */
+  readonly call: (args: ReadonlyArray<unknown>, kw: KwPairs) => Effect.Effect<unknown, RemoteFailure>
+  readonly label: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// the requests behind the operations (local values are handled locally)
+
+const getattrOf = (value: unknown, name: string): Effect.Effect<unknown, RemoteFailure> => {
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.GETATTR, [value, name])
+  return Effect.sync(() => {
+    const v = (value as Record<string, unknown>)[name]
+    return typeof v === "function" ? v.bind(value) : v
+  })
+}
+
+const callattrOf = (
+  value: unknown,
+  name: string,
+  args: ReadonlyArray<unknown>,
+  kw: KwPairs
+): Effect.Effect<unknown, RemoteFailure> => {
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.CALLATTR, [value, name, args, kw])
+  return Effect.flatMap(getattrOf(value, name), (f) => callOf(f, args, kw))
+}
+
+const callOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Effect.Effect<unknown, RemoteFailure> => {
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.CALL, [value, args, kw])
+  return Effect.promise(async () => {
+    if (typeof value !== "function") throw new TypeError(`${String(value)} is not callable`)
+    return value(...args, ...(kw.length > 0 ? [Object.fromEntries(kw)] : []))
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// the proxy
+
+const SpecSymbol: unique symbol = Symbol.for("effect-rpyc/RemoteOp/Spec")
+
+/**
+ * The Effect runtime recognises effects by these symbols; a RemoteOp carries them so that
+ * `Effect.isEffect(op)` holds and combinators accept it.
+ */
+const effectSymbols = new Map<PropertyKey, unknown>(
+  Object.getOwnPropertySymbols(Effectable.EffectPrototype)
+    .filter((s) => s !== Symbol.iterator)
+    .map((s) => [s, (Effectable.EffectPrototype as unknown as Record<symbol, unknown>)[s]])
+)
+
+/**
+ * How a RemoteOp runs when handed to Effect combinators (`Effect.flatMap(op, …)`): the fiber
+ * runtime treats it as a continuation frame whose inner effect is the operation. Those three
+ * property names are the only ones the runtime reads from a value it executes, and no RPyC object
+ * is likely to have attributes with these names. (`yield*` and `await` do not go through this:
+ * they run the inner effect directly.)
+ */
+const RUNTIME_OP = "_op"
+const RUNTIME_INNER = "effect_instruction_i0"
+const RUNTIME_CONT = "effect_instruction_i1"
+
+const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
+  get(target, key) {
+    const spec = target[SpecSymbol]
+    if (typeof key === "string") {
+      switch (key) {
+        case "then":
+          return (onF?: (v: unknown) => unknown, onR?: (e: unknown) => unknown) => runPromise(spec.effect).then(onF, onR)
+        case "pipe":
+          return pipeOrRemote(target)
+        case RUNTIME_OP:
+          return "OnSuccess"
+        case RUNTIME_INNER:
+          return spec.effect
+        case RUNTIME_CONT:
+          return Effect.succeed
+      }
+      return attrOp(spec, key)
+    }
+    if (key === SpecSymbol) return spec
+    if (key === Symbol.iterator) return () => new SingleShotGen(new YieldWrap(spec.effect))
+    if (key === Symbol.asyncIterator) return () => iterateResult(spec)
+    if (key === NodeInspectSymbol || key === Symbol.toPrimitive) return () => `<RemoteOp ${spec.label}>`
+    if (key === Symbol.toStringTag) return "RemoteOp"
+    return effectSymbols.get(key)
+  },
+  has(_target, key) {
+    return key === RUNTIME_OP || key === SpecSymbol || effectSymbols.has(key)
+  },
+  apply(target, _this, args) {
+    return callOp(target[SpecSymbol], args)
+  },
+  construct(target, args) {
+    return callOp(target[SpecSymbol], args) as object
+  },
+  set(target, key) {
+    throw new TypeError(`cannot assign ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use setattr()`)
+  },
+  deleteProperty(target, key) {
+    throw new TypeError(`cannot delete ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use delattr()`)
+  }
+}
+
+/** `op.pipe(f, g)` is Effect's pipe; `op.pipe()` / `op.pipe(x)` with non-functions is the remote `pipe`. */
+const pipeOrRemote = (target: Function & { [SpecSymbol]: Spec }) =>
+  function(this: unknown, ...args: Array<unknown>) {
+    const self = proxies.get(target)!
+    if (args.length > 0 && args.every((a) => typeof a === "function")) return pipeArguments(self, args as never)
+    return callOp(attrSpec(target[SpecSymbol], "pipe"), args)
+  }
+
+const proxies = new WeakMap<object, Remote>()
+
+const makeOp = (spec: Spec): Remote => {
+  const target = Object.assign(function remoteOp() {}, { [SpecSymbol]: spec })
+  const proxy = new Proxy(target, opHandler) as unknown as Remote
+  proxies.set(target, proxy)
+  return proxy
+}
+
+/** The operation whose value is what `effect` produces; calling it sends CALL to that value. */
+const baseSpec = (effect: Effect.Effect<unknown, RemoteFailure>, label: string): Spec => ({
+  effect,
+  call: (args, kw) => Effect.flatMap(effect, (v) => callOf(v, args, kw)),
+  label
+})
+
+const attrSpec = (base: Spec, name: string): Spec => ({
+  effect: Effect.flatMap(base.effect, (v) => getattrOf(v, name)),
+  call: (args, kw) => Effect.flatMap(base.effect, (v) => callattrOf(v, name, args, kw)),
+  label: `${base.label}.${name}`
+})
+
+const attrOp = (base: Spec, name: string): Remote => makeOp(attrSpec(base, name))
+
+const callOp = (base: Spec, rawArgs: ReadonlyArray<unknown>): Remote => {
+  const [args, kw] = splitArgs(rawArgs)
+  const effect = base.call(args, kw)
+  return makeOp({
+    effect,
+    call: (args2, kw2) => Effect.flatMap(effect, (v) => callOf(v, args2, kw2)),
+    label: `${base.label}(…)`
+  })
+}
+
+const iterateResult = (spec: Spec): AsyncIterator<unknown> => {
+  let inner: AsyncIterator<unknown> | undefined
+  const start = async () => {
+    if (inner) return inner
+    const value = await runPromise(spec.effect)
+    const it = (value as AsyncIterable<unknown> | Iterable<unknown>)
+    inner = Symbol.asyncIterator in Object(it)
+      ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (async function*() {
+        yield* it as Iterable<unknown>
+      })()
+    return inner
+  }
+  return {
+    next: async () => (await start()).next(),
+    return: async (v?: unknown) => (inner?.return ? inner.return(v) : { done: true, value: v })
+  }
+}
+
+/**
+ * The operation that yields `value` itself (a netref, or any local value), from which attribute
+ * and call operations chain.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const of = (value: unknown, label = "value"): Remote => makeOp(baseSpec(Effect.succeed(value), label))
+
+/**
+ * An operation defined by an effect that produces the base value (e.g. GETROOT).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const fromEffect = (effect: Effect.Effect<unknown, RemoteFailure>, label: string): Remote =>
+  makeOp(baseSpec(effect, label))
+
+/**
+ * Whether `u` is a RemoteOp.
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isRemoteOp = (u: unknown): u is Remote => typeof u === "function" && SpecSymbol in u
+
+/**
+ * The effect of a RemoteOp (or of a netref or plain value: succeed with it).
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const toEffect = (u: unknown): Effect.Effect<unknown, RemoteFailure> =>
+  isRemoteOp(u) ? (u as unknown as { [SpecSymbol]: Spec })[SpecSymbol].effect : Effect.succeed(u)
+
+/**
+ * Reads an attribute explicitly, including the names a RemoteOp keeps for itself (`then`, `pipe`).
+ *
+ * @since 0.1.0 @category operations
+ */
+export const getattr = (target: unknown, name: string): Remote => attrOp(baseSpec(toEffect(target), "ref"), name)
+
+// netrefs hand out operations built here
+Netref.installOpFactory({
+  attr: (ref, name) => attrOp(baseSpec(Effect.succeed(ref), "ref"), name),
+  call: (ref, args) => callOp(baseSpec(Effect.succeed(ref), "ref"), args),
+  iterate: (ref) => iterateNetref(ref)
+})
+
+async function* iterateNetrefGen(ref: Netref.Netref): AsyncGenerator<unknown> {
+  const state = Netref.stateOf(ref)!
+  const it = await runPromise(state.owner.request(Handler.CALLATTR, [ref, "__iter__", [], []]))
+  if (!Netref.isNetref(it)) {
+    // the peer sent the iterator's items by value (a tuple)
+    yield* it as Iterable<unknown>
+    return
+  }
+  try {
+    while (true) {
+      const next = await runPromise(
+        Effect.either(state.owner.request(Handler.CALLATTR, [it, "__next__", [], []]))
+      )
+      if (next._tag === "Left") {
+        if (next.left._tag === "RemoteError" && next.left.name === "StopIteration") return
+        throw next.left
+      }
+      yield next.right
+    }
+  } finally {
+    Netref.release(it)
+  }
+}
+
+const iterateNetref = (ref: Netref.Netref): AsyncIterator<unknown> => iterateNetrefGen(ref)

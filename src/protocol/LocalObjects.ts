@@ -1,0 +1,175 @@
+/**
+ * Local objects exported to a peer: their id_packs and the refcounting table (§3.3, §3.7).
+ *
+ * An id_pack is `(name_pack, class_id, instance_id)`. The name_pack is chosen so that a Python
+ * peer builds a working proxy without an INSPECT round trip where it can: functions are
+ * `builtins.function`, bound methods `builtins.method`, arrays `builtins.list`, Maps
+ * `builtins.dict`, Sets `builtins.set`, iterators `builtins.generator`, errors
+ * `builtins.Exception`, plain instances `builtins.object`. Classes, and instances that offer Python
+ * protocols (a user-defined `__len__`, an iterable…), get `js.<Name>` and answer INSPECT.
+ *
+ * Ids are process-wide and stable for an object's lifetime, like CPython's `id()`.
+ *
+ * @since 0.1.0
+ */
+import type { IdPack } from "../wire/Message.js"
+import { keyError } from "./Errors.js"
+
+let nextId = 1
+const ids = new WeakMap<object, number>()
+
+/**
+ * A stable, process-wide positive integer for an object.
+ *
+ * @since 0.1.0 @category ids
+ */
+export const idOf = (o: object): number => {
+  let id = ids.get(o)
+  if (id === undefined) {
+    id = nextId++
+    ids.set(o, id)
+  }
+  return id
+}
+
+/**
+ * The table key of an id_pack.
+ *
+ * @since 0.1.0 @category ids
+ */
+export const keyOf = (idPack: IdPack): string => `${idPack[0]}\u0000${idPack[1]}\u0000${idPack[2]}`
+
+const boundMethods = new WeakSet<Function>()
+
+/**
+ * Marks a function as a bound method (exported as `builtins.method`).
+ *
+ * @since 0.1.0 @category ids
+ */
+export const markBoundMethod = <F extends Function>(fn: F): F => {
+  boundMethods.add(fn)
+  return fn
+}
+
+const CLASS_SOURCE = /^class[\s{]/
+
+/**
+ * Whether a function is a class: calling it constructs (`class` syntax, or a native constructor
+ * that refuses to be called without `new`).
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isClass = (fn: Function): boolean => {
+  if (boundMethods.has(fn)) return false
+  const source = Function.prototype.toString.call(fn)
+  if (CLASS_SOURCE.test(source)) return true
+  return NATIVE_CLASSES.has(fn)
+}
+
+const NATIVE_CLASSES: ReadonlySet<Function> = new Set<Function>([
+  Map, Set, WeakMap, WeakSet, Promise, ArrayBuffer, SharedArrayBuffer, DataView, WeakRef, FinalizationRegistry,
+  Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array,
+  BigInt64Array, BigUint64Array, Uint8ClampedArray, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController
+])
+
+const ITERATOR_PROTO_ITER = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()))[Symbol.iterator]
+
+/**
+ * Whether `o` is an iterator (has `next` and is its own iterable, like generators and the
+ * iterators of built-in collections).
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isIterator = (o: object): boolean =>
+  typeof (o as { next?: unknown }).next === "function" &&
+  ((o as { [Symbol.iterator]?: unknown })[Symbol.iterator] === ITERATOR_PROTO_ITER ||
+    typeof (o as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
+
+const hasPythonProtocol = (o: object): boolean => {
+  if (Symbol.iterator in o || Symbol.asyncIterator in o) return true
+  for (let p = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      if (name.length > 4 && name.startsWith("__") && name.endsWith("__") && name !== "__proto__") return true
+    }
+  }
+  return false
+}
+
+const ctorOf = (o: object): Function => {
+  const proto = Object.getPrototypeOf(o)
+  const ctor = proto === null ? undefined : proto.constructor
+  return typeof ctor === "function" ? ctor : Object
+}
+
+/**
+ * The id_pack a local object is exported under.
+ *
+ * @since 0.1.0 @category ids
+ */
+export const idPackOf = (o: object): IdPack => {
+  if (typeof o === "function") {
+    if (boundMethods.has(o)) return ["builtins.method", idOf(Function), idOf(o)]
+    if (isClass(o)) return [`js.${o.name || "<anonymous>"}`, idOf(o), 0]
+    return ["builtins.function", idOf(Function), idOf(o)]
+  }
+  if (Array.isArray(o)) return ["builtins.list", idOf(Array), idOf(o)]
+  if (o instanceof Map) return ["builtins.dict", idOf(Map), idOf(o)]
+  if (o instanceof Set) return ["builtins.set", idOf(Set), idOf(o)]
+  if (isIterator(o)) return ["builtins.generator", idOf(ctorOf(o)), idOf(o)]
+  if (o instanceof Error) return ["builtins.Exception", idOf(ctorOf(o)), idOf(o)]
+  const ctor = ctorOf(o)
+  if (hasPythonProtocol(o)) return [`js.${ctor.name || "Object"}`, idOf(ctor), idOf(o)]
+  return ["builtins.object", idOf(ctor), idOf(o)]
+}
+
+interface Slot {
+  readonly obj: object
+  readonly idPack: IdPack
+  /** how many times the object was sent; a DEL subtracts, reaching zero removes the slot */
+  sends: number
+}
+
+/**
+ * The objects this side has sent by reference, with how many times each was sent.
+ *
+ * @since 0.1.0 @category models
+ */
+export class ObjectTable {
+  private readonly slots = new Map<string, Slot>()
+
+  /** Records one more send of `obj` under `idPack`. */
+  add(obj: object, idPack: IdPack): void {
+    const key = keyOf(idPack)
+    const slot = this.slots.get(key)
+    if (slot === undefined) this.slots.set(key, { obj, idPack, sends: 1 })
+    else slot.sends++
+  }
+
+  /** The object for an id_pack the peer sent back; a KeyError (as Python raises) if unknown. */
+  get(idPack: IdPack): object {
+    const slot = this.slots.get(keyOf(idPack))
+    if (slot === undefined) throw keyError(`unknown object ${JSON.stringify(idPack.map(String))}`)
+    return slot.obj
+  }
+
+  has(idPack: IdPack): boolean {
+    return this.slots.has(keyOf(idPack))
+  }
+
+  /** Handles DEL: forget `count` sends; a KeyError if the id_pack is unknown. */
+  decref(idPack: IdPack, count: number): void {
+    const key = keyOf(idPack)
+    const slot = this.slots.get(key)
+    if (slot === undefined) throw keyError(`unknown object ${JSON.stringify(idPack.map(String))}`)
+    if (slot.sends <= count) this.slots.delete(key)
+    else slot.sends -= count
+  }
+
+  get size(): number {
+    return this.slots.size
+  }
+
+  clear(): void {
+    this.slots.clear()
+  }
+}

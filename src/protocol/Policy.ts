@@ -1,0 +1,179 @@
+/**
+ * Attribute access policy (rpyc-protocol.md §3.5), applied to the requests a peer sends us.
+ *
+ * RPyC's rules, unchanged: an object's own `_rpyc_getattr` / `_rpyc_setattr` / `_rpyc_delattr`
+ * decides alone if present; otherwise the `allow…` switches gate the operation, and a name is
+ * reachable if it is exposed (`exposed_` + name exists), safe (in `safeAttrs`), public (with
+ * `allowPublicAttrs`), or anything (`allowAllAttrs`).
+ *
+ * JavaScript adds escape hatches Python does not have: `__proto__`, `constructor`, `prototype` and
+ * the rest of `Object.prototype` / `Function.prototype` (`__defineGetter__`, `call`, `bind`, …).
+ * Unless `allowAllAttrs` is on they are unreachable whatever else the config says — so
+ * `root.constructor.constructor("return process")()` is an AttributeError, not a shell.
+ *
+ * @since 0.1.0
+ */
+import type { ProtocolConfig } from "./Config.js"
+import { attributeError, typeError } from "./Errors.js"
+import { isClass } from "./LocalObjects.js"
+import * as Pythonic from "./Pythonic.js"
+
+/**
+ * Names that are never reachable unless `allowAllAttrs` is on.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const BLOCKED_NAMES: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  // a function's `name` and `length` are ordinary data; the rest of Function.prototype is not
+  ...Object.getOwnPropertyNames(Function.prototype).filter((n) => n !== "name" && n !== "length"),
+  "__proto__",
+  "constructor",
+  "prototype",
+  "caller",
+  "arguments",
+  "_rpyc_getattr",
+  "_rpyc_setattr",
+  "_rpyc_delattr"
+])
+
+type Permission = "allowGetattr" | "allowSetattr" | "allowDelattr"
+
+const hasAttr = (obj: object, name: string): boolean => name in obj || Pythonic.hasVirtual(obj, name)
+
+const deny = (name: string) => attributeError(`cannot access '${name}'`)
+
+/**
+ * The name an access to `name` resolves to under `config` (`"add"` → `"exposed_add"`), or an
+ * AttributeError.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const resolve = (config: ProtocolConfig, obj: object, name: unknown, permission: Permission): string => {
+  const n = nameOf(name)
+  if (!config[permission]) throw deny(n)
+  const prefix = config.allowExposedAttrs ? config.exposedPrefix : ""
+  const plain = config.allowAllAttrs ||
+    (config.allowExposedAttrs && prefix !== "" && n.startsWith(prefix)) ||
+    (config.allowSafeAttrs && config.safeAttrs.has(n)) ||
+    (config.allowPublicAttrs && !n.startsWith("_"))
+  const hasExposed = prefix !== "" && hasAttr(obj, prefix + n)
+  let resolved: string
+  if (plain && (!hasExposed || hasAttr(obj, n))) resolved = n
+  else if (hasExposed) resolved = prefix + n
+  else if (plain) resolved = n
+  else throw deny(n)
+  if (!config.allowAllAttrs && BLOCKED_NAMES.has(resolved)) throw deny(n)
+  return resolved
+}
+
+/**
+ * Attribute names arrive as str (or bytes, which Python decodes as UTF-8).
+ *
+ * @since 0.1.0 @category policy
+ */
+export const nameOf = (name: unknown): string => {
+  if (typeof name === "string") return name
+  if (name instanceof Uint8Array) return new TextDecoder("utf-8", { fatal: true }).decode(name)
+  throw typeError("name must be a string")
+}
+
+const accessor = (obj: object, hook: "_rpyc_getattr" | "_rpyc_setattr" | "_rpyc_delattr") => {
+  const f = (obj as Record<string, unknown>)[hook]
+  return typeof f === "function" ? f as (...args: Array<unknown>) => unknown : undefined
+}
+
+/**
+ * GETATTR: reads an attribute the policy allows. A method comes back bound to `obj` (a Python
+ * bound method); a missing attribute is an AttributeError.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const getattr = (config: ProtocolConfig, obj: object, name: unknown): unknown => {
+  const hook = accessor(obj, "_rpyc_getattr")
+  if (hook) return hook.call(obj, nameOf(name))
+  return readAttr(obj, resolve(config, obj, name, "allowGetattr"))
+}
+
+/**
+ * Reads `name` from `obj` after policy checks: the real property, else the Pythonic meaning.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const readAttr = (obj: object, name: string): unknown => {
+  if (name in obj) {
+    const value = (obj as Record<string, unknown>)[name]
+    return typeof value === "function" && !isClass(value) ? Pythonic.bind(obj, value, name) : value
+  }
+  const virtual = Pythonic.virtualAttr(obj, name)
+  if (virtual !== undefined) return virtual
+  if (name === "__doc__") return null
+  throw attributeError(`'${Pythonic.typeNameOf(obj)}' object has no attribute '${name}'`)
+}
+
+/**
+ * SETATTR.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const setattr = (config: ProtocolConfig, obj: object, name: unknown, value: unknown): void => {
+  const hook = accessor(obj, "_rpyc_setattr")
+  if (hook) {
+    hook.call(obj, nameOf(name), value)
+    return
+  }
+  const resolved = resolve(config, obj, name, "allowSetattr")
+  if (!Reflect.set(obj, resolved, value)) throw attributeError(`can't set attribute '${resolved}'`)
+}
+
+/**
+ * DELATTR.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const delattr = (config: ProtocolConfig, obj: object, name: unknown): void => {
+  const hook = accessor(obj, "_rpyc_delattr")
+  if (hook) {
+    hook.call(obj, nameOf(name))
+    return
+  }
+  const resolved = resolve(config, obj, name, "allowDelattr")
+  if (!(resolved in obj)) throw attributeError(resolved)
+  if (!Reflect.deleteProperty(obj, resolved)) throw attributeError(`can't delete attribute '${resolved}'`)
+}
+
+/**
+ * `restricted(obj, attrs, wattrs)`: a view of `obj` whose attribute access is limited to the
+ * listed names, whatever the connection's config (RPyC's `rpyc.restricted`). `wattrs` defaults to
+ * `attrs`; pass `[]` to forbid writes.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const restricted = <T extends object>(
+  obj: T,
+  attrs: Iterable<string>,
+  wattrs?: Iterable<string>
+): object => {
+  const readable = new Set(attrs)
+  const writable = new Set(wattrs ?? readable)
+  return new Restricted(obj, readable, writable)
+}
+
+class Restricted {
+  constructor(
+    private readonly target: object,
+    private readonly readable: ReadonlySet<string>,
+    private readonly writable: ReadonlySet<string>
+  ) {}
+  _rpyc_getattr(name: string): unknown {
+    if (!this.readable.has(name)) throw attributeError(`${name} is not a valid attribute`)
+    return readAttr(this.target, name)
+  }
+  _rpyc_setattr(name: string, value: unknown): void {
+    if (!this.writable.has(name)) throw attributeError(`${name} is not a valid attribute`)
+    ;(this.target as Record<string, unknown>)[name] = value
+  }
+  _rpyc_delattr(name: string): void {
+    throw attributeError(`cannot delete ${name}`)
+  }
+}

@@ -1,0 +1,434 @@
+/**
+ * Python's object protocol for JavaScript values: what `len()`, `x[i]`, `iter()`, `next()`,
+ * `str()`, `repr()`, `hash()`, `==`, `with` and calls mean for JS objects a peer holds references
+ * to.
+ *
+ * A JS object answers a dunder in this order: a method of that name the object really has (a
+ * TypeScript class may define `__len__`), then the built-in meaning for its kind (arrays are lists,
+ * Maps are dicts, Sets are sets, iterators are generators, functions are callable, disposables are
+ * context managers). Arrays, Maps and Sets also answer the public methods of their Python
+ * counterparts (`append`, `keys`, `items`, `add`, …), which the default policy denies as Python's
+ * would.
+ *
+ * @since 0.1.0
+ */
+import * as Util from "node:util"
+import * as Brine from "../wire/Brine.js"
+import { indexError, keyError, PythonException, typeError, valueError } from "./Errors.js"
+import { idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
+
+type AnyFn = (...args: Array<any>) => unknown
+type Virtual = (self: any, ...args: Array<any>) => unknown
+
+const stopIteration = (): PythonException => new PythonException("StopIteration")
+
+const toIndex = (i: unknown, length: number, forInsert = false): number => {
+  const n = typeof i === "bigint" ? Number(i) : i
+  if (typeof n !== "number" || !Number.isInteger(n)) throw typeError("list indices must be integers or slices")
+  const k = n < 0 ? n + length : n
+  if (!forInsert && (k < 0 || k >= length)) throw indexError("list index out of range")
+  return Math.max(0, Math.min(k, length))
+}
+
+const sliceIndices = (s: Brine.Slice, length: number): Array<number> => {
+  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v))
+  const step = num(s.step) ?? 1
+  if (step === 0) throw valueError("slice step cannot be zero")
+  const clamp = (v: number | undefined, dflt: number, lo: number, hi: number) =>
+    v === undefined ? dflt : v < 0 ? Math.max(v + length, lo) : Math.min(v, hi)
+  const start = step > 0 ? clamp(num(s.start), 0, 0, length) : clamp(num(s.start), length - 1, -1, length - 1)
+  const stop = step > 0 ? clamp(num(s.stop), length, 0, length) : clamp(num(s.stop), -1, -1, length - 1)
+  const out: Array<number> = []
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i)
+  return out
+}
+
+const iterNext = (it: Iterator<unknown> | AsyncIterator<unknown>): unknown => {
+  const r = it.next()
+  if (r instanceof Promise) {
+    return r.then((res: IteratorResult<unknown>) => {
+      if (res.done) throw stopIteration()
+      return res.value
+    })
+  }
+  const res = r as IteratorResult<unknown>
+  if (res.done) throw stopIteration()
+  return res.value
+}
+
+const LIST: Record<string, Virtual> = {
+  __len__: (a: Array<unknown>) => a.length,
+  __bool__: (a: Array<unknown>) => a.length > 0,
+  __getitem__: (a: Array<unknown>, i: unknown) =>
+    i instanceof Brine.Slice ? sliceIndices(i, a.length).map((k) => a[k]) : a[toIndex(i, a.length)],
+  __setitem__: (a: Array<unknown>, i: unknown, v: unknown) => {
+    a[toIndex(i, a.length)] = v
+  },
+  __delitem__: (a: Array<unknown>, i: unknown) => {
+    a.splice(toIndex(i, a.length), 1)
+  },
+  __contains__: (a: Array<unknown>, v: unknown) => a.includes(v),
+  __iter__: (a: Array<unknown>) => a[Symbol.iterator](),
+  __reversed__: (a: Array<unknown>) => [...a].reverse()[Symbol.iterator](),
+  append: (a: Array<unknown>, v: unknown) => {
+    a.push(v)
+  },
+  extend: (a: Array<unknown>, vs: Iterable<unknown>) => {
+    for (const v of vs) a.push(v)
+  },
+  insert: (a: Array<unknown>, i: unknown, v: unknown) => {
+    a.splice(toIndex(i, a.length, true), 0, v)
+  },
+  pop: (a: Array<unknown>, i: unknown = -1) => {
+    if (a.length === 0) throw indexError("pop from empty list")
+    return a.splice(toIndex(i, a.length), 1)[0]
+  },
+  remove: (a: Array<unknown>, v: unknown) => {
+    const k = a.indexOf(v)
+    if (k < 0) throw valueError("list.remove(x): x not in list")
+    a.splice(k, 1)
+  },
+  index: (a: Array<unknown>, v: unknown) => {
+    const k = a.indexOf(v)
+    if (k < 0) throw valueError(`${String(v)} is not in list`)
+    return k
+  },
+  count: (a: Array<unknown>, v: unknown) => a.filter((x) => x === v).length,
+  clear: (a: Array<unknown>) => {
+    a.length = 0
+  },
+  reverse: (a: Array<unknown>) => {
+    a.reverse()
+  },
+  copy: (a: Array<unknown>) => a.slice()
+}
+
+const DICT: Record<string, Virtual> = {
+  __len__: (m: Map<unknown, unknown>) => m.size,
+  __bool__: (m: Map<unknown, unknown>) => m.size > 0,
+  __getitem__: (m: Map<unknown, unknown>, k: unknown) => {
+    if (!m.has(k)) throw keyError(k)
+    return m.get(k)
+  },
+  __setitem__: (m: Map<unknown, unknown>, k: unknown, v: unknown) => {
+    m.set(k, v)
+  },
+  __delitem__: (m: Map<unknown, unknown>, k: unknown) => {
+    if (!m.delete(k)) throw keyError(k)
+  },
+  __contains__: (m: Map<unknown, unknown>, k: unknown) => m.has(k),
+  __iter__: (m: Map<unknown, unknown>) => m.keys(),
+  keys: (m: Map<unknown, unknown>) => [...m.keys()],
+  values: (m: Map<unknown, unknown>) => [...m.values()],
+  items: (m: Map<unknown, unknown>) => [...m.entries()],
+  get: (m: Map<unknown, unknown>, k: unknown, dflt: unknown = null) => (m.has(k) ? m.get(k) : dflt),
+  pop: (m: Map<unknown, unknown>, k: unknown, ...dflt: Array<unknown>) => {
+    if (m.has(k)) {
+      const v = m.get(k)
+      m.delete(k)
+      return v
+    }
+    if (dflt.length > 0) return dflt[0]
+    throw keyError(k)
+  },
+  clear: (m: Map<unknown, unknown>) => {
+    m.clear()
+  },
+  update: (m: Map<unknown, unknown>, other: Map<unknown, unknown> | Iterable<readonly [unknown, unknown]>) => {
+    for (const [k, v] of other instanceof Map ? other.entries() : other) m.set(k, v)
+  },
+  copy: (m: Map<unknown, unknown>) => new Map(m)
+}
+
+const SET: Record<string, Virtual> = {
+  __len__: (s: Set<unknown>) => s.size,
+  __bool__: (s: Set<unknown>) => s.size > 0,
+  __contains__: (s: Set<unknown>, v: unknown) => s.has(v),
+  __iter__: (s: Set<unknown>) => s.values(),
+  add: (s: Set<unknown>, v: unknown) => {
+    s.add(v)
+  },
+  discard: (s: Set<unknown>, v: unknown) => {
+    s.delete(v)
+  },
+  remove: (s: Set<unknown>, v: unknown) => {
+    if (!s.delete(v)) throw keyError(v)
+  },
+  clear: (s: Set<unknown>) => {
+    s.clear()
+  }
+}
+
+const ITERATOR: Record<string, Virtual> = {
+  __iter__: (it: object) => it,
+  __next__: (it: Iterator<unknown>) => iterNext(it)
+}
+
+const ITERABLE: Record<string, Virtual> = {
+  __iter__: (o: Iterable<unknown> & AsyncIterable<unknown>) =>
+    typeof o[Symbol.iterator] === "function" ? o[Symbol.iterator]() : o[Symbol.asyncIterator]()
+}
+
+const CALLABLE: Record<string, Virtual> = {
+  __call__: (f: AnyFn) => f
+}
+
+const DISPOSABLE: Record<string, Virtual> = {
+  __enter__: (o: object) => o,
+  __exit__: (o: Disposable & AsyncDisposable) => {
+    const r = typeof o[Symbol.dispose] === "function" ? o[Symbol.dispose]() : o[Symbol.asyncDispose]()
+    return r instanceof Promise ? r.then(() => false) : false
+  }
+}
+
+const COMMON: Record<string, Virtual> = {
+  __str__: (o: object) => strOf(o),
+  __repr__: (o: object) => reprOf(o),
+  __hash__: (o: object) => hashOf(o),
+  __eq__: (o: object, other: unknown) => o === other,
+  __ne__: (o: object, other: unknown) => o !== other
+}
+
+/** The tables of virtual methods that apply to `o`, most specific first. */
+const tablesOf = (o: object): Array<Record<string, Virtual>> => {
+  const tables: Array<Record<string, Virtual>> = []
+  if (typeof o === "function") tables.push(CALLABLE)
+  else if (Array.isArray(o)) tables.push(LIST)
+  else if (o instanceof Map) tables.push(DICT)
+  else if (o instanceof Set) tables.push(SET)
+  else if (isIterator(o)) tables.push(ITERATOR)
+  else if (Symbol.iterator in o || Symbol.asyncIterator in o) tables.push(ITERABLE)
+  if (Symbol.dispose in o || Symbol.asyncDispose in o) tables.push(DISPOSABLE)
+  tables.push(COMMON)
+  return tables
+}
+
+const boundCache = new WeakMap<object, Map<unknown, Function>>()
+
+/**
+ * `fn` bound to `self`, cached so that reading the same method twice yields the same object (and
+ * so the same id_pack).
+ *
+ * @since 0.1.0 @category methods
+ */
+export const bind = (self: object, fn: Function, name: string): Function => {
+  let perObject = boundCache.get(self)
+  if (perObject === undefined) boundCache.set(self, perObject = new Map())
+  const cached = perObject.get(fn)
+  if (cached !== undefined) return cached
+  const bound = markBoundMethod(function(this: unknown, ...args: Array<unknown>) {
+    return fn.apply(self, args)
+  })
+  Object.defineProperty(bound, "name", { value: name })
+  perObject.set(fn, bound)
+  return bound
+}
+
+/**
+ * The built-in meaning of `name` for `o`, as a method bound to `o`, or `undefined`.
+ *
+ * @since 0.1.0 @category methods
+ */
+export const virtualAttr = (o: object, name: string): Function | undefined => {
+  for (const table of tablesOf(o)) {
+    if (Object.prototype.hasOwnProperty.call(table, name)) {
+      return bind(o, wrapVirtual(table[name]), name)
+    }
+  }
+  return undefined
+}
+
+const wrappedVirtuals = new WeakMap<Virtual, Function>()
+/** A virtual takes `self` first; `bind` supplies `self` as `this`. */
+const wrapVirtual = (impl: Virtual): Function => {
+  let w = wrappedVirtuals.get(impl)
+  if (w === undefined) {
+    w = function(this: unknown, ...args: Array<unknown>) {
+      return impl(this, ...args)
+    }
+    wrappedVirtuals.set(impl, w)
+  }
+  return w
+}
+
+/**
+ * Whether `o` answers `name` with a built-in meaning.
+ *
+ * @since 0.1.0 @category methods
+ */
+export const hasVirtual = (o: object, name: string): boolean =>
+  tablesOf(o).some((t) => Object.prototype.hasOwnProperty.call(t, name))
+
+/**
+ * The dunders `o` supports, for INSPECT replies: real `__x__` methods plus the built-in ones.
+ *
+ * @since 0.1.0 @category methods
+ */
+export const dunderNames = (o: object): Array<string> => {
+  const names = new Set<string>()
+  for (let p: object | null = o; p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      if (isDunder(name)) {
+        const d = Object.getOwnPropertyDescriptor(p, name)
+        if (d && typeof d.value === "function") names.add(name)
+      }
+    }
+  }
+  for (const table of tablesOf(o)) for (const name of Object.keys(table)) if (isDunder(name)) names.add(name)
+  return [...names]
+}
+
+const isDunder = (name: string): boolean =>
+  name.length > 4 && name.startsWith("__") && name.endsWith("__") && name !== "__proto__"
+
+/** Calls a user-defined dunder of `o` if it has one, else returns `undefined` via the fallback. */
+const userDunder = (o: object, name: string): AnyFn | undefined => {
+  const f = (o as Record<string, unknown>)[name]
+  return typeof f === "function" && !Object.prototype.hasOwnProperty.call(Object.prototype, name) ? f as AnyFn : undefined
+}
+
+/**
+ * `str(o)`.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const strOf = (o: unknown): string => {
+  if (typeof o === "object" && o !== null || typeof o === "function") {
+    const f = userDunder(o, "__str__")
+    if (f) return String(f.call(o))
+    if (o instanceof Error) return o.message
+    const ts = (o as { toString?: unknown }).toString
+    if (typeof ts === "function" && ts !== Object.prototype.toString && !Array.isArray(o) && typeof o !== "function") {
+      return String(ts.call(o))
+    }
+    return reprOf(o)
+  }
+  return String(o)
+}
+
+/**
+ * `repr(o)`: a user-defined `__repr__`, else Node's `util.inspect` on one line.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const reprOf = (o: unknown): string => {
+  if (typeof o === "object" && o !== null || typeof o === "function") {
+    const f = userDunder(o, "__repr__")
+    if (f) return String(f.call(o))
+  }
+  return Util.inspect(o, { depth: 2, breakLength: Infinity, maxArrayLength: 50 })
+}
+
+/**
+ * `hash(o)`: a user-defined `__hash__`, else the object's id.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const hashOf = (o: object): unknown => {
+  const f = userDunder(o, "__hash__")
+  return f ? f.call(o) : idOf(o)
+}
+
+/**
+ * The comparison CMP asks for: a user-defined dunder if present, else identity for equality, the
+ * numeric value for `Date`s, and `NotImplemented` otherwise (Python then falls back as it does
+ * for unrelated types).
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const compare = (o: object, other: unknown, op: string): unknown => {
+  const f = userDunder(o, op)
+  if (f) return f.call(o, other)
+  switch (op) {
+    case "__eq__":
+      return o === other
+    case "__ne__":
+      return o !== other
+  }
+  if (o instanceof Date && other instanceof Date) {
+    const a = o.getTime(), b = other.getTime()
+    switch (op) {
+      case "__lt__":
+        return a < b
+      case "__le__":
+        return a <= b
+      case "__gt__":
+        return a > b
+      case "__ge__":
+        return a >= b
+    }
+  }
+  return Brine.NotImplemented
+}
+
+/**
+ * Calls a function as Python would call it: classes are constructed, keyword arguments (if any)
+ * arrive as one trailing plain object.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const call = (fn: unknown, args: ReadonlyArray<unknown>, kwargs: ReadonlyArray<readonly [string, unknown]> = []): unknown => {
+  if (typeof fn !== "function") {
+    throw typeError(`'${typeNameOf(fn)}' object is not callable`)
+  }
+  const all = kwargs.length > 0 ? [...args, Object.fromEntries(kwargs)] : args
+  if (isClass(fn)) return Reflect.construct(fn, all)
+  return Reflect.apply(fn, undefined, all)
+}
+
+/**
+ * The Python-ish type name of a JS value, for error messages.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const typeNameOf = (o: unknown): string => {
+  if (o === null || o === undefined) return "NoneType"
+  if (Array.isArray(o)) return "list"
+  if (typeof o === "function") return isClass(o) ? "type" : "function"
+  if (typeof o === "object") return (Object.getPrototypeOf(o)?.constructor?.name as string | undefined) ?? "object"
+  return typeof o
+}
+
+/**
+ * `dir(o)`: own and inherited property names (not `Object.prototype`'s), plus the dunders it
+ * answers.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const dirOf = (o: object): Array<string> => {
+  const names = new Set<string>()
+  for (let p: object | null = o; p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+    for (const name of Object.getOwnPropertyNames(p)) if (name !== "constructor") names.add(name)
+  }
+  for (const table of tablesOf(o)) for (const name of Object.keys(table)) names.add(name)
+  return [...names].sort()
+}
+
+/**
+ * Takes up to `count` items from an iterator (BUFFITER); an async iterator yields a Promise.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const takeFrom = (it: object, count: number): Array<unknown> | Promise<Array<unknown>> => {
+  const next = (it as Iterator<unknown>).next
+  if (typeof next !== "function") throw typeError(`'${typeNameOf(it)}' object is not an iterator`)
+  const out: Array<unknown> = []
+  for (let i = 0; i < count; i++) {
+    const r = next.call(it) as IteratorResult<unknown> | Promise<IteratorResult<unknown>>
+    if (r instanceof Promise) {
+      return r.then(async (first) => {
+        if (first.done) return out
+        out.push(first.value)
+        for (let j = i + 1; j < count; j++) {
+          const res = await (next.call(it) as unknown as Promise<IteratorResult<unknown>>)
+          if (res.done) break
+          out.push(res.value)
+        }
+        return out
+      })
+    }
+    if (r.done) break
+    out.push(r.value)
+  }
+  return out
+}

@@ -1,0 +1,148 @@
+/**
+ * Vinegar: exceptions on the wire (rpyc-protocol.md §3.8).
+ *
+ * Outbound, a JavaScript error becomes `((module, class), args, attrs, traceback)` with a Python
+ * `builtins` class chosen so that Python code can `except` it naturally; the JS stack is the
+ * traceback text. Inbound, the 4-tuple becomes a `RemoteError`. `StopIteration` travels as the
+ * bare int 1 both ways.
+ *
+ * @since 0.1.0
+ */
+import * as Brine from "../wire/Brine.js"
+import { EXC_STOP_ITERATION } from "../wire/Message.js"
+import { ProtocolError, PythonException, RemoteError, stopIteration } from "./Errors.js"
+
+/**
+ * The version we report as `_remote_version`: a 5.x string, so that Python 5.3 peers do not
+ * append a version-mismatch warning to our tracebacks.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const REMOTE_VERSION = "5.3.0"
+
+/** @since 0.1.0 @category models */
+export interface DumpOptions {
+  readonly includeLocalTraceback: boolean
+  readonly includeLocalVersion: boolean
+}
+
+/**
+ * The Python class a JavaScript error maps to.
+ *
+ * @since 0.1.0 @category mapping
+ */
+export const pythonClassOf = (error: unknown): readonly [module: string, name: string] => {
+  if (error instanceof RemoteError) return [error.module, error.name]
+  if (error instanceof PythonException) return ["builtins", error.pyName]
+  if (error instanceof TypeError) return ["builtins", "TypeError"]
+  if (error instanceof RangeError) return ["builtins", /index|length|bounds/i.test(error.message) ? "IndexError" : "ValueError"]
+  if (error instanceof SyntaxError) return ["builtins", "SyntaxError"]
+  if (error instanceof ReferenceError) return ["builtins", "NameError"]
+  if (error instanceof Brine.BrineError || error instanceof ProtocolError) return ["builtins", "ValueError"]
+  if (error instanceof Error && (error as NodeJS.ErrnoException).code !== undefined) {
+    return ["builtins", osErrorName((error as NodeJS.ErrnoException).code!)]
+  }
+  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
+    // a tagged Effect error: keep its tag visible as the class name, under a non-builtins module
+    return ["effect", error._tag]
+  }
+  return ["builtins", "Exception"]
+}
+
+const osErrorName = (code: string): string => {
+  switch (code) {
+    case "ENOENT":
+      return "FileNotFoundError"
+    case "EEXIST":
+      return "FileExistsError"
+    case "EACCES":
+    case "EPERM":
+      return "PermissionError"
+    case "EISDIR":
+      return "IsADirectoryError"
+    case "ENOTDIR":
+      return "NotADirectoryError"
+    case "ECONNREFUSED":
+      return "ConnectionRefusedError"
+    case "ECONNRESET":
+      return "ConnectionResetError"
+    case "ETIMEDOUT":
+      return "TimeoutError"
+    default:
+      return "OSError"
+  }
+}
+
+const simple = (value: unknown): unknown => (Brine.isDumpable(value) ? value : safeString(value))
+
+const safeString = (value: unknown): string => {
+  try {
+    return String(value)
+  } catch {
+    return "<unprintable>"
+  }
+}
+
+/**
+ * The vinegar value for `error`.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const dump = (error: unknown, options: DumpOptions): unknown => {
+  if (isStopIteration(error)) return EXC_STOP_ITERATION
+  const [module, name] = pythonClassOf(error)
+  const args = error instanceof RemoteError
+    ? error.args.map(simple)
+    : error instanceof PythonException
+    ? error.pyArgs.map(simple)
+    : [error instanceof Error ? error.message : safeString(error)]
+  const attrs: Array<readonly [string, unknown]> = []
+  if (error instanceof RemoteError) {
+    for (const [k, v] of error.attrs) if (k !== "_remote_version") attrs.push([k, simple(v)])
+  } else if (error instanceof Error && (error as NodeJS.ErrnoException).code !== undefined) {
+    const e = error as NodeJS.ErrnoException
+    attrs.push(["errno", typeof e.errno === "number" ? Math.abs(e.errno) : null])
+    attrs.push(["strerror", e.message])
+    attrs.push(["filename", typeof e.path === "string" ? e.path : null])
+  }
+  attrs.push(["_remote_version", options.includeLocalVersion ? REMOTE_VERSION : "<version denied>"])
+  const traceback = options.includeLocalTraceback ? tracebackOf(error, module, name) : "<traceback denied>"
+  return [[module, name], args, attrs, traceback]
+}
+
+const tracebackOf = (error: unknown, module: string, name: string): string => {
+  if (error instanceof RemoteError) return error.remoteTraceback
+  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : safeString(error)
+  const qualified = module === "builtins" ? name : `${module}.${name}`
+  return `JavaScript stack (most recent call first):\n${stack}\n${qualified}\n`
+}
+
+const isStopIteration = (error: unknown): boolean =>
+  (error instanceof PythonException && error.pyName === "StopIteration") ||
+  (error instanceof RemoteError && error.module === "builtins" && error.name === "StopIteration")
+
+/**
+ * The `RemoteError` for an inbound vinegar value. Throws `ProtocolError` if the value has none of
+ * the shapes RPyC sends.
+ *
+ * @since 0.1.0 @category decoding
+ */
+export const load = (value: unknown): RemoteError => {
+  if (value === EXC_STOP_ITERATION) return stopIteration()
+  if (typeof value === "string") {
+    return new RemoteError({ module: "builtins", name: "Exception", args: [value], attrs: [], remoteTraceback: "" })
+  }
+  if (Array.isArray(value) && value.length === 4) {
+    const [cls, args, attrs, tb] = value
+    if (
+      Array.isArray(cls) && cls.length === 2 && typeof cls[0] === "string" && typeof cls[1] === "string" &&
+      Array.isArray(args) && Array.isArray(attrs) && typeof tb === "string"
+    ) {
+      const pairs = attrs.filter((a): a is readonly [string, unknown] =>
+        Array.isArray(a) && a.length === 2 && typeof a[0] === "string"
+      )
+      return new RemoteError({ module: cls[0], name: cls[1], args, attrs: pairs, remoteTraceback: tb })
+    }
+  }
+  throw new ProtocolError({ reason: "Envelope", detail: "exception payload is not a vinegar value" })
+}

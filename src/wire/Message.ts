@@ -1,0 +1,241 @@
+/**
+ * The message envelope (rpyc-protocol.md §3.1) in both dialects, the protocol constants, and the
+ * Schema definitions of messages and boxes.
+ *
+ * - v5 (rpyc ≤ 5.3): payload = brine `(msg, seq, args)`; the first byte is always `0x12`.
+ * - v6 (rpyc 6.0):   payload = one raw byte `msg` + brine `(seq, args)`.
+ *
+ * The hot path uses the hand-written `encodePayload` / `decodePayload`; the Schemas below define
+ * the same shapes and are what tests check the hand codec against.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
+import * as Brine from "./Brine.js"
+
+/** @since 0.1.0 @category constants */
+export const MsgType = { REQUEST: 1, REPLY: 2, EXCEPTION: 3 } as const
+/** @since 0.1.0 */
+export type MsgType = typeof MsgType[keyof typeof MsgType]
+
+/** Box labels (§3.3). @since 0.1.0 @category constants */
+export const Label = { VALUE: 1, TUPLE: 2, LOCAL_REF: 3, REMOTE_REF: 4 } as const
+
+/** The vinegar value standing for `StopIteration`. @since 0.1.0 @category constants */
+export const EXC_STOP_ITERATION = 1
+
+/** Request handler ids (§3.4). @since 0.1.0 @category constants */
+export const Handler = {
+  PING: 1,
+  CLOSE: 2,
+  GETROOT: 3,
+  GETATTR: 4,
+  DELATTR: 5,
+  SETATTR: 6,
+  CALL: 7,
+  CALLATTR: 8,
+  REPR: 9,
+  STR: 10,
+  CMP: 11,
+  HASH: 12,
+  DIR: 13,
+  PICKLE: 14,
+  DEL: 15,
+  INSPECT: 16,
+  BUFFITER: 17,
+  OLDSLICING: 18,
+  CTXEXIT: 19,
+  INSTANCECHECK: 20
+} as const
+/** @since 0.1.0 */
+export type Handler = typeof Handler[keyof typeof Handler]
+
+/** Handler names by id, for logs and errors. @since 0.1.0 */
+export const handlerName = (id: number): string =>
+  (Object.keys(Handler) as Array<keyof typeof Handler>).find((k) => Handler[k] === id) ?? `#${id}`
+
+/** Which envelope a connection speaks. @since 0.1.0 @category models */
+export type WireVersion = 5 | 6
+
+/**
+ * A payload that is not a valid envelope.
+ *
+ * @since 0.1.0 @category errors
+ */
+export class EnvelopeError extends Data.TaggedError("EnvelopeError")<{
+  readonly reason: "UnknownVersion" | "Malformed" | "UnknownMessageType"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.reason}: ${this.detail}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas
+
+/** @since 0.1.0 @category schemas */
+export const Seq = Schema.NonNegativeInt.annotations({ identifier: "Seq" })
+
+/** An id_pack: `(name_pack, class_id, instance_id)`. @since 0.1.0 @category schemas */
+export const IdPack = Schema.Tuple(
+  Schema.String,
+  Schema.Union(Schema.Number, Schema.BigIntFromSelf),
+  Schema.Union(Schema.Number, Schema.BigIntFromSelf)
+).annotations({ identifier: "IdPack" })
+/** @since 0.1.0 */
+export type IdPack = typeof IdPack.Type
+
+/** A boxed value (§3.3). @since 0.1.0 @category schemas */
+export const Box: Schema.Schema<Box> = Schema.Union(
+  Schema.Tuple(Schema.Literal(Label.VALUE), Schema.Unknown),
+  Schema.Tuple(Schema.Literal(Label.TUPLE), Schema.Array(Schema.suspend(() => Box))),
+  Schema.Tuple(Schema.Literal(Label.LOCAL_REF), IdPack),
+  Schema.Tuple(Schema.Literal(Label.REMOTE_REF), IdPack)
+).annotations({ identifier: "Box" })
+/** @since 0.1.0 */
+export type Box =
+  | readonly [1, unknown]
+  | readonly [2, ReadonlyArray<Box>]
+  | readonly [3, IdPack]
+  | readonly [4, IdPack]
+
+/** A vinegar exception value (§3.8). @since 0.1.0 @category schemas */
+export const Vinegar = Schema.Union(
+  Schema.Literal(EXC_STOP_ITERATION),
+  Schema.String,
+  Schema.Tuple(
+    Schema.Tuple(Schema.String, Schema.String),
+    Schema.Array(Schema.Unknown),
+    Schema.Array(Schema.Tuple(Schema.String, Schema.Unknown)),
+    Schema.String
+  )
+).annotations({ identifier: "Vinegar" })
+
+const HandlerId = Schema.Int.pipe(Schema.between(1, 20)).annotations({ identifier: "HandlerId" })
+
+/** @since 0.1.0 @category schemas */
+export class Request extends Schema.TaggedClass<Request>()("Request", {
+  seq: Seq,
+  handler: HandlerId,
+  args: Box
+}) {}
+/** @since 0.1.0 @category schemas */
+export class Reply extends Schema.TaggedClass<Reply>()("Reply", { seq: Seq, value: Box }) {}
+/** @since 0.1.0 @category schemas */
+export class Exception extends Schema.TaggedClass<Exception>()("Exception", { seq: Seq, vinegar: Vinegar }) {}
+
+/** @since 0.1.0 @category schemas */
+export const Message = Schema.Union(Request, Reply, Exception).annotations({ identifier: "Message" })
+/** @since 0.1.0 */
+export type Message = typeof Message.Type
+
+/**
+ * The brine tuple `(msg, seq, args)` a payload carries, as a Schema transforming into `Message`.
+ *
+ * @since 0.1.0 @category schemas
+ */
+export const MessageFromTuple = Schema.transform(
+  Schema.Tuple(Schema.Literal(1, 2, 3), Seq, Schema.Unknown),
+  Message,
+  {
+    strict: false,
+    decode: ([msg, seq, args]) => {
+      switch (msg) {
+        case 1: {
+          const [handler, box] = args as readonly [unknown, unknown]
+          return { _tag: "Request", seq, handler, args: box }
+        }
+        case 2:
+          return { _tag: "Reply", seq, value: args }
+        case 3:
+          return { _tag: "Exception", seq, vinegar: args }
+      }
+    },
+    encode: (m) => {
+      switch (m._tag) {
+        case "Request":
+          return [1, m.seq, [m.handler, m.args]] as const
+        case "Reply":
+          return [2, m.seq, m.value] as const
+        case "Exception":
+          return [3, m.seq, m.vinegar] as const
+      }
+    }
+  }
+)
+
+// ---------------------------------------------------------------------------------------------
+// hand codec (hot path)
+
+/**
+ * Writes the payload of a message into a fresh buffer.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const encodePayload = (version: WireVersion, msg: MsgType, seq: number, args: unknown): Uint8Array => {
+  const w = new Brine.Writer()
+  if (version === 5) {
+    w.byte(Brine.Tag.TUPLE_1 + 2)
+    Brine.write(w, msg)
+  } else {
+    w.byte(msg)
+    w.byte(Brine.Tag.TUPLE_1 + 1)
+  }
+  Brine.write(w, seq)
+  Brine.write(w, args)
+  return w.result()
+}
+
+/** A decoded envelope; `args` is still boxed. @since 0.1.0 @category models */
+export interface Envelope {
+  readonly msg: MsgType
+  readonly seq: number
+  readonly args: unknown
+}
+
+/**
+ * Tells the dialect from the first payload byte (§10.3).
+ *
+ * @since 0.1.0 @category decoding
+ */
+export const detectVersion = (payload: Uint8Array): WireVersion => {
+  const b = payload[0]
+  if (b === Brine.Tag.TUPLE_1 + 2) return 5
+  if (b === 1 || b === 2 || b === 3) return 6
+  throw new EnvelopeError({
+    reason: "UnknownVersion",
+    detail: b === undefined ? "empty payload" : `first payload byte 0x${b.toString(16).padStart(2, "0")}`
+  })
+}
+
+const isSeq = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0
+
+/**
+ * Parses a payload. Throws `EnvelopeError` or `Brine.BrineError` on malformed input.
+ *
+ * @since 0.1.0 @category decoding
+ */
+export const decodePayload = (version: WireVersion, payload: Uint8Array): Envelope => {
+  let msg: unknown, seq: unknown, args: unknown
+  if (version === 5) {
+    const t = Brine.decode(payload)
+    if (!Array.isArray(t) || t.length !== 3) {
+      throw new EnvelopeError({ reason: "Malformed", detail: "v5 payload is not a 3-tuple" })
+    }
+    ;[msg, seq, args] = t
+  } else {
+    msg = payload[0]
+    const t = Brine.decodeAt(payload, 1)[0]
+    if (!Array.isArray(t) || t.length !== 2) {
+      throw new EnvelopeError({ reason: "Malformed", detail: "v6 payload body is not a 2-tuple" })
+    }
+    ;[seq, args] = t
+  }
+  if (msg !== 1 && msg !== 2 && msg !== 3) {
+    throw new EnvelopeError({ reason: "UnknownMessageType", detail: `invalid message type: ${String(msg)}` })
+  }
+  if (!isSeq(seq)) throw new EnvelopeError({ reason: "Malformed", detail: `invalid seq ${String(seq)}` })
+  return { msg, seq, args }
+}
