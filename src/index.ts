@@ -52,9 +52,9 @@ export { classpartial, Service, VoidService } from "./service/Service.js"
  * Runs a scoped connection Effect as a Promise whose connection owns the scope: `conn.close()`
  * (or the peer closing) releases everything.
  */
-const own = async (
-  connect: Effect.Effect<Connection.Connection, unknown, Scope.Scope>
-): Promise<Connection.Connection> => {
+const own = async <Api>(
+  connect: Effect.Effect<Connection.Connection<Api>, unknown, Scope.Scope>
+): Promise<Connection.Connection<Api>> => {
   const scope = Effect.runSync(Scope.make())
   try {
     const conn = await runPromise(Scope.extend(connect, scope))
@@ -77,8 +77,8 @@ const own = async (
  *
  * @since 0.1.0 @category scripts
  */
-export const connect = (
+export const connect = <Api = any>(
   host: string,
   port: number,
   options: Omit<Client.ConnectOptions, "host" | "port"> = {}
-): Promise<Connection.Connection> => own(Client.connect({ ...options, host, port }))
+): Promise<Connection.Connection<Api>> => own(Client.connect<Api>({ ...options, host, port }))

@@ -55,11 +55,11 @@ export interface ConnectOptions extends ConnectionOptions {
  *
  * @since 0.1.0 @category constructors
  */
-export const connectSocket = (
+export const connectSocket = <Api = any>(
   socket: Socket.Socket,
   options: ConnectionOptions = {}
-): Effect.Effect<Connection.Connection, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Service.makeConnection(socket, options.service ?? Service.VoidService, {
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Service.makeConnection<Api>(socket, options.service ?? Service.VoidService, {
     config: options.config,
     wireVersion: options.wireVersion === "auto" || options.wireVersion === undefined ? 5 : options.wireVersion,
     maxFrameSize: options.maxFrameSize
@@ -82,15 +82,15 @@ const tcpSocket = (options: ConnectOptions): Effect.Effect<Socket.Socket, Socket
  *
  * @since 0.1.0 @category constructors
  */
-export const connect = (
+export const connect = <Api = any>(
   options: ConnectOptions
-): Effect.Effect<Connection.Connection, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
     const wireVersion = options.wireVersion === "auto"
       ? yield* probeWireVersion(hostOf(options), options.port)
       : options.wireVersion ?? 5
     const socket = yield* tcpSocket(options)
-    return yield* connectSocket(socket, { ...options, wireVersion })
+    return yield* connectSocket<Api>(socket, { ...options, wireVersion })
   })
 
 const probed = new Map<string, Message.WireVersion>()

@@ -28,6 +28,8 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Awaitable from "../Awaitable.js"
+import * as Pickle from "../wire/Pickle.js"
 import type * as Scope from "effect/Scope"
 import * as Pythonic from "../protocol/Pythonic.js"
 import type { RemoteFailure } from "../protocol/Errors.js"
@@ -208,3 +210,39 @@ export const withContext = <A, E, R>(
   target: Target,
   body: (entered: any) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | RemoteFailure, R> => Effect.scoped(Effect.flatMap(enter(target), body))
+
+/**
+ * Resolves `target` to a netref held for the current scope: released (DEL) when the scope closes,
+ * instead of whenever the garbage collector gets to it.
+ *
+ * @since 0.1.0 @category lifetime
+ */
+export const scoped = (target: Target): Effect.Effect<any, RemoteFailure, Scope.Scope> =>
+  Effect.acquireRelease(RemoteOp.toEffect(target), (value) =>
+    Effect.sync(() => {
+      if (Netref.isNetref(value)) Netref.release(value)
+    }))
+
+/**
+ * `obtain(x)`: a local copy of a remote value (RPyC's `rpyc.classic.obtain`), in one PICKLE round
+ * trip. The owner must allow pickling (`allowPickle`, on in classic mode); only plain data is
+ * copied — None, bool, int, float, str, bytes, tuple, list, dict, set, frozenset. Dicts whose keys
+ * are all strings become plain objects, other dicts `Map`s; lists and tuples become arrays.
+ * A local value is returned as it is.
+ *
+ * @since 0.1.0 @category values
+ */
+export const obtain = (target: Target): Awaitable.Awaitable<Pickle.PlainValue, RemoteFailure | Pickle.PickleError> =>
+  Awaitable.make(
+    Effect.flatMap(RemoteOp.toEffect(target), (value): Effect.Effect<Pickle.PlainValue, RemoteFailure | Pickle.PickleError> => {
+      const state = Netref.stateOf(value)
+      if (state === undefined) return Effect.succeed(value as Pickle.PlainValue)
+      return Effect.flatMap(state.owner.request(Handler.PICKLE, [value, Pickle.DEFAULT_PROTOCOL]), (bytes) =>
+        bytes instanceof Uint8Array
+          ? Effect.try({
+            try: () => Pickle.loads(bytes, { dicts: "object" }) as Pickle.PlainValue,
+            catch: (e) => e as Pickle.PickleError
+          })
+          : Effect.fail(new Pickle.PickleError({ reason: "Malformed", detail: "PICKLE reply is not bytes" })))
+    })
+  )

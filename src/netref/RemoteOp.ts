@@ -33,14 +33,24 @@ import * as Netref from "./Netref.js"
 export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {}
 
 /**
- * An untyped remote value: every property is another `Remote`, and it can be called,
- * constructed, awaited and yielded.
+ * An untyped remote value: every property is another `Remote`, and it can be called, constructed,
+ * awaited and yielded.
  *
  * @since 0.1.0 @category models
  */
 export type Remote =
   & RemoteOp<any>
-  & { readonly [name: string]: Remote }
+  & {
+    readonly [name: string]: Remote
+    // remote attributes that would otherwise be typed as Function's own members
+    readonly call: Remote
+    readonly apply: Remote
+    readonly bind: Remote
+    readonly name: Remote
+    readonly length: Remote
+    readonly arguments: Remote
+    readonly caller: Remote
+  }
   & ((...args: Array<any>) => Remote)
   & (new(...args: Array<any>) => Remote)
 
@@ -306,3 +316,42 @@ async function* iterateNetrefGen(ref: Netref.Netref): AsyncGenerator<unknown> {
 }
 
 const iterateNetref = (ref: Netref.Netref): AsyncIterator<unknown> => iterateNetrefGen(ref)
+
+// ---------------------------------------------------------------------------------------------
+// typed remotes
+
+/** What a value of type `A` looks like once it crossed the wire. @since 0.1.0 @category typed */
+export type Received<A> = A extends string | number | boolean | bigint | null | undefined | Uint8Array ? A
+  : A extends Effect.Effect<infer B, any, any> ? Received<B>
+  : A extends PromiseLike<infer B> ? Received<B>
+  : A extends ReadonlyArray<infer I> ? Array<Received<I>>
+  : Remote
+
+type ExposedName<K, P extends string> = K extends `${P}${infer N}` ? N : never
+
+/**
+ * The remote view of a service class `T`: its `exposed_` members with the prefix stripped; methods
+ * return remote operations of their (awaited, unwrapped) result type, attributes are remote
+ * operations of their type.
+ *
+ * ```ts
+ * const conn = yield* Client.connect<MyService>({ port })
+ * const n: number = yield* conn.root.get_answer()   // typed
+ * ```
+ *
+ * @since 0.1.0 @category typed
+ */
+export type Typed<T, P extends string = "exposed_"> =
+  & {
+    readonly [K in keyof T as ExposedName<K, P>]: T[K] extends (...args: infer A) => infer R
+      ? ((...args: A) => RemoteOp<Received<R>>) & RemoteOp<Remote>
+      : RemoteOp<Received<T[K]>>
+  }
+  & RemoteOp<Remote>
+
+/**
+ * The type of `conn.root`: untyped (`Remote`) unless the connection was given an API type.
+ *
+ * @since 0.1.0 @category typed
+ */
+export type RootOf<Api> = 0 extends (1 & Api) ? Remote : Typed<Api>

@@ -63,14 +63,14 @@ export type TypeId = typeof TypeId
  *
  * @since 0.1.0 @category models
  */
-export interface Connection {
+export interface Connection<Api = any> {
   readonly [TypeId]: TypeId
   /** `conn1`, `conn2`, … unless `config.connid` names it. */
   readonly id: string
   /** This side's protocol config (mutable: classic mode turns on full trust here). */
   readonly config: Config.ProtocolConfig
-  /** The peer's root object (GETROOT once, then cached). */
-  readonly root: RemoteOp.Remote
+  /** The peer's root object (GETROOT once, then cached); typed when the connection has an `Api`. */
+  readonly root: RemoteOp.RootOf<Api>
   /** The object this side serves as its root. */
   readonly localRoot: object
   readonly closed: boolean
@@ -204,7 +204,7 @@ interface Pending {
   readonly timeoutMillis: number | null
 }
 
-class ConnectionImpl implements Connection, Netref.Owner {
+class ConnectionImpl implements Connection<any>, Netref.Owner {
   readonly [TypeId]: TypeId = TypeId
   readonly id: string
   readonly config: Config.ProtocolConfig
@@ -741,10 +741,10 @@ const kwargsArg = (u: unknown): ReadonlyArray<readonly [string, unknown]> => {
  *
  * @since 0.1.0 @category constructors
  */
-export const make = (
+export const make = <Api = any>(
   socket: Socket.Socket,
   options: Options
-): Effect.Effect<Connection, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
     const internalScope = yield* Scope.make()
     const runtime = yield* Effect.runtime<never>()
@@ -804,7 +804,7 @@ export const make = (
         return yield* new ConnectionClosed({ reason: "Closed", detail: `onConnect failed: ${Cause.pretty(exit.cause)}` })
       }
     }
-    return conn as Connection
+    return conn as Connection<Api>
   })
 
 /**

@@ -10,6 +10,7 @@
  */
 import * as Brine from "../wire/Brine.js"
 import { EXC_STOP_ITERATION } from "../wire/Message.js"
+import { PickleError } from "../wire/Pickle.js"
 import { ProtocolError, PythonException, RemoteError, stopIteration } from "./Errors.js"
 
 /**
@@ -39,6 +40,8 @@ export const pythonClassOf = (error: unknown): readonly [module: string, name: s
   if (error instanceof SyntaxError) return ["builtins", "SyntaxError"]
   if (error instanceof ReferenceError) return ["builtins", "NameError"]
   if (error instanceof Brine.BrineError || error instanceof ProtocolError) return ["builtins", "ValueError"]
+  // what Python's pickle raises for an object it cannot pickle
+  if (error instanceof PickleError) return ["builtins", "TypeError"]
   if (error instanceof Error && (error as NodeJS.ErrnoException).code !== undefined) {
     return ["builtins", osErrorName((error as NodeJS.ErrnoException).code!)]
   }

@@ -164,11 +164,11 @@ export const hooksOf = (root: object): Pick<Connection.Options, "onConnect" | "o
  *
  * @since 0.1.0 @category constructors
  */
-export const makeConnection = (
+export const makeConnection = <Api = any>(
   socket: Socket.Socket,
   spec: ServiceSpec,
   options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
-): Effect.Effect<Connection.Connection, Socket.SocketError | ConnectionClosed, Scope.Scope> => {
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> => {
   const root = instantiate(spec)
-  return Connection.make(socket, { ...options, root, ...hooksOf(root) })
+  return Connection.make<Api>(socket, { ...options, root, ...hooksOf(root) })
 }

@@ -195,7 +195,7 @@ export class Writer {
   buf: Buffer
   pos = 0
   constructor(capacity = 256) {
-    this.buf = Buffer.allocUnsafe(capacity)
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, 16))
   }
   ensure(n: number): void {
     const need = this.pos + n
@@ -385,7 +385,7 @@ export interface DecodeOptions {
   readonly preserveFloats?: boolean | undefined
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 class Reader {
   pos = 0
@@ -446,9 +446,10 @@ const strictUtf8 = (b: Uint8Array): string => {
 const parseInt_ = (text: Uint8Array): number | bigint => {
   let s = ""
   for (let i = 0; i < text.length; i++) s += String.fromCharCode(text[i])
-  const trimmed = s.trim().replace(/_/g, "")
-  if (!/^[+-]?\d+$/.test(trimmed)) throw new BrineError({ reason: "Malformed", detail: `bad int literal ${s}` })
-  const big = BigInt(trimmed)
+  // what Python's int() accepts from bytes: ASCII whitespace around, a sign, single underscores between digits
+  const m = /^[ \t\n\r\v\f]*([+-]?\d+(?:_\d+)*)[ \t\n\r\v\f]*$/.exec(s)
+  if (m === null) throw new BrineError({ reason: "Malformed", detail: `bad int literal ${s}` })
+  const big = BigInt(m[1].replace(/_/g, ""))
   return big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big
 }
 
@@ -513,7 +514,8 @@ const read = (r: Reader): Value => {
     }
   }
   const body = readBytesBody(r, tag)
-  if (body !== undefined) return body.slice()
+  // a copy: the input is often a Buffer (whose slice() is a view) holding a whole frame
+  if (body !== undefined) return Uint8Array.prototype.slice.call(body)
   throw new BrineError({ reason: "UnknownTag", detail: `unknown brine tag 0x${tag.toString(16).padStart(2, "0")}` })
 }
 
