@@ -12,7 +12,6 @@
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
@@ -20,6 +19,7 @@ import type * as Config from "../protocol/Config.js"
 import * as Connection from "../protocol/Connection.js"
 import type { ConnectionClosed } from "../protocol/Errors.js"
 import * as Service from "../service/Service.js"
+import * as Tcp from "../transport/Tcp.js"
 import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 
@@ -67,16 +67,6 @@ export const connectSocket = <Api = any>(
 
 const hostOf = (options: ConnectOptions): string => options.host ?? (options.ipv6 ? "::1" : "127.0.0.1")
 
-const tcpSocket = (options: ConnectOptions): Effect.Effect<Socket.Socket, Socket.SocketError> =>
-  NodeSocket.makeNet({
-    host: hostOf(options),
-    port: options.port,
-    ...(options.ipv6 ? { family: 6 } : {}),
-    ...(options.keepAlive ? { keepAlive: true } : {}),
-    noDelay: true,
-    openTimeout: options.openTimeoutMillis ?? 3000
-  })
-
 /**
  * Connects over TCP.
  *
@@ -89,7 +79,13 @@ export const connect = <Api = any>(
     const wireVersion = options.wireVersion === "auto"
       ? yield* probeWireVersion(hostOf(options), options.port)
       : options.wireVersion ?? 5
-    const socket = yield* tcpSocket(options)
+    const socket = yield* Tcp.connect({
+      host: hostOf(options),
+      port: options.port,
+      ipv6: options.ipv6,
+      keepAlive: options.keepAlive,
+      openTimeout: options.openTimeoutMillis ?? 3000
+    })
     return yield* connectSocket<Api>(socket, { ...options, wireVersion })
   })
 

@@ -15,7 +15,6 @@
 import type * as Socket from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,6 +25,7 @@ import * as Logging from "../Logging.js"
 import type * as Config from "../protocol/Config.js"
 import type * as Connection from "../protocol/Connection.js"
 import * as Service from "../service/Service.js"
+import * as Tcp from "../transport/Tcp.js"
 import type { WireVersion } from "../wire/Message.js"
 
 /**
@@ -153,12 +153,12 @@ export const make = (
 ): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const listener = options.socketPath !== undefined
-      ? yield* NodeSocketServer.make({ path: options.socketPath })
-      : yield* NodeSocketServer.make({
-        host: options.hostname ?? (options.ipv6 ? "::1" : "127.0.0.1"),
+      ? yield* Tcp.makeUnixServer({ path: options.socketPath, backlog: options.backlog })
+      : yield* Tcp.makeServer({
+        host: options.hostname,
         port: options.port ?? 0,
-        ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
-        ...(options.ipv6 ? { ipv6Only: true } : {})
+        ipv6: options.ipv6,
+        backlog: options.backlog
       })
     return yield* serve(listener, service, options)
   })

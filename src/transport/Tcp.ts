@@ -1,0 +1,564 @@
+/**
+ * TCP and Unix-domain stream transports as @effect/platform `Socket`s and `SocketServer`-shaped servers.
+ *
+ * Why not just `NodeSocket.makeNet`? It is lazy: it connects only when `run` starts, and a `write`
+ * issued before that waits forever if the connection is refused (effect-stack.md pitfall P1). Here
+ * {@link connect} resolves only once the connection is OPEN, so a refused or unreachable peer fails the
+ * `connect` Effect with a `SocketError`; the already-connected `net.Socket` is then wrapped with
+ * `NodeSocket.fromDuplex`, so `run`/`writer` behave exactly like every other platform Socket.
+ *
+ * Why not just `NodeSocketServer.make`? Closing it waits (`net.Server#close`) for every accepted
+ * connection to end, and it destroys only connections whose handler reached `socket.run`: one accepted
+ * while no `run` was active, or whose handler was still busy before `run`, keeps the scope from closing
+ * for as long as the peer stays connected (reproduced). It also cannot wrap a `tls.Server` and does
+ * not handle stale Unix socket files. {@link fromNetServer} is the same design (per-connection fibers,
+ * `NodeSocket.NetSocket` provided to the handler) with those gaps closed, and it is shared with `Tls`.
+ *
+ * Defaults follow the project rule "loopback only": hosts default to `127.0.0.1` (`::1` with `ipv6`).
+ *
+ * @since 0.1.0
+ */
+import * as Socket from "@effect/platform/Socket"
+import * as SocketServer from "@effect/platform/SocketServer"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import type * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+
+// ---------------------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A listening server: the shape of `SocketServer.SocketServer["Type"]` (a value of this type can be
+ * used wherever that service is expected), with a more precise `run`: the services this transport
+ * provides to every connection handler (`NodeSocket.NetSocket`, plus `Provided`, e.g. `Tls.TlsPeer`) are
+ * removed from the requirements, so handlers may `yield*` them without leaking them into `R`
+ * (pitfall P4).
+ *
+ * `run` serves connections until it is interrupted (it never succeeds). Each accepted connection gets
+ * its own fiber; when the handler's Effect ends, the connection is closed. Failures of a handler are
+ * logged (like `NodeSocketServer`) and affect only that connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Server<Provided = never> {
+  readonly address: SocketServer.Address
+  readonly run: <R, E, _>(
+    handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>
+  ) => Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | Provided>>
+}
+
+/**
+ * Options for {@link connect}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** Host name or address; default `127.0.0.1` (`::1` when `ipv6` is set). */
+  readonly host?: string | undefined
+  readonly port: number
+  /** Resolve and connect over IPv6 only (RPyC's `ipv6=True`). */
+  readonly ipv6?: boolean | undefined
+  /**
+   * How long the connection may take to open before failing with `SocketGenericError` reason
+   * `"OpenTimeout"`. Default 3 seconds, RPyC's connect timeout.
+   */
+  readonly openTimeout?: Duration.DurationInput | undefined
+  /**
+   * `SO_KEEPALIVE`. `true` enables it with the OS default idle time; a duration enables it with that
+   * idle time before the first probe (RPyC's integer `keepalive`). Default off, as in RPyC.
+   */
+  readonly keepAlive?: boolean | Duration.DurationInput | undefined
+  /**
+   * `TCP_NODELAY`. Default **true**: RPC traffic is small request/reply frames, each written whole,
+   * where Nagle's algorithm only adds latency.
+   */
+  readonly noDelay?: boolean | undefined
+}
+
+/**
+ * Options for {@link makeServer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions {
+  /** Address to bind; default `127.0.0.1` (`::1` when `ipv6` is set). Never a wildcard unless asked. */
+  readonly host?: string | undefined
+  /** Port; default 0 (ephemeral: read the real one from `server.address`). */
+  readonly port?: number | undefined
+  /** Listen on IPv6 (only affects the default host). */
+  readonly ipv6?: boolean | undefined
+  /** Listen backlog; default Node's (511). */
+  readonly backlog?: number | undefined
+  /** `TCP_NODELAY` on accepted connections; default true (see {@link ConnectOptions.noDelay}). */
+  readonly noDelay?: boolean | undefined
+}
+
+/**
+ * Options for {@link makeUnixServer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UnixServerOptions {
+  /** Path of the socket file. A stale one (nobody listening) is removed first; it is removed on close. */
+  readonly path: string
+  /** Listen backlog; default Node's (511). */
+  readonly backlog?: number | undefined
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// wrapping a connected net.Socket
+// ---------------------------------------------------------------------------------------------------------
+
+/** An accepted/connected socket with the last error it reported while nobody was running it. */
+interface Tracked<S extends Net.Socket> {
+  readonly conn: S
+  readonly error: () => Error | undefined
+}
+
+/**
+ * Records errors from the moment we own the socket. Without a listener an `error` event (a reset
+ * before `run` starts) would be an uncaught exception that kills the process; recording it lets the
+ * later `run` fail with it instead.
+ */
+const track = <S extends Net.Socket>(conn: S): Tracked<S> => {
+  let error: Error | undefined
+  conn.on("error", (cause) => {
+    error ??= cause
+  })
+  return { conn, error: () => error }
+}
+
+/** Lets queued writes flush before closing, then frees the handle (what NodeSocket does too). */
+const closeSoon = (conn: Net.Socket): void => {
+  if (!conn.destroyed) conn.destroySoon()
+}
+
+/**
+ * `fromDuplex` runs its `open` Effect at the start of every `run`. For an already-open socket, "open"
+ * only has to check that nothing happened to it meanwhile: if it already emitted `close`, the
+ * listeners `fromDuplex` attaches would never fire and `run` would hang, so fail right away.
+ */
+const socketFromTracked = <S extends Net.Socket>(tracked: Tracked<S>): Effect.Effect<Socket.Socket> =>
+  NodeSocket.fromDuplex(
+    Effect.acquireRelease(
+      Effect.suspend((): Effect.Effect<S, Socket.SocketError> => {
+        const error = tracked.error()
+        if (error !== undefined) {
+          return Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: error }))
+        }
+        if (tracked.conn.closed) {
+          return Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
+        }
+        return Effect.succeed(tracked.conn)
+      }),
+      (conn) => Effect.sync(() => closeSoon(conn))
+    )
+  )
+
+/**
+ * Wraps an already-connected `net.Socket` (or `tls.TLSSocket`) as a platform `Socket`.
+ *
+ * Incoming data stays buffered in the socket until `run` starts. As with every `fromDuplex` socket,
+ * `write` waits until `run` has started, `run` succeeds on the peer's FIN and fails with
+ * `SocketCloseError` when the socket is closed (also by a local `CloseEvent`, pitfall P3); the
+ * connection is closed when `run` ends. Call it right after getting the socket: errors emitted before
+ * this call are not seen.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromNetSocket = (conn: Net.Socket): Effect.Effect<Socket.Socket> =>
+  Effect.suspend(() => socketFromTracked(track(conn)))
+
+const defaultOpenTimeout = Duration.seconds(3)
+
+/**
+ * Options for {@link connectWith}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectWithOptions {
+  /** The event that says the socket is ready for data: `"connect"`, or `"secureConnect"` for TLS. */
+  readonly readyEvent: "connect" | "secureConnect"
+  /** See {@link ConnectOptions.openTimeout}; default 3 seconds. */
+  readonly openTimeout?: Duration.DurationInput | undefined
+  /** See {@link ConnectOptions.noDelay}; only applied when set (Unix sockets have no Nagle). */
+  readonly noDelay?: boolean | undefined
+  /** See {@link ConnectOptions.keepAlive}. */
+  readonly keepAlive?: boolean | Duration.DurationInput | undefined
+}
+
+/**
+ * The building block of {@link connect}, {@link unixConnect} and `Tls.connect`: opens a connection
+ * with `create` (e.g. `() => Net.createConnection(...)`), waits for `readyEvent`, and returns it as a
+ * Socket. Errors are listened for from the moment the socket exists (an `error` event with no
+ * listener would crash the process), and the connection is closed when the scope closes even if the
+ * caller never runs it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connectWith = <S extends Net.Socket>(
+  create: () => S,
+  options: ConnectWithOptions
+): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> => {
+  const timeout = options.openTimeout === undefined ? defaultOpenTimeout : Duration.decode(options.openTimeout)
+  return Effect.acquireRelease(
+    Effect.async<Tracked<S>, Socket.SocketError>((resume) => {
+      let tracked: Tracked<S>
+      try {
+        tracked = track(create())
+      } catch (cause) {
+        // invalid options (e.g. a port out of range) throw synchronously
+        return resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause })))
+      }
+      const conn = tracked.conn
+      const onError = (cause: Error) => {
+        conn.off(options.readyEvent, onReady)
+        conn.destroy()
+        resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause })))
+      }
+      const onReady = () => {
+        conn.off("error", onError)
+        resume(Effect.succeed(tracked))
+      }
+      conn.once("error", onError)
+      conn.once(options.readyEvent, onReady)
+      // canceler: interruption and the open timeout both abort the attempt
+      return Effect.sync(() => conn.destroy())
+    }).pipe(
+      // acquireRelease acquires uninterruptibly, and a timeout can only stop an interruptible wait;
+      // the canceler above destroys the half-open socket, so nothing is left to release
+      Effect.interruptible,
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new Socket.SocketGenericError({
+            reason: "OpenTimeout",
+            cause: new Error(`connection not open after ${Duration.format(timeout)}`)
+          })
+      })
+    ),
+    (tracked) => Effect.sync(() => closeSoon(tracked.conn))
+  ).pipe(
+    Effect.flatMap((tracked) => {
+      applySocketOptions(tracked.conn, options)
+      return socketFromTracked(tracked)
+    })
+  )
+}
+
+/** `TCP_NODELAY` / `SO_KEEPALIVE`, set after connecting so it works the same for plain and TLS sockets. */
+const applySocketOptions = (
+  conn: Net.Socket,
+  options: { readonly noDelay?: boolean | undefined; readonly keepAlive?: boolean | Duration.DurationInput | undefined }
+): void => {
+  if (options.noDelay !== undefined) conn.setNoDelay(options.noDelay)
+  const keepAlive = options.keepAlive
+  if (keepAlive === undefined || keepAlive === false) return
+  if (keepAlive === true) conn.setKeepAlive(true)
+  else conn.setKeepAlive(true, Duration.toMillis(Duration.decode(keepAlive)))
+}
+
+/** Loopback of the requested family: the project never binds or dials a wildcard by default. */
+const defaultHost = (ipv6: boolean | undefined): string => (ipv6 ? "::1" : "127.0.0.1")
+
+/**
+ * Connects over TCP. Resolves only once the connection is open: a refused connection, an unknown
+ * host or the open timeout fail here with `SocketGenericError` (reason `"Open"` / `"OpenTimeout"`).
+ * As with every `fromDuplex` socket, `write` still waits until `run` has started: start `run` first
+ * (forked), then write.
+ *
+ * The returned Socket is single-use: its `run` consumes the connection (a second `run` fails), and the
+ * connection is closed when `run` ends or when the scope closes, whichever comes first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
+  connectWith(
+    () =>
+      Net.createConnection({
+        host: options.host ?? defaultHost(options.ipv6),
+        port: options.port,
+        ...(options.ipv6 ? { family: 6 } : {})
+      }),
+    {
+      readyEvent: "connect",
+      openTimeout: options.openTimeout,
+      noDelay: options.noDelay ?? true,
+      keepAlive: options.keepAlive
+    }
+  )
+
+/**
+ * Connects to a Unix-domain stream socket (RPyC's `unix_connect`). Same behaviour as {@link connect}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unixConnect = (
+  path: string,
+  options: { readonly openTimeout?: Duration.DurationInput | undefined } = {}
+): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
+  connectWith(() => Net.createConnection({ path }), { readyEvent: "connect", openTimeout: options.openTimeout })
+
+// ---------------------------------------------------------------------------------------------------------
+// servers
+// ---------------------------------------------------------------------------------------------------------
+
+/** Same reporting as NodeSocketServer: at the fiber's unhandled-error log level (default Debug). */
+const reportUnhandledError = <E>(cause: Cause.Cause<E>) =>
+  Effect.withFiberRuntime<void>((fiber) => {
+    const level = fiber.getFiberRef(FiberRef.unhandledErrorLogLevel)
+    return level._tag === "Some" ? Effect.logWithLevel(level.value, cause, "Unhandled error in SocketServer") : Effect.void
+  })
+
+/**
+ * Options for {@link fromNetServer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NetServerOptions<S extends Net.Server, Provided> {
+  /**
+   * Creates the (not yet listening) server. `onConnection` must be called with every connection that
+   * is ready to carry data: the `connection` event for `net.Server`, `secureConnection` for `tls.Server`.
+   */
+  readonly make: (onConnection: (conn: Net.Socket) => void) => S
+  /** Passed to `server.listen`. */
+  readonly listen: Net.ListenOptions
+  /** Extra services for each connection's handler (e.g. the TLS peer certificate). */
+  readonly context?: ((conn: Net.Socket) => Context.Context<Provided>) | undefined
+  /** Called on each ready connection before its handler starts (socket options). */
+  readonly onAccept?: ((conn: Net.Socket) => void) | undefined
+}
+
+/**
+ * Turns a `net.Server` (or a subclass such as `tls.Server`) into a listening {@link Server}.
+ *
+ * Connections accepted before `run` starts are kept and served once it does. When the scope closes,
+ * the server stops listening and every connection still open is destroyed, so closing never waits on
+ * a peer. Listen failures (address in use, permission) fail with `SocketServerError` reason `"Open"`;
+ * a later server error fails the running `run` with reason `"Unknown"`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromNetServer = <S extends Net.Server, Provided = never>(
+  options: NetServerOptions<S, Provided>
+): Effect.Effect<Server<Provided>, SocketServer.SocketServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const errorDeferred = yield* Deferred.make<never, Error>()
+    // every raw connection, including TLS handshakes in progress, so close can destroy them all
+    const open = new Set<Net.Socket>()
+    const pending: Array<Tracked<Net.Socket>> = []
+    let onReady = (tracked: Tracked<Net.Socket>): void => {
+      pending.push(tracked)
+    }
+    const server = options.make((conn) => {
+      options.onAccept?.(conn)
+      onReady(track(conn))
+    })
+    server.on("connection", (raw: Net.Socket) => {
+      open.add(raw)
+      raw.once("close", () => open.delete(raw))
+    })
+    server.on("error", (cause) => {
+      Deferred.unsafeDone(errorDeferred, Exit.fail(cause))
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        // the callback runs once every connection is gone (or at once, with an error, if never listening)
+        server.close(() => resume(Effect.void))
+        for (const conn of open) conn.destroy()
+        for (const { conn } of pending) conn.destroy()
+        pending.length = 0
+      })
+    )
+    yield* Effect.async<void, SocketServer.SocketServerError>((resume) => {
+      const onError = (cause: Error) => {
+        resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
+      }
+      server.once("error", onError)
+      try {
+        server.listen(options.listen, () => {
+          server.off("error", onError)
+          resume(Effect.void)
+        })
+      } catch (cause) {
+        // bad listen options throw synchronously
+        server.off("error", onError)
+        resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
+      }
+    })
+
+    const address = server.address()
+    const run = <R, E, _>(
+      handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>
+    ): Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | Provided>> =>
+      Effect.gen(function*() {
+        type RR = Exclude<R, NodeSocket.NetSocket | Provided>
+        const scope = yield* Scope.make()
+        const fiberSet = yield* FiberSet.make().pipe(Scope.extend(scope))
+        const runFork = yield* FiberSet.runtime(fiberSet)<RR>()
+        const serve = (tracked: Tracked<Net.Socket>): void => {
+          const conn = tracked.conn
+          let effect = socketFromTracked(tracked).pipe(
+            Effect.flatMap(handler),
+            // the handler is the connection's lifetime, even if it never called `run`
+            Effect.ensuring(Effect.sync(() => closeSoon(conn))),
+            Effect.catchAllCause(reportUnhandledError),
+            Effect.provideService(NodeSocket.NetSocket, conn)
+          )
+          if (options.context) effect = Effect.provide(effect, options.context(conn))
+          runFork(effect as Effect.Effect<void, never, RR>)
+        }
+        return yield* Effect.async<never>(() => {
+          const previous = onReady
+          onReady = serve
+          for (const tracked of pending.splice(0)) serve(tracked)
+          return Effect.suspend(() => {
+            onReady = previous
+            return Scope.close(scope, Exit.void)
+          })
+        }).pipe(
+          Effect.raceFirst(
+            Effect.mapError(
+              Deferred.await(errorDeferred),
+              (cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })
+            )
+          )
+        )
+      })
+
+    return {
+      address: typeof address === "string"
+        ? { _tag: "UnixAddress", path: address }
+        : { _tag: "TcpAddress", hostname: address?.address ?? "", port: address?.port ?? 0 },
+      run
+    } satisfies Server<Provided>
+  })
+
+/**
+ * Listens for TCP connections on `host:port` (default `127.0.0.1:0`). The handler receives each
+ * connection as a `Socket`, with the raw `net.Socket` available as `NodeSocket.NetSocket`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeServer = (
+  options: ServerOptions = {}
+): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
+  fromNetServer({
+    make: (onConnection) => Net.createServer(onConnection),
+    listen: {
+      host: options.host ?? defaultHost(options.ipv6),
+      port: options.port ?? 0,
+      ...(options.backlog === undefined ? {} : { backlog: options.backlog })
+    },
+    onAccept: (conn) => conn.setNoDelay(options.noDelay ?? true)
+  })
+
+/** The file at `path` if it is a Unix socket that nobody accepts on; fails if something else is there. */
+const removeStaleSocket = (path: string): Effect.Effect<void, SocketServer.SocketServerError> =>
+  Effect.async<void, SocketServer.SocketServerError>((resume) => {
+    let stat: Fs.Stats
+    try {
+      stat = Fs.lstatSync(path)
+    } catch {
+      return resume(Effect.void) // nothing there
+    }
+    const inUse = (cause: unknown) => resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
+    if (!stat.isSocket()) return inUse(new Error(`${path} exists and is not a socket`))
+    // a socket file: stale if connecting is refused, live (leave it alone) if it accepts
+    const probe = Net.createConnection({ path })
+    probe.once("connect", () => {
+      probe.destroy()
+      inUse(Object.assign(new Error(`listen EADDRINUSE: ${path} is in use`), { code: "EADDRINUSE" }))
+    })
+    probe.once("error", () => {
+      probe.destroy()
+      try {
+        Fs.unlinkSync(path)
+        resume(Effect.void)
+      } catch (cause) {
+        inUse(cause)
+      }
+    })
+    return Effect.sync(() => probe.destroy())
+  })
+
+/**
+ * Listens on a Unix-domain socket at `path` (RPyC's `socket_path=`). A stale socket file left by a
+ * process that died is removed first; a path in use, or one that is not a socket, fails with
+ * `SocketServerError` reason `"Open"`. The socket file is removed when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeUnixServer = (
+  options: UnixServerOptions
+): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* removeStaleSocket(options.path)
+    // Node unlinks the file itself on close; this covers the case where it did not. Registered before
+    // the server so it runs after the server has closed; it checks the inode so that a socket another
+    // server created at the same path meanwhile is left alone.
+    let ino: number | undefined
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (ino === undefined) return
+        try {
+          const stat = Fs.lstatSync(options.path)
+          if (stat.isSocket() && stat.ino === ino) Fs.unlinkSync(options.path)
+        } catch {
+          // already gone
+        }
+      })
+    )
+    const server = yield* fromNetServer({
+      make: (onConnection) => Net.createServer(onConnection),
+      listen: { path: options.path, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }
+    })
+    ino = Fs.statSync(options.path).ino
+    return server
+  })
+
+/**
+ * {@link makeServer} as a layer for the `SocketServer` service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer = (
+  options: ServerOptions = {}
+): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError> =>
+  Layer.scoped(SocketServer.SocketServer, makeServer(options))
+
+/**
+ * {@link makeUnixServer} as a layer for the `SocketServer` service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerUnixServer = (
+  options: UnixServerOptions
+): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError> =>
+  Layer.scoped(SocketServer.SocketServer, makeUnixServer(options))
