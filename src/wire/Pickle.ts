@@ -281,30 +281,71 @@ const latin1 = (b: Uint8Array): string => {
 
 const PY_DECIMAL = /^[+-]?(?:[1-9](?:_?\d)*|0(?:_?0)*)$/
 const PY_PREFIXED = /^([+-]?)(0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+)$/
-const PY_FLOAT = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/
-const PY_FLOAT_SPECIAL = /^([+-]?)(inf|infinity|nan)$/i
+const C_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
+const C_FLOAT_SPECIAL = /^([+-]?)(inf|infinity|nan)$/i
 // Python's `str.strip()` on bytes: ASCII whitespace
 const trimAscii = (s: string): string => s.replace(/^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$/g, "")
 
-/** Python's `int(text, 0)`; undefined when Python would raise. */
-const parsePyInt = (raw: string): number | bigint | undefined => {
+const PY_BASE10 = /^[+-]?\d(?:_?\d)*$/
+const C_STRTOL = /^[ \t\n\x0b\x0c\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)$/
+const C_LONG_MAX = 2n ** 63n
+
+/**
+ * The `INT` argument as CPython's unpickler reads it: C's `strtol(text, 0)` (which reads `010` as
+ * octal) when that consumes the whole line without overflow, else `int(text, 0)`. The flag tells
+ * whether `strtol` read it, which is when a 2-character `0` or `1` is a bool.
+ */
+const parseIntArgument = (s: string): readonly [number | bigint, boolean] | undefined => {
+  const m = C_STRTOL.exec(s)
+  if (m !== null) {
+    const digits = m[2]
+    const magnitude = /^0[0-7]+$/.test(digits) ? BigInt("0o" + digits.slice(1)) : BigInt(digits)
+    const v = m[1] === "-" ? -magnitude : magnitude
+    if (v >= -C_LONG_MAX && v < C_LONG_MAX) return [normalizeInt(v), true]
+  }
+  const v = parsePyInt(s)
+  return v === undefined ? undefined : [v, false]
+}
+
+/** Python's limit on decimal digits in `int(text)` (`sys.get_int_max_str_digits()`), which bounds the work too. */
+const INT_MAX_STR_DIGITS = 4300
+
+const decimal = (s: string): number | bigint | undefined => {
+  const digits = s.replace(/[_+-]/g, "")
+  return digits.length > INT_MAX_STR_DIGITS ? undefined : normalizeInt(BigInt(s.replace(/_/g, "")))
+}
+
+/**
+ * Python's `int(text, 0)`, or `int(text)` for base 10; undefined when Python would raise
+ * (including for more than 4300 decimal digits, as Python 3.11+ does).
+ */
+const parsePyInt = (raw: string, base: 0 | 10 = 0): number | bigint | undefined => {
   const s = trimAscii(raw)
-  if (PY_DECIMAL.test(s)) return normalizeInt(BigInt(s.replace(/_/g, "")))
+  if (base === 10) return PY_BASE10.test(s) ? decimal(s) : undefined
+  if (PY_DECIMAL.test(s)) return decimal(s)
   const m = PY_PREFIXED.exec(s)
   if (m === null) return undefined
   const big = BigInt(m[2].replace(/_/g, ""))
   return normalizeInt(m[1] === "-" ? -big : big)
 }
 
-/** Python's `float(text)`; undefined when Python would raise. */
-const parsePyFloat = (raw: string): number | undefined => {
-  const s = trimAscii(raw)
-  if (PY_FLOAT.test(s)) return Number(s.replace(/_/g, ""))
-  const m = PY_FLOAT_SPECIAL.exec(s)
+/**
+ * The `FLOAT` argument as CPython's unpickler reads it (`PyOS_string_to_double`: no whitespace,
+ * no underscores, overflow refused); undefined when Python would raise.
+ */
+const parseFloatLiteral = (s: string): number | undefined => {
+  if (C_FLOAT.test(s)) {
+    const v = Number(s)
+    return Number.isFinite(v) ? v : undefined
+  }
+  const m = C_FLOAT_SPECIAL.exec(s)
   if (m === null) return undefined
   if (m[2].toLowerCase() === "nan") return NaN
   return m[1] === "-" ? -Infinity : Infinity
 }
+
+/** A text argument for an error message, cut short. */
+const show = (s: string): string => JSON.stringify(s.length > 40 ? s.slice(0, 40) + "..." : s)
 
 /** `codecs.escape_decode`'s one-character escapes */
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
@@ -328,14 +369,17 @@ class Unpickler {
   op = 0
   stack: Array<unknown> = []
   readonly metastack: Array<Array<unknown>> = []
-  readonly memo = new Map<number, unknown>()
+  /** the memo: dense indexes (all Python writes) in an array, any others in a map */
+  readonly memoDense: Array<unknown> = []
+  readonly memoSparse = new Map<number, unknown>()
+  memoSize = 0
   readonly view: DataView
   /** arrays that are lists (mutable), as opposed to tuples */
-  readonly lists = new WeakSet<Array<unknown>>()
+  readonly lists = new Set<Array<unknown>>()
   /** tuples all of whose items are hashable */
-  readonly hashableTuples = new WeakSet<Array<unknown>>()
+  readonly hashableTuples = new Set<Array<unknown>>()
   /** `Uint8Array`s that are bytearrays (unhashable) */
-  readonly bytearrays = new WeakSet<Uint8Array>()
+  readonly bytearrays = new Set<Uint8Array>()
 
   constructor(readonly bytes: Uint8Array, readonly preserveFloats: boolean) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -402,6 +446,18 @@ class Unpickler {
   }
   str(n: number): string {
     const b = this.take(n)
+    if (n < 32) {
+      let s = ""
+      for (let i = 0; i < n; i++) {
+        const c = b[i]
+        if (c > 0x7f) return this.utf8(b)
+        s += String.fromCharCode(c)
+      }
+      return s
+    }
+    return this.utf8(b)
+  }
+  utf8(b: Uint8Array): string {
     try {
       return utf8.decode(b)
     } catch {
@@ -599,17 +655,29 @@ class Unpickler {
   }
   memoPut(index: number): void {
     if (!Number.isSafeInteger(index) || index < 0) this.fail("Malformed", "negative or invalid memo index")
-    this.memo.set(index, this.top())
+    const v = this.top()
+    // invariant: an index is in memoDense iff it is below its length
+    const dense = this.memoDense
+    if (index < dense.length) dense[index] = v
+    else if (index === dense.length) {
+      if (!this.memoSparse.delete(index)) this.memoSize++
+      dense.push(v)
+    } else {
+      if (!this.memoSparse.has(index)) this.memoSize++
+      this.memoSparse.set(index, v)
+    }
   }
   memoGet(index: number | bigint | undefined): void {
-    const i = typeof index === "number" ? index : -1
-    if (!this.memo.has(i)) this.fail("Malformed", `memo entry ${String(index)} not found`)
-    this.push(this.memo.get(i))
+    // values are never `undefined` (None is null): an undefined slot is an empty one
+    const v = typeof index !== "number" ? undefined : index < this.memoDense.length ? this.memoDense[index] : this.memoSparse.get(index)
+    if (v === undefined) this.fail("Malformed", `memo entry ${String(index)} not found`)
+    this.push(v)
   }
+  /** A memo index argument (`int(text)`). */
   textInt(): number | bigint {
     const s = this.line()
-    const v = parsePyInt(s)
-    if (v === undefined) this.fail("Malformed", `invalid int literal ${JSON.stringify(s)}`)
+    const v = parsePyInt(s, 10)
+    if (v === undefined) this.fail("Malformed", `invalid int literal ${show(s)}`)
     return v
   }
   global(module: string, name: string): void {
@@ -697,13 +765,11 @@ class Unpickler {
           break
         case Opcode.INT: {
           const s = this.line()
-          if (s === "00") this.push(false)
-          else if (s === "01") this.push(true)
-          else {
-            const v = parsePyInt(s)
-            if (v === undefined) this.fail("Malformed", `invalid int literal ${JSON.stringify(s)}`)
-            this.push(v)
-          }
+          const parsed = parseIntArgument(s)
+          if (parsed === undefined) this.fail("Malformed", `invalid int literal ${show(s)}`)
+          const [v, strtol] = parsed
+          // protocol 0 writes bools as `I00` / `I01`; CPython reads any 2-character 0 or 1 as a bool
+          this.push(strtol && s.length === 2 && (v === 0 || v === 1) ? v === 1 : v)
           break
         }
         case Opcode.BININT:
@@ -719,7 +785,7 @@ class Unpickler {
           let s = this.line()
           if (s.endsWith("L")) s = s.slice(0, -1)
           const v = parsePyInt(s)
-          if (v === undefined) this.fail("Malformed", `invalid int literal ${JSON.stringify(s)}`)
+          if (v === undefined) this.fail("Malformed", `invalid int literal ${show(s)}`)
           this.push(v)
           break
         }
@@ -734,8 +800,8 @@ class Unpickler {
         }
         case Opcode.FLOAT: {
           const s = this.line()
-          const v = parsePyFloat(s)
-          if (v === undefined) this.fail("Malformed", `invalid float literal ${JSON.stringify(s)}`)
+          const v = parseFloatLiteral(s)
+          if (v === undefined) this.fail("Malformed", `invalid float literal ${show(s)}`)
           this.float(v)
           break
         }
@@ -896,7 +962,7 @@ class Unpickler {
           this.memoPut(this.u32())
           break
         case Opcode.MEMOIZE:
-          this.memoPut(this.memo.size)
+          this.memoPut(this.memoSize)
           break
         case Opcode.GET:
           this.memoGet(this.textInt())
@@ -1002,72 +1068,60 @@ const attempt = <A>(f: () => A): Effect.Effect<A, PickleError> =>
  * @since 0.1.0 @category conversions
  */
 export const mapsToObjects = (value: Value): PlainValue => {
+  // each container is copied empty on first sight and filled from the work list: no recursion
   const done = new Map<object, PlainValue>()
-  const work: Array<() => void> = []
+  const work: Array<Array<Value> | Set<Value> | Map<Value, Value>> = []
   const visit = (v: Value): PlainValue => {
     if (typeof v !== "object" || v === null || v instanceof Uint8Array || v instanceof PyFloat || v instanceof FrozenSet) {
       return v
     }
-    const seen = done.get(v)
-    if (seen !== undefined) return seen
-    if (Array.isArray(v)) {
-      const out = new Array<PlainValue>(v.length)
-      done.set(v, out)
-      work.push(() => {
-        for (let i = 0; i < v.length; i++) out[i] = visit(v[i])
-      })
-      return out
-    }
-    if (v instanceof Set) {
-      const out = new Set<PlainValue>()
-      done.set(v, out)
-      work.push(() => {
-        for (const x of v) out.add(visit(x))
-      })
-      return out
-    }
-    let stringKeys = true
-    for (const k of v.keys()) {
-      if (typeof k !== "string") {
-        stringKeys = false
-        break
-      }
-    }
-    if (stringKeys) {
-      const out: { [key: string]: PlainValue } = {}
-      done.set(v, out)
-      work.push(() => {
-        for (const [k, x] of v) {
-          Object.defineProperty(out, k as string, { value: visit(x), writable: true, enumerable: true, configurable: true })
+    let out = done.get(v)
+    if (out !== undefined) return out
+    if (Array.isArray(v)) out = new Array<PlainValue>(v.length)
+    else if (v instanceof Set) out = new Set<PlainValue>()
+    else {
+      let stringKeys = true
+      for (const k of v.keys()) {
+        if (typeof k !== "string") {
+          stringKeys = false
+          break
         }
-      })
-      return out
+      }
+      out = stringKeys ? {} : new Map<PlainValue, PlainValue>()
     }
-    const out = new Map<PlainValue, PlainValue>()
     done.set(v, out)
-    work.push(() => {
-      for (const [k, x] of v) out.set(visit(k), visit(x))
-    })
+    work.push(v)
     return out
   }
   const root = visit(value)
-  for (let job = work.pop(); job !== undefined; job = work.pop()) job()
+  for (let v = work.pop(); v !== undefined; v = work.pop()) {
+    const out = done.get(v)!
+    if (Array.isArray(v)) {
+      const arr = out as Array<PlainValue>
+      for (let i = 0; i < v.length; i++) arr[i] = visit(v[i])
+    } else if (v instanceof Set) {
+      const set = out as Set<PlainValue>
+      for (const x of v) set.add(visit(x))
+    } else if (out instanceof Map) {
+      for (const [k, x] of v) out.set(visit(k), visit(x))
+    } else {
+      const obj = out as { [key: string]: PlainValue }
+      for (const [k, x] of v) {
+        // assigning "__proto__" would set the prototype: define it as an own property instead
+        if (k === "__proto__") {
+          Object.defineProperty(obj, k, { value: visit(x), writable: true, enumerable: true, configurable: true })
+        } else obj[k as string] = visit(x)
+      }
+    }
+  }
   return root
 }
 
 // ---------------------------------------------------------------------------------------------
 // encoder
 
-type Path = { readonly parent: Path | undefined; readonly step: string } | undefined
-
-const showPath = (path: Path): string => {
-  const steps: Array<string> = []
-  for (let p = path; p !== undefined; p = p.parent) steps.push(p.step)
-  return "$" + steps.reverse().join("")
-}
-
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-const propStep = (k: string): string => (IDENT.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)
+const propStep = (k: string): string => (IDENT.test(k) ? `.${k}` : `[${show(k)}]`)
 
 const describe = (value: unknown): string => {
   switch (typeof value) {
@@ -1086,26 +1140,79 @@ const describe = (value: unknown): string => {
   }
 }
 
-/** One step of the explicit encoding stack: a value to encode, or bookkeeping after a container. */
-type Job =
-  | { readonly kind: "value"; readonly value: unknown; readonly key: boolean; readonly path: Path }
-  | { readonly kind: "op"; readonly op: number }
-  | { readonly kind: "leave"; readonly obj: object; readonly tuple: boolean }
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
 
+/** What a container being written becomes in Python. */
+const Kind = { LIST: 0, TUPLE: 1, SET: 2, FROZENSET: 3, MAP: 4, OBJECT: 5 } as const
+type Kind = typeof Kind[keyof typeof Kind]
+
+/**
+ * A container being written. The stack of frames is both the encoder's explicit recursion (deep
+ * nesting cannot overflow the JavaScript stack) and, through each frame's position, the path
+ * that errors name. `items` holds the entries to write: the elements, or for a `Map` keys and
+ * values interleaved, or for an object its keys (each standing for the key and then its value).
+ */
+interface Frame {
+  readonly kind: Kind
+  readonly obj: object
+  readonly items: ArrayLike<unknown>
+  /** number of entries to write: `items.length`, doubled for objects */
+  readonly n: number
+  /** the next entry to write; the one being written is `i - 1` */
+  i: number
+}
+
+/** Elements per `MARK ... APPENDS` (and dict items per `SETITEMS`), as Python batches them. */
 const BATCH = 1000
 
 class Pickler {
   readonly w = new Writer(256)
-  /** memo indexes of containers already written, as Python values (a list and a tuple of one array differ) */
+  /** memo indexes of containers already written, by the Python value they became */
   readonly memo = new Map<object, number>()
+  /** arrays already written as tuples: one array can be a tuple in a key and a list elsewhere */
   readonly tupleMemo = new Map<object, number>()
-  readonly active = new Set<object>()
   memoSize = 0
-  readonly jobs: Array<Job> = []
+  readonly frames: Array<Frame> = []
+  readonly active = new Set<object>()
 
-  fail(path: Path, detail: string): never {
-    throw new PickleError({ reason: "Unsupported", detail: `cannot pickle ${showPath(path)}: ${detail}` })
+  // -- errors ----------------------------------------------------------------------------------
+
+  path(): string {
+    let out = "$"
+    for (const f of this.frames) {
+      const j = f.i - 1
+      switch (f.kind) {
+        case Kind.LIST:
+        case Kind.TUPLE:
+          out += `[${j}]`
+          break
+        case Kind.SET:
+        case Kind.FROZENSET:
+          out += `{element ${j}}`
+          break
+        case Kind.MAP: {
+          const k = f.items[j & ~1]
+          const shown = typeof k === "string" ? show(k) : typeof k === "number" || typeof k === "bigint" ? String(k) : `<key ${j >> 1}>`
+          out += j % 2 === 0 ? `{key ${j >> 1}}` : `.get(${shown})`
+          break
+        }
+        case Kind.OBJECT: {
+          const k = f.items[j >> 1] as string
+          out += j % 2 === 0 ? `{key ${show(k)}}` : propStep(k)
+          break
+        }
+      }
+    }
+    return out
   }
+  fail(detail: string): never {
+    throw new PickleError({ reason: "Unsupported", detail: `cannot pickle ${this.path()}: ${detail}` })
+  }
+
+  // -- writing ---------------------------------------------------------------------------------
 
   op(op: number): void {
     this.w.byte(op)
@@ -1120,8 +1227,8 @@ class Pickler {
     this.w.buf.writeBigUInt64LE(BigInt(n), this.w.pos)
     this.w.pos += 8
   }
-  sized(short: number, long: number, huge: number, payload: Uint8Array): void {
-    const n = payload.length
+  /** An opcode with a 1-, 4- or 8-byte length, then the length. */
+  size(short: number, long: number, huge: number, n: number): void {
     if (n < 256) {
       this.op(short)
       this.w.byte(n)
@@ -1132,67 +1239,57 @@ class Pickler {
       this.op(huge)
       this.u64(n)
     }
-    this.w.bytes(payload)
   }
   memoize(obj: object, tuple: boolean): void {
     this.op(Opcode.MEMOIZE)
     ;(tuple ? this.tupleMemo : this.memo).set(obj, this.memoSize++)
   }
   /** Writes a memo reference if `obj` was written before; refuses `obj` if it is being written (a cycle). */
-  recall(obj: object, tuple: boolean, path: Path): boolean {
+  recall(obj: object, tuple: boolean): boolean {
+    // lists, dicts and sets are memoized before their contents: look for a cycle first
+    if (this.active.has(obj)) this.fail("it contains itself (cycles cannot be pickled)")
     const i = (tuple ? this.tupleMemo : this.memo).get(obj)
-    if (i !== undefined) {
-      if (i < 256) {
-        this.op(Opcode.BINGET)
-        this.w.byte(i)
-      } else {
-        this.op(Opcode.LONG_BINGET)
-        this.u32(i)
-      }
-      return true
+    if (i === undefined) return false
+    if (i < 256) {
+      this.op(Opcode.BINGET)
+      this.w.byte(i)
+    } else {
+      this.op(Opcode.LONG_BINGET)
+      this.u32(i)
     }
-    if (this.active.has(obj)) this.fail(path, "it contains itself (cycles cannot be pickled)")
-    return false
+    return true
   }
 
   int(v: bigint | number): void {
-    if (typeof v === "number" && Number.isSafeInteger(v)) {
+    const w = this.w
+    if (typeof v === "number" && v >= -0x80000000 && v <= 0x7fffffff) {
       if (v >= 0 && v <= 0xff) {
         this.op(Opcode.BININT1)
-        return this.w.byte(v)
+        return w.byte(v)
       }
       if (v >= 0 && v <= 0xffff) {
         this.op(Opcode.BININT2)
-        this.w.ensure(2)
-        this.w.buf.writeUInt16LE(v, this.w.pos)
-        this.w.pos += 2
+        w.ensure(2)
+        w.buf.writeUInt16LE(v, w.pos)
+        w.pos += 2
         return
       }
-      if (v >= -0x80000000 && v <= 0x7fffffff) {
-        this.op(Opcode.BININT)
-        this.w.ensure(4)
-        this.w.buf.writeInt32LE(v, this.w.pos)
-        this.w.pos += 4
-        return
-      }
+      this.op(Opcode.BININT)
+      w.ensure(4)
+      w.buf.writeInt32LE(v, w.pos)
+      w.pos += 4
+      return
     }
     const big = BigInt(v)
     if (big >= -0x80000000n && big <= 0x7fffffffn) return this.int(Number(big))
     // two's complement, little-endian, in the fewest bytes (as pickle.encode_long)
     const bits = (big < 0n ? -big - 1n : big).toString(2).length + 1
     const n = Math.ceil(bits / 8)
-    let hex = (big < 0n ? (1n << BigInt(8 * n)) + big : big).toString(16)
-    hex = hex.padStart(2 * n, "0")
-    const out = new Uint8Array(n)
-    for (let i = 0; i < n; i++) out[i] = parseInt(hex.slice(2 * (n - 1 - i), 2 * (n - i)), 16)
-    if (n < 256) {
-      this.op(Opcode.LONG1)
-      this.w.byte(n)
-    } else {
-      this.op(Opcode.LONG4)
-      this.u32(n)
-    }
-    this.w.bytes(out)
+    const hex = (big < 0n ? (1n << BigInt(8 * n)) + big : big).toString(16).padStart(2 * n, "0")
+    this.size(Opcode.LONG1, Opcode.LONG4, Opcode.LONG4, n)
+    w.ensure(n)
+    for (let i = 0; i < n; i++) w.buf[w.pos + i] = parseInt(hex.slice(2 * (n - 1 - i), 2 * (n - i)), 16)
+    w.pos += n
   }
   float(v: number): void {
     this.op(Opcode.BINFLOAT)
@@ -1200,175 +1297,171 @@ class Pickler {
     this.w.buf.writeDoubleBE(v, this.w.pos)
     this.w.pos += 8
   }
-  str(s: string, path: Path): void {
-    if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) {
-      this.fail(path, "string contains a lone surrogate")
-    }
-    this.sized(Opcode.SHORT_BINUNICODE, Opcode.BINUNICODE, Opcode.BINUNICODE8, Buffer.from(s, "utf8"))
-  }
-
-  /** Schedules `MARK items... closer` in batches of `BATCH`, `items` in key position or not. */
-  batches(items: ReadonlyArray<readonly [unknown, boolean, Path]>, closer: number): void {
-    const jobs: Array<Job> = []
-    for (let start = 0; start < items.length; start += BATCH) {
-      jobs.push({ kind: "op", op: Opcode.MARK })
-      const end = Math.min(items.length, start + BATCH)
-      for (let i = start; i < end; i++) {
-        const [value, key, path] = items[i]
-        jobs.push({ kind: "value", value, key, path })
+  str(s: string): void {
+    if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) this.fail("string contains a lone surrogate")
+    const w = this.w
+    const n = s.length
+    if (n <= 85) {
+      // at most 255 bytes of UTF-8: SHORT_BINUNICODE, length patched in after writing
+      w.ensure(2 + 3 * n)
+      const start = w.pos
+      w.buf[start] = Opcode.SHORT_BINUNICODE
+      let len = 0
+      for (; len < n; len++) {
+        const c = s.charCodeAt(len)
+        if (c > 0x7f) break
+        w.buf[start + 2 + len] = c
       }
-      jobs.push({ kind: "op", op: closer })
+      if (len < n) len = w.buf.write(s, start + 2, "utf8")
+      w.buf[start + 1] = len
+      w.pos = start + 2 + len
+      return
     }
-    for (let i = jobs.length - 1; i >= 0; i--) this.jobs.push(jobs[i])
+    const len = Buffer.byteLength(s, "utf8")
+    this.size(Opcode.SHORT_BINUNICODE, Opcode.BINUNICODE, Opcode.BINUNICODE8, len)
+    w.ensure(len)
+    w.pos += w.buf.write(s, w.pos, "utf8")
+  }
+  bytes(b: Uint8Array): void {
+    this.size(Opcode.SHORT_BINBYTES, Opcode.BINBYTES, Opcode.BINBYTES8, b.length)
+    this.w.bytes(b)
   }
 
-  enter(obj: object, tuple: boolean): void {
-    this.active.add(obj)
-    this.jobs.push({ kind: "leave", obj, tuple })
-  }
+  // -- values ----------------------------------------------------------------------------------
 
-  encode(value: unknown, key: boolean, path: Path): void {
+  /** Writes a scalar, or a container's opening and pushes its frame. `key`: Python needs it hashable. */
+  value(value: unknown, key: boolean): void {
     switch (typeof value) {
       case "undefined":
         return this.op(Opcode.NONE)
       case "boolean":
         return this.op(value ? Opcode.NEWTRUE : Opcode.NEWFALSE)
       case "number":
-        if (Number.isInteger(value) && !Object.is(value, -0)) return this.int(value)
-        return this.float(value)
+        return Number.isInteger(value) && !Object.is(value, -0) ? this.int(value) : this.float(value)
       case "bigint":
         return this.int(value)
       case "string":
-        return this.str(value, path)
+        return this.str(value)
       case "object": {
         if (value === null) return this.op(Opcode.NONE)
-        if (value instanceof Uint8Array) {
-          return this.sized(Opcode.SHORT_BINBYTES, Opcode.BINBYTES, Opcode.BINBYTES8, value)
-        }
+        if (value instanceof Uint8Array) return this.bytes(value)
         if (value instanceof PyFloat) return this.float(value.value)
-        if (Array.isArray(value)) return key ? this.tuple(value, path) : this.list(value, path)
-        if (value instanceof FrozenSet) return this.frozenset(value, path)
-        if (key) {
-          if (value instanceof Map || value instanceof Set || isPlainObject(value)) {
-            this.fail(path, `a ${value instanceof Set ? "set" : "dict"} is unhashable: it cannot be a dict key or a set element`)
-          }
-          break
+        if (Array.isArray(value)) return key ? this.openTuple(value) : this.open(Kind.LIST, value, value, Opcode.EMPTY_LIST)
+        if (value instanceof FrozenSet) {
+          if (this.recall(value, false)) return
+          this.op(Opcode.MARK)
+          return this.push(Kind.FROZENSET, value, value.items)
         }
-        if (value instanceof Map) return this.map(value, path)
-        if (value instanceof Set) return this.set(value, path)
-        if (isPlainObject(value)) return this.object(value, path)
+        const map = value instanceof Map
+        const set = value instanceof Set
+        const object = !map && !set && isPlainObject(value)
+        if (key && (map || set || object)) {
+          this.fail(`a ${set ? "set" : "dict"} is unhashable: it cannot be a dict key or a set element`)
+        }
+        if (map) return this.open(Kind.MAP, value, null, Opcode.EMPTY_DICT)
+        if (set) return this.open(Kind.SET, value, null, Opcode.EMPTY_SET)
+        if (object) return this.open(Kind.OBJECT, value, null, Opcode.EMPTY_DICT)
         break
       }
     }
-    this.fail(path, `a ${describe(value)} is not plain data`)
+    this.fail(`a ${describe(value)} is not plain data`)
   }
 
-  list(value: ReadonlyArray<unknown>, path: Path): void {
-    if (this.recall(value, false, path)) return
-    this.op(Opcode.EMPTY_LIST)
-    this.memoize(value, false)
-    this.enter(value, false)
-    this.batches(
-      Array.from(value, (v, i) => [v, false, { parent: path, step: `[${i}]` }] as const),
-      Opcode.APPENDS
-    )
+  push(kind: Kind, obj: object, items: ArrayLike<unknown>): void {
+    this.active.add(obj)
+    this.frames.push({ kind, obj, items, n: kind === Kind.OBJECT ? 2 * items.length : items.length, i: 0 })
   }
-  tuple(value: ReadonlyArray<unknown>, path: Path): void {
-    if (this.recall(value, true, path)) return
-    if (value.length === 0) {
-      this.op(Opcode.EMPTY_TUPLE)
-      return
+  /** A list, dict or set: the empty container, memoized, then its contents in batches. */
+  open(kind: Kind, obj: object, items: ArrayLike<unknown> | null, empty: number): void {
+    if (this.recall(obj, false)) return
+    this.op(empty)
+    this.memoize(obj, false)
+    const entries = items ??
+      (kind === Kind.MAP ? flatten(obj as ReadonlyMap<unknown, unknown>) : kind === Kind.SET ? Array.from(obj as ReadonlySet<unknown>) : Object.keys(obj))
+    if (entries.length === 0) return
+    this.op(Opcode.MARK)
+    this.push(kind, obj, entries)
+  }
+  /** An array where Python needs a hashable value: a tuple, memoized once built. */
+  openTuple(arr: ReadonlyArray<unknown>): void {
+    if (this.recall(arr, true)) return
+    if (arr.length === 0) return this.op(Opcode.EMPTY_TUPLE)
+    if (arr.length > 3) this.op(Opcode.MARK)
+    this.push(Kind.TUPLE, arr, arr)
+  }
+  /** Closes a finished container. */
+  close(f: Frame): void {
+    this.active.delete(f.obj)
+    switch (f.kind) {
+      case Kind.TUPLE:
+        this.op(f.n > 3 ? Opcode.TUPLE : Opcode.TUPLE1 + f.n - 1)
+        return this.memoize(f.obj, true)
+      case Kind.FROZENSET:
+        this.op(Opcode.FROZENSET)
+        return this.memoize(f.obj, false)
+      default:
+        return this.op(closer(f.kind))
     }
-    // the tuple is memoized once built, on leaving it
-    this.enter(value, true)
-    const n = value.length
-    const jobs: Array<Job> = []
-    if (n > 3) jobs.push({ kind: "op", op: Opcode.MARK })
-    for (let i = 0; i < n; i++) jobs.push({ kind: "value", value: value[i], key: true, path: { parent: path, step: `[${i}]` } })
-    jobs.push({ kind: "op", op: n > 3 ? Opcode.TUPLE : Opcode.TUPLE1 + n - 1 })
-    for (let i = jobs.length - 1; i >= 0; i--) this.jobs.push(jobs[i])
   }
-  frozenset(value: FrozenSet, path: Path): void {
-    if (this.recall(value, false, path)) return
-    this.enter(value, true)
-    const jobs: Array<Job> = [{ kind: "op", op: Opcode.MARK }]
-    value.items.forEach((v, i) => jobs.push({ kind: "value", value: v, key: true, path: { parent: path, step: `{item ${i}}` } }))
-    jobs.push({ kind: "op", op: Opcode.FROZENSET })
-    for (let i = jobs.length - 1; i >= 0; i--) this.jobs.push(jobs[i])
-  }
-  set(value: ReadonlySet<unknown>, path: Path): void {
-    if (this.recall(value, false, path)) return
-    this.op(Opcode.EMPTY_SET)
-    this.memoize(value, false)
-    this.enter(value, false)
-    this.batches(
-      Array.from(value, (v, i) => [v, true, { parent: path, step: `{item ${i}}` }] as const),
-      Opcode.ADDITEMS
-    )
-  }
-  map(value: ReadonlyMap<unknown, unknown>, path: Path): void {
-    if (this.recall(value, false, path)) return
-    this.op(Opcode.EMPTY_DICT)
-    this.memoize(value, false)
-    this.enter(value, false)
-    const items: Array<readonly [unknown, boolean, Path]> = []
-    let i = 0
-    for (const [k, v] of value) {
-      const shown = typeof k === "string" ? JSON.stringify(k) : typeof k === "number" || typeof k === "bigint" ? String(k) : `<key ${i}>`
-      const step = `.get(${shown})`
-      items.push([k, true, { parent: path, step: `{key ${i}}` }], [v, false, { parent: path, step }])
-      i++
-    }
-    this.setItemsBatches(items)
-  }
-  object(value: object, path: Path): void {
-    if (this.recall(value, false, path)) return
-    this.op(Opcode.EMPTY_DICT)
-    this.memoize(value, false)
-    this.enter(value, false)
-    const items: Array<readonly [unknown, boolean, Path]> = []
-    for (const k of Object.keys(value)) {
-      items.push([k, true, path], [(value as Record<string, unknown>)[k], false, { parent: path, step: propStep(k) }])
-    }
-    this.setItemsBatches(items)
-  }
-  setItemsBatches(kvs: ReadonlyArray<readonly [unknown, boolean, Path]>): void {
-    const jobs: Array<Job> = []
-    for (let start = 0; start < kvs.length; start += 2 * BATCH) {
-      jobs.push({ kind: "op", op: Opcode.MARK })
-      const end = Math.min(kvs.length, start + 2 * BATCH)
-      for (let i = start; i < end; i++) {
-        const [value, key, path] = kvs[i]
-        jobs.push({ kind: "value", value, key, path })
+
+  run(root: unknown): void {
+    const frames = this.frames
+    this.value(root, false)
+    while (frames.length > 0) {
+      const f = frames[frames.length - 1]
+      if (f.i === f.n) {
+        frames.pop()
+        this.close(f)
+        continue
       }
-      jobs.push({ kind: "op", op: Opcode.SETITEMS })
-    }
-    for (let i = jobs.length - 1; i >= 0; i--) this.jobs.push(jobs[i])
-  }
-
-  run(value: unknown): void {
-    this.jobs.push({ kind: "value", value, key: false, path: undefined })
-    for (let job = this.jobs.pop(); job !== undefined; job = this.jobs.pop()) {
-      switch (job.kind) {
-        case "value":
-          this.encode(job.value, job.key, job.path)
+      const j = f.i++
+      switch (f.kind) {
+        case Kind.LIST:
+        case Kind.SET:
+          if (j > 0 && j % BATCH === 0) {
+            this.op(closer(f.kind))
+            this.op(Opcode.MARK)
+          }
+          this.value(f.items[j], f.kind === Kind.SET)
           break
-        case "op":
-          this.op(job.op)
+        case Kind.TUPLE:
+        case Kind.FROZENSET:
+          this.value(f.items[j], true)
           break
-        case "leave":
-          this.active.delete(job.obj)
-          if (job.tuple) this.memoize(job.obj, !(job.obj instanceof FrozenSet))
+        case Kind.MAP:
+          if (j > 0 && j % (2 * BATCH) === 0) {
+            this.op(Opcode.SETITEMS)
+            this.op(Opcode.MARK)
+          }
+          this.value(f.items[j], j % 2 === 0)
           break
+        case Kind.OBJECT: {
+          if (j > 0 && j % (2 * BATCH) === 0) {
+            this.op(Opcode.SETITEMS)
+            this.op(Opcode.MARK)
+          }
+          const k = f.items[j >> 1] as string
+          if (j % 2 === 0) this.str(k)
+          else this.value((f.obj as Record<string, unknown>)[k], false)
+          break
+        }
       }
     }
     this.op(Opcode.STOP)
   }
 }
 
-const isPlainObject = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
+const closer = (kind: Kind): number =>
+  kind === Kind.LIST ? Opcode.APPENDS : kind === Kind.SET ? Opcode.ADDITEMS : Opcode.SETITEMS
+
+const flatten = (m: ReadonlyMap<unknown, unknown>): Array<unknown> => {
+  const out = new Array<unknown>(2 * m.size)
+  let i = 0
+  for (const [k, v] of m) {
+    out[i++] = k
+    out[i++] = v
+  }
+  return out
 }
 
 /**
