@@ -8,6 +8,8 @@ export default defineConfig({
     sequence: { concurrent: true },
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    pool: "forks"
+    pool: "forks",
+    // refcount tests force garbage collection to observe netref finalization
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } }
   }
 })

@@ -46,7 +46,7 @@ import {
   typeError,
   valueError
 } from "./Errors.js"
-import { idOf, idPackOf, keyOf, ObjectTable } from "./LocalObjects.js"
+import { idOf, idPackOf, isByRef, keyOf, ObjectTable } from "./LocalObjects.js"
 import * as Policy from "./Policy.js"
 import * as Pythonic from "./Pythonic.js"
 import * as Vinegar from "./Vinegar.js"
@@ -142,20 +142,11 @@ const TICK_MILLIS = 100
 const CLOSE_FLUSH_MILLIS = 2000
 let connectionCounter = 0
 
-/**
- * Marks an array to travel by reference (as a Python list) instead of by value (as a tuple).
- *
- * @since 0.1.0 @category values
- */
-export const byRef = <A extends ReadonlyArray<unknown>>(array: A): A => {
-  byRefArrays.add(array)
-  return array
-}
-const byRefArrays = new WeakSet<ReadonlyArray<unknown>>()
+export { byRef } from "./LocalObjects.js"
 
 const isValue = (v: unknown): boolean => {
   if (Array.isArray(v)) {
-    if (byRefArrays.has(v)) return false
+    if (isByRef(v)) return false
     for (let i = 0; i < v.length; i++) if (!isValue(v[i])) return false
     return true
   }
@@ -357,7 +348,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   private box(value: unknown): unknown {
     if (isValue(value)) return [Label.VALUE, value]
-    if (Array.isArray(value) && !byRefArrays.has(value)) return [Label.TUPLE, value.map((v) => this.box(v))]
+    if (Array.isArray(value) && !isByRef(value)) return [Label.TUPLE, value.map((v) => this.box(v))]
     const state = Netref.stateOf(value)
     if (state !== undefined) {
       if (state.released) {

@@ -39,6 +39,21 @@ export const idOf = (o: object): number => {
  */
 export const keyOf = (idPack: IdPack): string => `${idPack[0]}\u0000${idPack[1]}\u0000${idPack[2]}`
 
+const byRefArrays = new WeakSet<ReadonlyArray<unknown>>()
+
+/**
+ * Marks an array to travel by reference (as a Python list) instead of by value (as a tuple).
+ *
+ * @since 0.1.0 @category values
+ */
+export const byRef = <A extends ReadonlyArray<unknown>>(array: A): A => {
+  byRefArrays.add(array)
+  return array
+}
+
+/** @since 0.1.0 @category values */
+export const isByRef = (array: ReadonlyArray<unknown>): boolean => byRefArrays.has(array)
+
 const boundMethods = new WeakSet<Function>()
 
 /**

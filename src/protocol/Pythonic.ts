@@ -15,7 +15,7 @@
 import * as Util from "node:util"
 import * as Brine from "../wire/Brine.js"
 import { indexError, keyError, PythonException, typeError, valueError } from "./Errors.js"
-import { idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
+import { byRef, idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
 
 type AnyFn = (...args: Array<any>) => unknown
 type Virtual = (self: any, ...args: Array<any>) => unknown
@@ -59,8 +59,9 @@ const iterNext = (it: Iterator<unknown> | AsyncIterator<unknown>): unknown => {
 const LIST: Record<string, Virtual> = {
   __len__: (a: Array<unknown>) => a.length,
   __bool__: (a: Array<unknown>) => a.length > 0,
+  // a slice of a list is a new list, as in Python
   __getitem__: (a: Array<unknown>, i: unknown) =>
-    i instanceof Brine.Slice ? sliceIndices(i, a.length).map((k) => a[k]) : a[toIndex(i, a.length)],
+    i instanceof Brine.Slice ? byRef(sliceIndices(i, a.length).map((k) => a[k])) : a[toIndex(i, a.length)],
   __setitem__: (a: Array<unknown>, i: unknown, v: unknown) => {
     a[toIndex(i, a.length)] = v
   },
@@ -100,7 +101,7 @@ const LIST: Record<string, Virtual> = {
   reverse: (a: Array<unknown>) => {
     a.reverse()
   },
-  copy: (a: Array<unknown>) => a.slice()
+  copy: (a: Array<unknown>) => byRef(a.slice())
 }
 
 const DICT: Record<string, Virtual> = {
@@ -398,7 +399,10 @@ export const typeNameOf = (o: unknown): string => {
 export const dirOf = (o: object): Array<string> => {
   const names = new Set<string>()
   for (let p: object | null = o; p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
-    for (const name of Object.getOwnPropertyNames(p)) if (name !== "constructor") names.add(name)
+    for (const name of Object.getOwnPropertyNames(p)) {
+      // array indices are items, not attributes
+      if (name !== "constructor" && !(Array.isArray(p) && /^\d+$/.test(name))) names.add(name)
+    }
   }
   for (const table of tablesOf(o)) for (const name of Object.keys(table)) names.add(name)
   return [...names].sort()
