@@ -16,6 +16,8 @@ import * as Scope from "effect/Scope"
 import { runPromise } from "./Awaitable.js"
 import * as Client from "./client/Client.js"
 import type * as Connection from "./protocol/Connection.js"
+import type * as Registry from "./registry/Registry.js"
+import * as RegistryClient from "./registry/RegistryClient.js"
 
 export * as Awaitable from "./Awaitable.js"
 export * as Client from "./client/Client.js"
@@ -24,6 +26,9 @@ export * as Netref from "./netref/Netref.js"
 export * as Operations from "./netref/Operations.js"
 export * as RemoteOp from "./netref/RemoteOp.js"
 export * as Config from "./protocol/Config.js"
+export * as Registry from "./registry/Registry.js"
+export * as RegistryClient from "./registry/RegistryClient.js"
+export * as RegistryServer from "./registry/RegistryServer.js"
 export * as Connection from "./protocol/Connection.js"
 export * as Policy from "./protocol/Policy.js"
 export * as Vinegar from "./protocol/Vinegar.js"
@@ -82,3 +87,66 @@ export const connect = <Api = any>(
   port: number,
   options: Omit<Client.ConnectOptions, "host" | "port"> = {}
 ): Promise<Connection.Connection<Api>> => own(Client.connect<Api>({ ...options, host, port }))
+
+/**
+ * A UDP registrar for scripts (RPyC's `UDPRegistryClient`): broadcast to 255.255.255.255 by
+ * default; pass `{ host: "127.0.0.1" }` for a registry on this machine.
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const UDPRegistryClient = (options: RegistryClient.UdpOptions = {}): RegistryClient.Service =>
+  Effect.runSync(RegistryClient.makeUdp(options))
+
+/**
+ * A TCP registrar for scripts (RPyC's `TCPRegistryClient`).
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const TCPRegistryClient = (options: RegistryClient.TcpOptions): RegistryClient.Service =>
+  Effect.runSync(RegistryClient.makeTcp(options))
+
+/** @since 0.1.0 @category scripts */
+export interface DiscoveryOptions {
+  /** The registrar to ask (default: UDP broadcast, as RPyC). */
+  readonly registrar?: RegistryClient.Service | undefined
+  /** Keep only servers on this host. */
+  readonly host?: string | undefined
+}
+
+const withRegistrar = <A, E, R>(
+  registrar: RegistryClient.Service | undefined,
+  effect: Effect.Effect<A, E, R | RegistryClient.Registrar>
+): Effect.Effect<A, E, Exclude<R, RegistryClient.Registrar>> =>
+  Effect.provideServiceEffect(
+    effect,
+    RegistryClient.Registrar,
+    registrar !== undefined ? Effect.succeed(registrar) : RegistryClient.makeUdp()
+  ) as Effect.Effect<A, E, Exclude<R, RegistryClient.Registrar>>
+
+/**
+ * The addresses of a service's servers (RPyC's `rpyc.discover`).
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const discover = (name: string, options: DiscoveryOptions = {}): Promise<ReadonlyArray<Registry.Address>> =>
+  runPromise(withRegistrar(options.registrar, RegistryClient.discover(name, { host: options.host })))
+
+/**
+ * Connects to the first reachable server of a service (RPyC's `rpyc.connect_by_service`).
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const connectByService = <Api = any>(
+  name: string,
+  options: DiscoveryOptions & Client.ConnectionOptions = {}
+): Promise<Connection.Connection<Api>> =>
+  own(withRegistrar(options.registrar, Client.connectByService<Api>(name, options)))
+
+/**
+ * The registered service names (RPyC's `rpyc.list_services`); `ForbiddenError` when the registry
+ * has listing disabled.
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const listServices = (options: { readonly registrar?: RegistryClient.Service | undefined; readonly filterHost?: string | undefined } = {}): Promise<ReadonlyArray<string>> =>
+  runPromise(withRegistrar(options.registrar, RegistryClient.listServices(options.filterHost)))

@@ -16,8 +16,11 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import type * as Config from "../protocol/Config.js"
-import * as Connection from "../protocol/Connection.js"
+import * as RemoteOp from "../netref/RemoteOp.js"
+import type * as Connection from "../protocol/Connection.js"
 import type { ConnectionClosed } from "../protocol/Errors.js"
+import * as Registry from "../registry/Registry.js"
+import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as Channel from "../wire/Channel.js"
@@ -59,10 +62,19 @@ export const connectSocket = <Api = any>(
   socket: Socket.Socket,
   options: ConnectionOptions = {}
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Service.makeConnection<Api>(socket, options.service ?? Service.VoidService, {
-    config: options.config,
-    wireVersion: options.wireVersion === "auto" || options.wireVersion === undefined ? 5 : options.wireVersion,
-    maxFrameSize: options.maxFrameSize
+  Effect.gen(function*() {
+    const wireVersion = options.wireVersion === "auto" || options.wireVersion === undefined ? 5 : options.wireVersion
+    const conn = yield* Service.makeConnection<Api>(socket, options.service ?? Service.VoidService, {
+      config: options.config,
+      wireVersion,
+      maxFrameSize: options.maxFrameSize
+    })
+    if (wireVersion === 6) {
+      // Speak first: an accepting peer that must send before hearing from us (a service whose
+      // onConnect calls back) cannot tell v6 from v5 until we do, and assumes v5 after a second.
+      yield* Effect.forkDaemon(Effect.ignore(RemoteOp.toEffect(conn.root)))
+    }
+    return conn
   })
 
 const hostOf = (options: ConnectOptions): string => options.host ?? (options.ipv6 ? "::1" : "127.0.0.1")
@@ -134,4 +146,30 @@ export const probeWireVersion = (host: string, port: number): Effect.Effect<Mess
       })
       return Effect.sync(() => sock.destroy())
     })
+  })
+
+/**
+ * Connects to a server of the named service found through the `Registrar` (RPyC's
+ * `connect_by_service`): the first address that accepts a connection, in the registry's order;
+ * `DiscoveryError` when none is registered or none can be reached (with what failed).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectByService = <Api = any>(
+  name: string,
+  options: ConnectionOptions & { readonly host?: string | undefined } = {}
+): Effect.Effect<
+  Connection.Connection<Api>,
+  Registry.DiscoveryError,
+  RegistryClient.Registrar | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const addresses = yield* RegistryClient.discover(name, { host: options.host })
+    const failures: Array<string> = []
+    for (const address of addresses) {
+      const attempt = yield* Effect.either(connect<Api>({ ...options, host: address.host, port: address.port }))
+      if (attempt._tag === "Right") return attempt.right
+      failures.push(`${Registry.formatAddress(address)}: ${attempt.left.message}`)
+    }
+    return yield* new Registry.DiscoveryError({ reason: "AllDown", name, failures })
   })

@@ -139,6 +139,8 @@ export interface Options {
 }
 
 const TICK_MILLIS = 100
+/** How long an accepting side that must send first waits to learn the peer's dialect (then: v5). */
+const VERSION_WAIT_MILLIS = 1000
 const CLOSE_FLUSH_MILLIS = 2000
 let connectionCounter = 0
 
@@ -208,7 +210,6 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private sweeperAwake = false
   private closing = false
   private shuttingDown = false
-  private rootRef: Netref.Netref | undefined
   private readonly pending = new Map<number, Pending>()
   private readonly objects = new ObjectTable()
   private readonly netrefs = new Map<string, WeakRef<Netref.Netref>>()
@@ -232,16 +233,28 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
     this.compress = options.compress !== false
     this.onDisconnect = options.onDisconnect
-    this.root = RemoteOp.fromEffect(
-      Effect.suspend(() =>
-        this.rootRef !== undefined
-          ? Effect.succeed(this.rootRef)
-          : Effect.tap(this.request(Handler.GETROOT, []), (root) => {
-            if (Netref.isNetref(root)) this.rootRef = root
-          })
-      ),
-      "root"
-    )
+    this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root")
+  }
+
+  private rootRef: Netref.Netref | undefined
+  /** callers waiting for the one GETROOT in flight */
+  private rootWaiters: Array<(exit: Exit.Exit<unknown, RemoteFailure>) => void> | undefined
+
+  /** GETROOT once per connection, shared by concurrent first uses, then cached. */
+  private fetchRoot(): Effect.Effect<unknown, RemoteFailure> {
+    if (this.rootRef !== undefined) return Effect.succeed(this.rootRef)
+    return Effect.async<unknown, RemoteFailure>((resume) => {
+      if (this.rootWaiters !== undefined) {
+        this.rootWaiters.push(resume)
+        return
+      }
+      const waiters = this.rootWaiters = [resume]
+      this.submit(Handler.GETROOT, [], (exit) => {
+        this.rootWaiters = undefined
+        if (Exit.isSuccess(exit) && Netref.isNetref(exit.value)) this.rootRef = exit.value
+        for (const waiter of waiters) waiter(exit)
+      })
+    })
   }
 
   get localObjectCount(): number {
@@ -261,9 +274,25 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   private send(msg: Message.MsgType, seq: number, args: unknown): void {
     if (this.shuttingDown) return
-    const version = this.wireVersion ??= 5
-    const frame = Channel.encodeFrame(Message.encodePayload(version, msg, seq, args), { compress: this.compress })
+    if (this.wireVersion === undefined) {
+      // an accepting side that must speak first waits to hear which dialect the peer speaks
+      this.beforeVersion.push([msg, seq, args])
+      this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
+      return
+    }
+    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), { compress: this.compress })
     this.outbox.unsafeOffer(frame)
+  }
+
+  private readonly beforeVersion: Array<readonly [Message.MsgType, number, unknown]> = []
+  private versionFallback: ReturnType<typeof setTimeout> | undefined
+
+  /** Fixes the dialect (detected, or v5 after a silent peer) and sends what waited for it. */
+  private settleVersion(version: Message.WireVersion): void {
+    if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
+    this.versionFallback = undefined
+    if (this.wireVersion === undefined) this.wireVersion = version
+    for (const [msg, seq, args] of this.beforeVersion.splice(0)) this.send(msg, seq, args)
   }
 
   private timeoutMillisFor(options: RequestOptions | undefined): number | null {
@@ -425,13 +454,21 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (this.shuttingDown) return
       this.onPayload(payload)
     }
+    // frames completed before bad bytes in the same chunk were served first, as Python would
+    if (this.decoder.failure !== undefined && !this.shuttingDown) {
+      this.protocolFailure(new ProtocolError({ reason: "Frame", detail: this.decoder.failure.message }))
+    }
   }
 
   private onPayload(payload: Uint8Array): void {
     let envelope: Message.Envelope
     try {
-      if (this.wireVersion === undefined) this.wireVersion = Message.detectVersion(payload)
-      envelope = Message.decodePayload(this.wireVersion, payload)
+      let version = this.wireVersion
+      if (version === undefined) {
+        version = Message.detectVersion(payload)
+        this.settleVersion(version)
+      }
+      envelope = Message.decodePayload(version, payload)
     } catch (e) {
       const reason = e instanceof Brine.BrineError ? "Brine" : e instanceof Message.EnvelopeError &&
           e.reason === "UnknownVersion"
@@ -637,6 +674,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.shuttingDown) return
     this.shuttingDown = true
     this.closed = true
+    if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
     const pending = [...this.pending.values()]
     this.pending.clear()
     for (const p of pending) p.onResult(Exit.fail(reason))

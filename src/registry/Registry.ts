@@ -141,15 +141,24 @@ export class RegistryError extends Data.TaggedError("RegistryError")<{
  * @category errors
  */
 export class DiscoveryError extends Data.TaggedError("DiscoveryError")<{
-  /** NotFound: a registry answered, without servers. Unreachable: no registry answered. */
-  readonly reason: "NotFound" | "Unreachable"
+  /**
+   * NotFound: a registry answered, without servers. Unreachable: no registry answered.
+   * AllDown: servers were found but none accepted a connection (`failures` says why).
+   */
+  readonly reason: "NotFound" | "Unreachable" | "AllDown"
   readonly name: string
   readonly cause?: unknown
+  readonly failures?: ReadonlyArray<string> | undefined
 }> {
   override get message(): string {
-    return this.reason === "NotFound"
-      ? `no servers exposing ${pyRepr(this.name)} were found`
-      : `no registry answered the query for ${pyRepr(this.name)}`
+    switch (this.reason) {
+      case "NotFound":
+        return `no servers exposing ${pyRepr(this.name)} were found`
+      case "Unreachable":
+        return `no registry answered the query for ${pyRepr(this.name)}`
+      case "AllDown":
+        return `All services are down: ${(this.failures ?? []).join("; ")}`
+    }
   }
 }
 

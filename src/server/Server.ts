@@ -24,6 +24,8 @@ import * as Scope from "effect/Scope"
 import * as Logging from "../Logging.js"
 import type * as Config from "../protocol/Config.js"
 import type * as Connection from "../protocol/Connection.js"
+import * as Registry from "../registry/Registry.js"
+import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
 import type { WireVersion } from "../wire/Message.js"
@@ -47,6 +49,13 @@ export interface Options {
   /** Envelope dialect; `"auto"` (default) follows each client. */
   readonly wireVersion?: WireVersion | "auto" | undefined
   readonly maxFrameSize?: number | undefined
+  /**
+   * The registry client to announce this server with. Default when `autoRegister` is on: a UDP
+   * registrar broadcasting to 255.255.255.255:18811, as RPyC does.
+   */
+  readonly registrar?: RegistryClient.Service | undefined
+  /** Register all aliases while serving (default: whether a `registrar` was given, as in RPyC). */
+  readonly autoRegister?: boolean | undefined
 }
 
 /**
@@ -160,7 +169,42 @@ export const make = (
         ipv6: options.ipv6,
         backlog: options.backlog
       })
-    return yield* serve(listener, service, options)
+    const server = yield* serve(listener, service, options)
+    if ((options.autoRegister ?? options.registrar !== undefined) && server.port !== undefined) {
+      const registrar = options.registrar ?? (yield* RegistryClient.makeUdp())
+      yield* autoRegister(registrar, server, options.hostname)
+    }
+    return server
+  })
+
+/**
+ * Keeps `server` registered while the scope lasts: registers all aliases now and every 60 s
+ * (retrying about every second after a failure), and unregisters when the scope closes.
+ *
+ * @since 0.1.0 @category registry
+ */
+export const autoRegister = (
+  registrar: RegistryClient.Service,
+  server: Server,
+  hostname?: string | undefined
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const port = server.port!
+    // registering from the listen address makes the registry record that address (multi-homed hosts)
+    const iface = hostname !== undefined && hostname !== "0.0.0.0" && hostname !== "::" ? hostname : undefined
+    const loggerName = `${server.serviceName}/${port}`
+    const registerOnce = registrar.register(server.aliases, port, iface).pipe(
+      Effect.tap(() => Effect.logDebug(`registered ${server.aliases.join(", ")} on port ${port}`)),
+      Effect.as(true),
+      Effect.catchAll((e) => Effect.as(Effect.logWarning(`registration failed: ${e.message}`), false))
+    )
+    yield* Effect.gen(function*() {
+      while (true) {
+        const registered = yield* registerOnce
+        yield* Effect.sleep(registered ? Registry.REREGISTER_INTERVAL : "1 second")
+      }
+    }).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, loggerName), Effect.forkScoped)
+    yield* Effect.addFinalizer(() => registrar.unregister(port).pipe(Effect.ignore))
   })
 
 /**
@@ -191,8 +235,6 @@ export class ThreadedServer {
   constructor(
     readonly service: Service.ServiceSpec,
     readonly options: Options & {
-      /** Accepted for RPyC compatibility; registration is configured with `registrar`. */
-      readonly autoRegister?: boolean | undefined
       /** Log with RPyC's line format on stderr (default true). */
       readonly rpycLogs?: boolean | undefined
     } = {}

@@ -85,27 +85,40 @@ export class FrameDecoder {
     return this.pending.length
   }
 
+  /**
+   * Set when bytes after some complete frames of a chunk were invalid: `push` returned those frames
+   * and every later `push` throws this.
+   */
+  failure: FrameError | undefined
+
   push(chunk: Uint8Array): Array<Uint8Array> {
+    if (this.failure !== undefined) throw this.failure
     let buf: Buffer = this.pending.length === 0
       ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       : Buffer.concat([this.pending, chunk])
     const out: Array<Uint8Array> = []
     let pos = 0
-    while (buf.length - pos >= HEADER_SIZE) {
-      const length = buf.readUInt32BE(pos)
-      if (length > this.maxFrameSize) {
-        this.pending = Buffer.alloc(0)
-        throw new FrameError({
-          reason: "TooLarge",
-          detail: `frame of ${length} bytes exceeds the maximum of ${this.maxFrameSize}`
-        })
+    try {
+      while (buf.length - pos >= HEADER_SIZE) {
+        const length = buf.readUInt32BE(pos)
+        if (length > this.maxFrameSize) {
+          throw new FrameError({
+            reason: "TooLarge",
+            detail: `frame of ${length} bytes exceeds the maximum of ${this.maxFrameSize}`
+          })
+        }
+        const end = pos + HEADER_SIZE + length + 1
+        if (buf.length < end) break
+        const compressed = buf[pos + 4] !== 0
+        const body = buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + length)
+        out.push(compressed ? this.inflate(body) : body)
+        pos = end
       }
-      const end = pos + HEADER_SIZE + length + 1
-      if (buf.length < end) break
-      const compressed = buf[pos + 4] !== 0
-      const body = buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + length)
-      out.push(compressed ? this.inflate(body) : body)
-      pos = end
+    } catch (e) {
+      this.pending = Buffer.alloc(0)
+      if (out.length === 0) throw e
+      this.failure = e as FrameError
+      return out
     }
     // keep the unfinished tail; copy so the caller's chunk can be reused
     buf = buf.subarray(pos)
@@ -126,7 +139,6 @@ export class FrameDecoder {
     try {
       return Zlib.inflateSync(body, { maxOutputLength: Math.max(this.maxFrameSize, 1) })
     } catch (cause) {
-      this.pending = Buffer.alloc(0)
       throw new FrameError({ reason: "Inflate", detail: String((cause as Error)?.message ?? cause) })
     }
   }

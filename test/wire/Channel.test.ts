@@ -237,9 +237,13 @@ describe("FrameDecoder failures", () => {
     assert.deepStrictEqual(decodeAll([unhex(rawFrame(payload))], { maxFrameSize: 10 }), [payload])
   })
 
-  it("refuses a too-large frame that follows good frames in the same chunk", () => {
+  it("hands out the good frames before a too-large one in the same chunk, then refuses", () => {
     const decoder = new FrameDecoder({ maxFrameSize: 100 })
-    const e = expectThrow(FrameError, () => decoder.push(unhex(FRAME_1 + "00000fff00")))
+    // the frame before the bad header is served (as Python would), the failure is recorded…
+    assert.strictEqual(decoder.push(unhex(FRAME_1 + "00000fff00")).length, 1)
+    assert.strictEqual(decoder.failure?.reason, "TooLarge")
+    // …and the stream stays refused
+    const e = expectThrow(FrameError, () => decoder.push(unhex(FRAME_1)))
     assert.strictEqual(e.reason, "TooLarge")
   })
 
