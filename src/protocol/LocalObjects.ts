@@ -76,10 +76,15 @@ const CLASS_SOURCE = /^class[\s{]/
  */
 export const isClass = (fn: Function): boolean => {
   if (boundMethods.has(fn)) return false
-  const source = Function.prototype.toString.call(fn)
-  if (CLASS_SOURCE.test(source)) return true
-  return NATIVE_CLASSES.has(fn)
+  let known = classes.get(fn)
+  if (known === undefined) {
+    known = NATIVE_CLASSES.has(fn) || CLASS_SOURCE.test(Function.prototype.toString.call(fn))
+    classes.set(fn, known)
+  }
+  return known
 }
+// a function's source never changes: look at it once
+const classes = new WeakMap<Function, boolean>()
 
 const NATIVE_CLASSES: ReadonlySet<Function> = new Set<Function>([
   Map, Set, WeakMap, WeakSet, Promise, ArrayBuffer, SharedArrayBuffer, DataView, WeakRef, FinalizationRegistry,

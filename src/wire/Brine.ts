@@ -444,6 +444,21 @@ const strictUtf8 = (b: Uint8Array): string => {
 }
 
 const parseInt_ = (text: Uint8Array): number | bigint => {
+  // fast path: plain decimal digits that fit a double exactly (ids, seqs, counts)
+  const n = text.length
+  if (n > 0 && n <= 15) {
+    let neg = false, i = 0, v = 0
+    if (text[0] === 0x2d) {
+      neg = true
+      i = 1
+    }
+    for (; i < n; i++) {
+      const d = text[i] - 0x30
+      if (d < 0 || d > 9) break
+      v = v * 10 + d
+    }
+    if (i === n && n > (neg ? 1 : 0)) return neg && v !== 0 ? -v : v
+  }
   let s = ""
   for (let i = 0; i < text.length; i++) s += String.fromCharCode(text[i])
   // what Python's int() accepts from bytes: ASCII whitespace around, a sign, single underscores between digits
