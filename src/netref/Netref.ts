@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import type { RemoteFailure } from "../protocol/Errors.js"
 import type { IdPack } from "../wire/Message.js"
@@ -31,6 +32,12 @@ export interface Owner {
     args: ReadonlyArray<unknown>,
     options?: { readonly timeoutMillis?: number | null | undefined }
   ) => Effect.Effect<unknown, RemoteFailure>
+  /** Sends a request now and calls `onResult` once with its outcome. */
+  readonly submit: (
+    handler: number,
+    args: ReadonlyArray<unknown>,
+    onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void
+  ) => number
   /** Drops this side's references: sends DEL with the refcount. */
   readonly release: (state: State) => void
 }

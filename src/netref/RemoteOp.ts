@@ -15,8 +15,10 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
+import * as Exit from "effect/Exit"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import { pipeArguments } from "effect/Pipeable"
 import { SingleShotGen, YieldWrap } from "effect/Utils"
@@ -78,12 +80,23 @@ const splitArgs = (args: ReadonlyArray<unknown>): readonly [ReadonlyArray<unknow
 }
 
 interface Spec {
-  /** what awaiting or yielding the operation runs */
+  /** what yielding the operation runs */
   readonly effect: Effect.Effect<unknown, RemoteFailure>
   /** what calling the operation runs */
   readonly call: (args: ReadonlyArray<unknown>, kw: KwPairs) => Effect.Effect<unknown, RemoteFailure>
+  /**
+   * What awaiting runs: the same requests, sent straight from the Promise when the target is
+   * already known — no fiber per call for the scripts' `await` path.
+   */
+  readonly promise: () => Promise<unknown>
+  readonly callPromise: (args: ReadonlyArray<unknown>, kw: KwPairs) => Promise<unknown>
+  /** the value, when known without waiting (a netref, a cached root); else `NOT_KNOWN` */
+  readonly peek: () => unknown
   readonly label: string
 }
+
+const NOT_KNOWN: unique symbol = Symbol("NOT_KNOWN")
+const notKnown = () => NOT_KNOWN
 
 // ---------------------------------------------------------------------------------------------
 // the requests behind the operations (local values are handled locally)
@@ -115,6 +128,32 @@ const callOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Effe
     if (typeof value !== "function") throw new TypeError(`${String(value)} is not callable`)
     return value(...args, ...(kw.length > 0 ? [Object.fromEntries(kw)] : []))
   })
+}
+
+/** The request as a Promise, straight through the owner (no Effect runtime on the way). */
+const submitPromise = (state: Netref.State, handler: number, args: ReadonlyArray<unknown>): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    state.owner.submit(handler, args, (exit) => {
+      if (Exit.isSuccess(exit)) resolve(exit.value)
+      else reject(Cause.squash(exit.cause))
+    })
+  })
+
+const getattrPromise = (value: unknown, name: string): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state ? submitPromise(state, Handler.GETATTR, [value, name]) : runPromise(getattrOf(value, name))
+}
+
+const callattrPromise = (value: unknown, name: string, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state
+    ? submitPromise(state, Handler.CALLATTR, [value, name, args, kw])
+    : runPromise(callattrOf(value, name, args, kw))
+}
+
+const callPromise = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state ? submitPromise(state, Handler.CALL, [value, args, kw]) : runPromise(callOf(value, args, kw))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +188,7 @@ const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
     if (typeof key === "string") {
       switch (key) {
         case "then":
-          return (onF?: (v: unknown) => unknown, onR?: (e: unknown) => unknown) => runPromise(spec.effect).then(onF, onR)
+          return (onF?: (v: unknown) => unknown, onR?: (e: unknown) => unknown) => spec.promise().then(onF, onR)
         case "pipe":
           return pipeOrRemote(target)
         case RUNTIME_OP:
@@ -202,18 +241,50 @@ const makeOp = (spec: Spec): Remote => {
   return proxy
 }
 
-/** The operation whose value is what `effect` produces; calling it sends CALL to that value. */
-const baseSpec = (effect: Effect.Effect<unknown, RemoteFailure>, label: string): Spec => ({
+/**
+ * The operation whose value is what `effect` produces (or `peek()` already knows); calling it sends
+ * CALL to that value.
+ */
+const baseSpec = (
+  effect: Effect.Effect<unknown, RemoteFailure>,
+  label: string,
+  peek: () => unknown = notKnown
+): Spec => ({
   effect,
   call: (args, kw) => Effect.flatMap(effect, (v) => callOf(v, args, kw)),
+  promise: () => {
+    const v = peek()
+    return v === NOT_KNOWN ? runPromise(effect) : Promise.resolve(v)
+  },
+  callPromise: (args, kw) => {
+    const v = peek()
+    return v === NOT_KNOWN ? runPromise(Effect.flatMap(effect, (x) => callOf(x, args, kw))) : callPromise(v, args, kw)
+  },
+  peek,
   label
 })
 
-const attrSpec = (base: Spec, name: string): Spec => ({
-  effect: Effect.flatMap(base.effect, (v) => getattrOf(v, name)),
-  call: (args, kw) => Effect.flatMap(base.effect, (v) => callattrOf(v, name, args, kw)),
-  label: `${base.label}.${name}`
-})
+const valueSpec = (value: unknown, label: string): Spec => baseSpec(Effect.succeed(value), label, () => value)
+
+const attrSpec = (base: Spec, name: string): Spec => {
+  const effect = Effect.flatMap(base.effect, (v) => getattrOf(v, name))
+  return {
+    effect,
+    call: (args, kw) => Effect.flatMap(base.effect, (v) => callattrOf(v, name, args, kw)),
+    promise: () => {
+      const v = base.peek()
+      return v === NOT_KNOWN ? runPromise(effect) : getattrPromise(v, name)
+    },
+    callPromise: (args, kw) => {
+      const v = base.peek()
+      return v === NOT_KNOWN
+        ? runPromise(Effect.flatMap(base.effect, (x) => callattrOf(x, name, args, kw)))
+        : callattrPromise(v, name, args, kw)
+    },
+    peek: notKnown,
+    label: `${base.label}.${name}`
+  }
+}
 
 const attrOp = (base: Spec, name: string): Remote => makeOp(attrSpec(base, name))
 
@@ -223,6 +294,9 @@ const callOp = (base: Spec, rawArgs: ReadonlyArray<unknown>): Remote => {
   return makeOp({
     effect,
     call: (args2, kw2) => Effect.flatMap(effect, (v) => callOf(v, args2, kw2)),
+    promise: () => base.callPromise(args, kw),
+    callPromise: (args2, kw2) => base.callPromise(args, kw).then((v) => callPromise(v, args2, kw2)),
+    peek: notKnown,
     label: `${base.label}(…)`
   })
 }
@@ -252,15 +326,21 @@ const iterateResult = (spec: Spec): AsyncIterator<unknown> => {
  *
  * @since 0.1.0 @category constructors
  */
-export const of = (value: unknown, label = "value"): Remote => makeOp(baseSpec(Effect.succeed(value), label))
+export const of = (value: unknown, label = "value"): Remote => makeOp(valueSpec(value, label))
 
 /**
  * An operation defined by an effect that produces the base value (e.g. GETROOT).
  *
  * @since 0.1.0 @category constructors
  */
-export const fromEffect = (effect: Effect.Effect<unknown, RemoteFailure>, label: string): Remote =>
-  makeOp(baseSpec(effect, label))
+export const fromEffect = (
+  effect: Effect.Effect<unknown, RemoteFailure>,
+  label: string,
+  peek?: () => unknown
+): Remote => makeOp(baseSpec(effect, label, peek === undefined ? notKnown : () => {
+  const v = peek()
+  return v === undefined ? NOT_KNOWN : v
+}))
 
 /**
  * Whether `u` is a RemoteOp.
@@ -286,8 +366,8 @@ export const getattr = (target: unknown, name: string): Remote => attrOp(baseSpe
 
 // netrefs hand out operations built here
 Netref.installOpFactory({
-  attr: (ref, name) => attrOp(baseSpec(Effect.succeed(ref), "ref"), name),
-  call: (ref, args) => callOp(baseSpec(Effect.succeed(ref), "ref"), args),
+  attr: (ref, name) => attrOp(valueSpec(ref, "ref"), name),
+  call: (ref, args) => callOp(valueSpec(ref, "ref"), args),
   iterate: (ref) => iterateNetref(ref)
 })
 

@@ -233,7 +233,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
     this.compress = options.compress !== false
     this.onDisconnect = options.onDisconnect
-    this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root")
+    this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
   }
 
   private rootRef: Netref.Netref | undefined
