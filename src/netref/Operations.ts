@@ -54,16 +54,21 @@ const onTarget = (
     label
   )
 
+/** Sends `handler` with the target and `rest` (operations among `rest` performed first). */
+const request = (state: Netref.State, handler: number, ref: Netref.Netref, rest: ReadonlyArray<unknown>) =>
+  Effect.flatMap(RemoteOp.resolveArgs(rest), ([args]) => state.owner.request(handler, [ref, ...args]))
+
 const handlerOp = (handler: number, label: string, local: (value: unknown) => unknown) =>
-(target: Target, ...rest: ReadonlyArray<unknown>): RemoteOp.Remote =>
-  onTarget(target, label, (ref, state) => state.owner.request(handler, [ref, ...rest]), local)
+(target: Target): RemoteOp.Remote =>
+  onTarget(target, label, (ref, state) => state.owner.request(handler, [ref]), local)
 
 const dunder = (name: string, local: (value: any, ...args: Array<any>) => unknown) =>
 (target: Target, ...args: ReadonlyArray<unknown>): RemoteOp.Remote =>
   onTarget(
     target,
     name,
-    (ref, state) => state.owner.request(Handler.CALLATTR, [ref, name, args, []]),
+    (ref, state) =>
+      Effect.flatMap(RemoteOp.resolveArgs(args), ([a]) => state.owner.request(Handler.CALLATTR, [ref, name, a, []])),
     (value) => local(value, ...args)
   )
 
@@ -94,7 +99,7 @@ export const cmp = (target: Target, other: unknown, op: string): RemoteOp.Remote
   onTarget(
     target,
     op,
-    (ref, state) => state.owner.request(Handler.CMP, [ref, other, op]),
+    (ref, state) => request(state, Handler.CMP, ref, [other, op]),
     (v) => Pythonic.compare(Object(v), other, op)
   )
 
@@ -140,7 +145,7 @@ export const getattr = (target: Target, name: string): RemoteOp.Remote => Remote
  * @since 0.1.0 @category operations
  */
 export const setattr = (target: Target, name: string, value: unknown): RemoteOp.Remote =>
-  onTarget(target, `setattr ${name}`, (ref, state) => state.owner.request(Handler.SETATTR, [ref, name, value]), (v) => {
+  onTarget(target, `setattr ${name}`, (ref, state) => request(state, Handler.SETATTR, ref, [name, value]), (v) => {
     ;(v as Record<string, unknown>)[name] = value
   })
 

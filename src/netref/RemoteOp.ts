@@ -110,18 +110,41 @@ const getattrOf = (value: unknown, name: string): Effect.Effect<unknown, RemoteF
   })
 }
 
+/** Whether some arguments are operations still to be performed (sent as their values). */
+const hasOps = (args: ReadonlyArray<unknown>, kw: KwPairs): boolean =>
+  args.some(isRemoteOp) || kw.some((p) => isRemoteOp(p[1]))
+
+/**
+ * Performs the operations among `args` (and keyword values) first: `root.f(root.g)` passes the
+ * value of `root.g`, as Python's `root.f(root.g)` does.
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const resolveArgs = (
+  args: ReadonlyArray<unknown>,
+  kw: KwPairs = []
+): Effect.Effect<readonly [ReadonlyArray<unknown>, KwPairs], RemoteFailure> =>
+  !hasOps(args, kw)
+    ? Effect.succeed([args, kw] as const)
+    : Effect.all([
+      Effect.forEach(args, toEffect),
+      Effect.forEach(kw, ([k, v]) => Effect.map(toEffect(v), (x) => [k, x] as const))
+    ])
+
 const callattrOf = (
   value: unknown,
   name: string,
   args: ReadonlyArray<unknown>,
   kw: KwPairs
 ): Effect.Effect<unknown, RemoteFailure> => {
+  if (hasOps(args, kw)) return Effect.flatMap(resolveArgs(args, kw), ([a, k]) => callattrOf(value, name, a, k))
   const state = Netref.stateOf(value)
   if (state) return state.owner.request(Handler.CALLATTR, [value, name, args, kw])
   return Effect.flatMap(getattrOf(value, name), (f) => callOf(f, args, kw))
 }
 
 const callOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Effect.Effect<unknown, RemoteFailure> => {
+  if (hasOps(args, kw)) return Effect.flatMap(resolveArgs(args, kw), ([a, k]) => callOf(value, a, k))
   const state = Netref.stateOf(value)
   if (state) return state.owner.request(Handler.CALL, [value, args, kw])
   return Effect.promise(async () => {
@@ -146,14 +169,16 @@ const getattrPromise = (value: unknown, name: string): Promise<unknown> => {
 
 const callattrPromise = (value: unknown, name: string, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
   const state = Netref.stateOf(value)
-  return state
+  return state && !hasOps(args, kw)
     ? submitPromise(state, Handler.CALLATTR, [value, name, args, kw])
     : runPromise(callattrOf(value, name, args, kw))
 }
 
 const callPromise = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
   const state = Netref.stateOf(value)
-  return state ? submitPromise(state, Handler.CALL, [value, args, kw]) : runPromise(callOf(value, args, kw))
+  return state && !hasOps(args, kw)
+    ? submitPromise(state, Handler.CALL, [value, args, kw])
+    : runPromise(callOf(value, args, kw))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +246,9 @@ const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
   },
   deleteProperty(target, key) {
     throw new TypeError(`cannot delete ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use delattr()`)
+  },
+  defineProperty(target, key) {
+    throw new TypeError(`cannot define ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use setattr()`)
   }
 }
 

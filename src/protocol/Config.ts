@@ -58,6 +58,12 @@ export interface ProtocolConfig {
   credentials: unknown
   /** Server side: `[local address, peer address]`. */
   endpoints: readonly [string, string] | undefined
+  /**
+   * RPyC's `logger`: where handler exceptions are logged at debug level. Connections log through
+   * Effect's `Logger` (replace it with `Logger.replace`); a function given here also receives each
+   * debug line.
+   */
+  logger: ((line: string) => void) | undefined
   /** Seconds to wait for a synchronous reply; `null` waits forever. */
   syncRequestTimeout: number | null
   /** Called with the remote root just before CLOSE is sent (may do remote calls). */
@@ -94,6 +100,7 @@ export const DEFAULT_CONFIG: Readonly<ProtocolConfig> = Object.freeze({
   connid: undefined,
   credentials: undefined,
   endpoints: undefined,
+  logger: undefined,
   syncRequestTimeout: 30,
   beforeClosed: undefined,
   closeCatchall: false,

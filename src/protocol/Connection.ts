@@ -547,7 +547,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   private replyError(seq: number, error: unknown): void {
-    this.send(MsgType.EXCEPTION, seq, Vinegar.dump(error, this.config))
+    const vinegar = Vinegar.dump(error, this.config)
+    if (vinegar !== Message.EXC_STOP_ITERATION) {
+      // as RPyC's logger.debug("Exception caught"): a peer's failed request is not our error
+      const line = `${this.id}: request #${seq} raised ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
+      this.config.logger?.(line)
+      this.log("Debug", line)
+    }
+    this.send(MsgType.EXCEPTION, seq, vinegar)
   }
 
   /** The request handlers (§3.4). Returns the reply value, a Promise/Effect of it, or NO_REPLY. */
@@ -708,13 +715,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.closing = true
     return Effect.gen(this, function*() {
       const before = this.config.beforeClosed
-      if (before !== undefined) {
-        yield* Effect.flatMap(RemoteOp.toEffect(this.root), (root) => fromHookResult(before(root))).pipe(
-          Effect.catchAllCause((cause) =>
-            this.config.closeCatchall ? Effect.void : Effect.logWarning(`${this.id}: beforeClosed failed`, cause)
-          )
-        )
-      }
+      const beforeExit = before === undefined
+        ? Exit.void
+        : yield* Effect.exit(Effect.flatMap(RemoteOp.toEffect(this.root), (root) => fromHookResult(before(root))))
       this.closed = true
       // CLOSE is fire-and-forget (5.x semantics); the peer tears down without replying
       this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
@@ -724,6 +727,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       }
       this.shutdown(new ConnectionClosed({ reason: "Closed" }))
       yield* this.awaitClose
+      // the connection is closed either way; as in RPyC, the hook's error surfaces unless closeCatchall
+      if (Exit.isFailure(beforeExit) && !this.config.closeCatchall) {
+        return yield* Effect.die(Cause.squash(beforeExit.cause))
+      }
     })
   })
 

@@ -106,7 +106,7 @@ export const isIterator = (o: object): boolean =>
     typeof (o as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
 
 const hasPythonProtocol = (o: object): boolean => {
-  if (Symbol.iterator in o || Symbol.asyncIterator in o) return true
+  if (Symbol.iterator in o || Symbol.asyncIterator in o || Symbol.dispose in o || Symbol.asyncDispose in o) return true
   for (let p = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const name of Object.getOwnPropertyNames(p)) {
       if (name.length > 4 && name.startsWith("__") && name.endsWith("__") && name !== "__proto__") return true

@@ -53,8 +53,9 @@ export const resolve = (config: ProtocolConfig, obj: object, name: unknown, perm
   const n = nameOf(name)
   if (!config[permission]) throw deny(n)
   const prefix = config.allowExposedAttrs ? config.exposedPrefix : ""
+  // as in RPyC, an empty exposed prefix exposes every name
   const plain = config.allowAllAttrs ||
-    (config.allowExposedAttrs && prefix !== "" && n.startsWith(prefix)) ||
+    (config.allowExposedAttrs && n.startsWith(prefix)) ||
     (config.allowSafeAttrs && config.safeAttrs.has(n)) ||
     (config.allowPublicAttrs && !n.startsWith("_"))
   const hasExposed = prefix !== "" && hasAttr(obj, prefix + n)

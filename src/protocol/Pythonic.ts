@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import * as Util from "node:util"
+import * as Netref from "../netref/Netref.js"
 import * as Brine from "../wire/Brine.js"
 import { indexError, keyError, PythonException, typeError, valueError } from "./Errors.js"
 import { byRef, idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
@@ -308,16 +308,86 @@ export const strOf = (o: unknown): string => {
 }
 
 /**
- * `repr(o)`: a user-defined `__repr__`, else Node's `util.inspect` on one line.
+ * `repr(o)`: a user-defined `__repr__`, else Python's style — containers show their items (which
+ * the peer can read through `__getitem__` anyway), other objects only their class and id, never
+ * their fields: `repr()` must not reveal what the attribute policy hides.
  *
  * @since 0.1.0 @category protocol
  */
-export const reprOf = (o: unknown): string => {
-  if (typeof o === "object" && o !== null || typeof o === "function") {
-    const f = userDunder(o, "__repr__")
-    if (f) return String(f.call(o))
+export const reprOf = (o: unknown): string => reprWith(o, 0, new Set())
+
+const MAX_DEPTH = 4
+const MAX_ITEMS = 100
+
+const reprWith = (o: unknown, depth: number, seen: Set<object>): string => {
+  switch (typeof o) {
+    case "undefined":
+      return "None"
+    case "boolean":
+      return o ? "True" : "False"
+    case "number":
+      return Number.isInteger(o) || !Number.isFinite(o) ? pyNumber(o) : String(o)
+    case "bigint":
+      return o.toString()
+    case "string":
+      return pyQuote(o)
+    case "symbol":
+      return o === Brine.Ellipsis ? "Ellipsis" : o === Brine.NotImplemented ? "NotImplemented" : String(o)
   }
-  return Util.inspect(o, { depth: 2, breakLength: Infinity, maxArrayLength: 50 })
+  if (o === null) return "None"
+  const obj = o as object
+  if (Netref.isNetref(obj)) return `<netref ${Netref.stateOf(obj)!.idPack[0]}>`
+  const user = userDunder(obj, "__repr__")
+  if (user) return String(user.call(obj))
+  if (typeof obj === "function") {
+    if (isClass(obj)) return `<class 'js.${obj.name || "<anonymous>"}'>`
+    return `<function ${obj.name || "<anonymous>"} at 0x${idOf(obj).toString(16)}>`
+  }
+  if (seen.has(obj)) return Array.isArray(obj) ? "[...]" : "{...}"
+  const items = (xs: Iterable<unknown>, show: (x: unknown) => string): string => {
+    if (depth >= MAX_DEPTH) return "..."
+    seen.add(obj)
+    const out: Array<string> = []
+    for (const x of xs) {
+      if (out.length === MAX_ITEMS) {
+        out.push("...")
+        break
+      }
+      out.push(show(x))
+    }
+    seen.delete(obj)
+    return out.join(", ")
+  }
+  const inner = (x: unknown) => reprWith(x, depth + 1, seen)
+  if (Array.isArray(obj)) return `[${items(obj, inner)}]`
+  if (obj instanceof Map) {
+    return `{${items(obj, (e) => `${inner((e as [unknown, unknown])[0])}: ${inner((e as [unknown, unknown])[1])}`)}}`
+  }
+  if (obj instanceof Set) return obj.size === 0 ? "set()" : `{${items(obj, inner)}}`
+  if (obj instanceof Uint8Array) return `b${pyQuote(Buffer.from(obj).toString("latin1"))}`
+  if (obj instanceof Error) return `${obj.name}(${pyQuote(obj.message)})`
+  if (obj instanceof Date) return `Date(${pyQuote(Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString())})`
+  if (obj instanceof Brine.PyFloat || obj instanceof Brine.Complex) return obj.toString()
+  return `<${typeNameOf(obj)} object at 0x${idOf(obj).toString(16)}>`
+}
+
+const pyNumber = (n: number): string =>
+  Number.isNaN(n) ? "nan" : n === Infinity ? "inf" : n === -Infinity ? "-inf" : Object.is(n, -0) ? "-0.0" : String(n)
+
+/** Python's repr of a str: single quotes unless the text has some and no double quotes. */
+const pyQuote = (text: string): string => {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'"
+  let out = quote
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!
+    if (ch === quote || ch === "\\") out += "\\" + ch
+    else if (ch === "\n") out += "\\n"
+    else if (ch === "\r") out += "\\r"
+    else if (ch === "\t") out += "\\t"
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0")
+    else out += ch
+  }
+  return out + quote
 }
 
 /**

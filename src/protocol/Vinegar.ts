@@ -35,22 +35,38 @@ export interface DumpOptions {
 export const pythonClassOf = (error: unknown): readonly [module: string, name: string] => {
   if (error instanceof RemoteError) return [error.module, error.name]
   if (error instanceof PythonException) return ["builtins", error.pyName]
+  if (isSystemError(error)) return ["builtins", osErrorName(error.code!)]
   if (error instanceof TypeError) return ["builtins", "TypeError"]
-  if (error instanceof RangeError) return ["builtins", /index|length|bounds/i.test(error.message) ? "IndexError" : "ValueError"]
+  if (error instanceof RangeError) {
+    if (/call stack/i.test(error.message)) return ["builtins", "RecursionError"]
+    return ["builtins", /index|out of range|out of bounds/i.test(error.message) ? "IndexError" : "ValueError"]
+  }
   if (error instanceof SyntaxError) return ["builtins", "SyntaxError"]
   if (error instanceof ReferenceError) return ["builtins", "NameError"]
   if (error instanceof Brine.BrineError || error instanceof ProtocolError) return ["builtins", "ValueError"]
   // what Python's pickle raises for an object it cannot pickle
   if (error instanceof PickleError) return ["builtins", "TypeError"]
-  if (error instanceof Error && (error as NodeJS.ErrnoException).code !== undefined) {
-    return ["builtins", osErrorName((error as NodeJS.ErrnoException).code!)]
-  }
+  if (error instanceof Error && PYTHON_NAMED.has(error.name)) return ["builtins", error.name]
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     // a tagged Effect error: keep its tag visible as the class name, under a non-builtins module
     return ["effect", error._tag]
   }
   return ["builtins", "Exception"]
 }
+
+/** Node's errors from system calls: an errno-style code with a numeric errno or a syscall. */
+const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
+  error instanceof Error &&
+  typeof (error as NodeJS.ErrnoException).code === "string" &&
+  /^E[A-Z0-9]+$/.test((error as NodeJS.ErrnoException).code!) &&
+  (typeof (error as NodeJS.ErrnoException).errno === "number" || typeof (error as NodeJS.ErrnoException).syscall === "string")
+
+/** JS errors whose name is also a Python builtin exception (Node's AssertionError, AbortError → no). */
+const PYTHON_NAMED: ReadonlySet<string> = new Set([
+  "AssertionError", "NotImplementedError", "TimeoutError", "KeyError", "IndexError", "ValueError", "AttributeError",
+  "RuntimeError", "LookupError", "ArithmeticError", "ZeroDivisionError", "OverflowError", "PermissionError",
+  "FileNotFoundError", "ConnectionError", "StopIteration"
+])
 
 const osErrorName = (code: string): string => {
   switch (code) {
@@ -102,8 +118,8 @@ export const dump = (error: unknown, options: DumpOptions): unknown => {
   const attrs: Array<readonly [string, unknown]> = []
   if (error instanceof RemoteError) {
     for (const [k, v] of error.attrs) if (k !== "_remote_version") attrs.push([k, simple(v)])
-  } else if (error instanceof Error && (error as NodeJS.ErrnoException).code !== undefined) {
-    const e = error as NodeJS.ErrnoException
+  } else if (isSystemError(error)) {
+    const e = error
     attrs.push(["errno", typeof e.errno === "number" ? Math.abs(e.errno) : null])
     attrs.push(["strerror", e.message])
     attrs.push(["filename", typeof e.path === "string" ? e.path : null])
