@@ -15,6 +15,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Runtime from "effect/Runtime"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import type { RemoteFailure } from "../protocol/Errors.js"
 import type { IdPack } from "../wire/Message.js"
@@ -36,8 +37,11 @@ export interface Owner {
   readonly submit: (
     handler: number,
     args: ReadonlyArray<unknown>,
-    onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void
+    onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void,
+    options?: { readonly timeoutMillis?: number | null | undefined }
   ) => number
+  /** The runtime the connection runs in (its Clock drives timeouts and expiries). */
+  readonly runtime: Runtime.Runtime<never>
   /** Drops this side's references: sends DEL with the refcount. */
   readonly release: (state: State) => void
 }

@@ -72,9 +72,15 @@ export class Kwargs {
  */
 export const kwargs = (values: Readonly<Record<string, unknown>>): Kwargs => new Kwargs(values)
 
-type KwPairs = ReadonlyArray<readonly [string, unknown]>
+/** Keyword arguments as `(name, value)` pairs, as RPyC sends them. @since 0.1.0 @category models */
+export type KwPairs = ReadonlyArray<readonly [string, unknown]>
 
-const splitArgs = (args: ReadonlyArray<unknown>): readonly [ReadonlyArray<unknown>, KwPairs] => {
+/**
+ * Call arguments split into positional ones and the keyword pairs of a trailing `kwargs(…)`.
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const splitArgs = (args: ReadonlyArray<unknown>): readonly [ReadonlyArray<unknown>, KwPairs] => {
   const last = args[args.length - 1]
   return last instanceof Kwargs ? [args.slice(0, -1), Object.entries(last.values)] : [args, []]
 }

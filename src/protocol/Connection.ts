@@ -98,6 +98,8 @@ export interface Connection<Api = any> {
     onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void,
     options?: RequestOptions
   ) => number
+  /** The runtime the connection was made in (its Clock drives timeouts and expiries). */
+  readonly runtime: Runtime.Runtime<never>
   /** Objects of ours the peer holds references to. */
   readonly localObjectCount: number
   /** Requests of ours awaiting a reply. */
@@ -222,7 +224,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     options: Options,
     private readonly outbox: Mailbox.Mailbox<Uint8Array>,
     private readonly internalScope: Scope.CloseableScope,
-    private readonly runtime: Runtime.Runtime<never>,
+    readonly runtime: Runtime.Runtime<never>,
     private readonly runHandler: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
     private readonly sweeperLatch: Effect.Latch,
     private readonly done: Deferred.Deferred<void>
@@ -323,11 +325,27 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
     this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxed])
-    if (timeoutMillis !== null && !this.sweeperAwake) {
-      this.sweeperAwake = true
-      this.sweeperLatch.unsafeOpen()
+    if (timeoutMillis !== null) {
+      this.timedPending++
+      if (!this.sweeperAwake) {
+        this.sweeperAwake = true
+        this.sweeperLatch.unsafeOpen()
+      }
     }
     return seq
+  }
+
+  /** Requests with a deadline still waiting: the sweeper sleeps when there are none. */
+  private timedPending = 0
+
+  /** Removes and returns a pending request. */
+  private takePending(seq: number): Pending | undefined {
+    const p = this.pending.get(seq)
+    if (p !== undefined) {
+      this.pending.delete(seq)
+      if (p.timeoutMillis !== null) this.timedPending--
+    }
+    return p
   }
 
   readonly request = (
@@ -338,7 +356,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     Effect.async<unknown, RemoteFailure>((resume) => {
       const seq = this.submit(handler, args, resume, options)
       return seq < 0 ? undefined : Effect.sync(() => {
-        this.pending.delete(seq)
+        this.takePending(seq)
       })
     })
 
@@ -355,7 +373,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.tick++
     for (const [seq, p] of this.pending) {
       if (p.deadline <= this.tick) {
-        this.pending.delete(seq)
+        this.takePending(seq)
         p.onResult(Exit.fail(
           new RequestTimeout({
             reason: "Expired",
@@ -366,7 +384,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         ))
       }
     }
-    if (this.pending.size === 0) {
+    if (this.timedPending === 0) {
       this.sweeperAwake = false
       this.sweeperLatch.unsafeClose()
     }
@@ -487,9 +505,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   private onReply(seq: number, box: unknown): void {
-    const p = this.pending.get(seq)
+    const p = this.takePending(seq)
     if (p === undefined) return // timed out or never sent: dropped, as RPyC does
-    this.pending.delete(seq)
     let value: unknown
     try {
       value = this.unbox(box)
@@ -500,9 +517,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   private onException(seq: number, vinegar: unknown): void {
-    const p = this.pending.get(seq)
+    const p = this.takePending(seq)
     if (p === undefined) return
-    this.pending.delete(seq)
     try {
       p.onResult(Exit.fail(Vinegar.load(vinegar)))
     } catch (e) {
@@ -684,6 +700,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
     const pending = [...this.pending.values()]
     this.pending.clear()
+    this.timedPending = 0
     for (const p of pending) p.onResult(Exit.fail(reason))
     this.outbox.unsafeDone(Exit.void)
     Runtime.runFork(this.runtime)(this.teardown)
