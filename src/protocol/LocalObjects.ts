@@ -103,7 +103,9 @@ const ITERATOR_PROTO_ITER = Object.getPrototypeOf(Object.getPrototypeOf([][Symbo
 export const isIterator = (o: object): boolean =>
   typeof (o as { next?: unknown }).next === "function" &&
   ((o as { [Symbol.iterator]?: unknown })[Symbol.iterator] === ITERATOR_PROTO_ITER ||
-    typeof (o as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
+    typeof (o as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function" ||
+    // built-in iterators and generators of another realm (a vm context) have their own prototypes
+    /^\[object (?:.+ Iterator|Generator|AsyncGenerator)\]$/.test(Object.prototype.toString.call(o)))
 
 const hasPythonProtocol = (o: object): boolean => {
   if (Symbol.iterator in o || Symbol.asyncIterator in o || Symbol.dispose in o || Symbol.asyncDispose in o) return true

@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import * as Netref from "../netref/Netref.js"
 import type { ProtocolConfig } from "./Config.js"
 import { attributeError, typeError } from "./Errors.js"
 import { isClass } from "./LocalObjects.js"
@@ -104,7 +105,10 @@ export const getattr = (config: ProtocolConfig, obj: object, name: unknown): unk
 export const readAttr = (obj: object, name: string): unknown => {
   if (name in obj) {
     const value = (obj as Record<string, unknown>)[name]
-    return typeof value === "function" && !isClass(value) ? Pythonic.bind(obj, value, name) : value
+    // a method comes back bound, as Python's bound methods; a netref (a function to JS) stays itself
+    return typeof value === "function" && !isClass(value) && !Netref.isNetref(value)
+      ? Pythonic.bind(obj, value, name)
+      : value
   }
   const virtual = Pythonic.virtualAttr(obj, name)
   if (virtual !== undefined) return virtual

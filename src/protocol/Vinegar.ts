@@ -47,6 +47,13 @@ export const pythonClassOf = (error: unknown): readonly [module: string, name: s
   // what Python's pickle raises for an object it cannot pickle
   if (error instanceof PickleError) return ["builtins", "TypeError"]
   if (error instanceof Error && PYTHON_NAMED.has(error.name)) return ["builtins", error.name]
+  // an error of another realm (a vm context) fails instanceof: go by its name
+  if (!(error instanceof Error) && isErrorLike(error)) {
+    const name = String((error as Error).name)
+    const mapped = REALM_NAMES[name]
+    if (mapped !== undefined) return ["builtins", mapped]
+    if (PYTHON_NAMED.has(name)) return ["builtins", name]
+  }
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     // a tagged Effect error: keep its tag visible as the class name, under a non-builtins module
     return ["effect", error._tag]
@@ -67,6 +74,13 @@ const PYTHON_NAMED: ReadonlySet<string> = new Set([
   "RuntimeError", "LookupError", "ArithmeticError", "ZeroDivisionError", "OverflowError", "PermissionError",
   "FileNotFoundError", "ConnectionError", "StopIteration"
 ])
+
+const REALM_NAMES: Readonly<Record<string, string>> = {
+  TypeError: "TypeError",
+  RangeError: "ValueError",
+  SyntaxError: "SyntaxError",
+  ReferenceError: "NameError"
+}
 
 const osErrorName = (code: string): string => {
   switch (code) {
@@ -92,6 +106,10 @@ const osErrorName = (code: string): string => {
   }
 }
 
+/** An Error of this realm or of another (a vm context). */
+const isErrorLike = (e: unknown): e is Error =>
+  e instanceof Error || Object.prototype.toString.call(e) === "[object Error]"
+
 const simple = (value: unknown): unknown => (Brine.isDumpable(value) ? value : safeString(value))
 
 const safeString = (value: unknown): string => {
@@ -114,7 +132,7 @@ export const dump = (error: unknown, options: DumpOptions): unknown => {
     ? error.args.map(simple)
     : error instanceof PythonException
     ? error.pyArgs.map(simple)
-    : [error instanceof Error ? error.message : safeString(error)]
+    : [isErrorLike(error) ? error.message : safeString(error)]
   const attrs: Array<readonly [string, unknown]> = []
   if (error instanceof RemoteError) {
     for (const [k, v] of error.attrs) if (k !== "_remote_version") attrs.push([k, simple(v)])
@@ -131,7 +149,7 @@ export const dump = (error: unknown, options: DumpOptions): unknown => {
 
 const tracebackOf = (error: unknown, module: string, name: string): string => {
   if (error instanceof RemoteError) return error.remoteTraceback
-  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : safeString(error)
+  const stack = isErrorLike(error) && typeof error.stack === "string" ? error.stack : safeString(error)
   const qualified = module === "builtins" ? name : `${module}.${name}`
   return `JavaScript stack (most recent call first):\n${stack}\n${qualified}\n`
 }

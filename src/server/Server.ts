@@ -128,8 +128,10 @@ export const serve = (
         })
         connections.add(conn)
         yield* Effect.logInfo(`welcome ${peer}`)
-        yield* conn.awaitClose.pipe(Effect.ensuring(Effect.sync(() => connections.delete(conn))))
-        yield* Effect.logInfo(`goodbye ${peer}`)
+        // goodbye whoever closes it, the server's shutdown included (RPyC logs it in a finally)
+        yield* conn.awaitClose.pipe(
+          Effect.ensuring(Effect.zipRight(Effect.sync(() => connections.delete(conn)), Effect.logInfo(`goodbye ${peer}`)))
+        )
       }).pipe(
         Effect.scoped,
         Effect.catchAllCause((cause) => Effect.logWarning("connection failed", cause)),

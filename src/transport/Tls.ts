@@ -112,7 +112,7 @@ export interface ServerOptions {
    * Called when a client fails the handshake (no or bad client certificate, not TLS at all, timeout).
    * That connection is dropped; the server keeps serving. Default: ignore.
    */
-  readonly onHandshakeError?: ((error: Error) => void) | undefined
+  readonly onHandshakeError?: ((error: Error, socket: NodeTls.TLSSocket) => void) | undefined
 }
 
 /**
@@ -238,7 +238,7 @@ export const makeServer = (
       const server = NodeTls.createServer(tlsOptions, onConnection)
       // without a listener node drops such connections silently; with one we can report them
       const onHandshakeError = options.onHandshakeError
-      if (onHandshakeError) server.on("tlsClientError", (error) => onHandshakeError(error))
+      if (onHandshakeError) server.on("tlsClientError", (error, socket) => onHandshakeError(error, socket))
       return server
     },
     listen: {

@@ -1142,7 +1142,10 @@ const describe = (value: unknown): string => {
 
 const isPlainObject = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
+  if (proto === Object.prototype || proto === null) return true
+  // `{}` made in another realm (a vm context): its Object.prototype is another object
+  return Object.getPrototypeOf(proto) === null && typeof proto.constructor === "function" &&
+    proto.constructor.name === "Object"
 }
 
 /** What a container being written becomes in Python. */
