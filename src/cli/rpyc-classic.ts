@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+/**
+ * `rpyc-classic`: the classic server, the counterpart of RPyC's `rpyc_classic` (rpyc-protocol.md §9.1),
+ * serving `ClassicService` (JavaScript's "slave" service: full trust, `eval`/`execute`/modules).
+ *
+ * ```
+ * rpyc-classic [--mode threaded|forking|oneshot|stdio] [--host ADDR] [--port N] [--ipv6]
+ *              [--socket-path PATH] [--ssl-keyfile F --ssl-certfile F [--ssl-cafile F]]
+ *              [--logfile PATH] [--quiet]
+ * ```
+ *
+ * As in RPyC: binds 127.0.0.1 by default (`::1` with `--ipv6`); port 18812, or 18821 with TLS;
+ * `oneshot` prints `rpyc-oneshot` and `<host>\t<port>` on stdout once listening, serves one client and
+ * exits; `stdio` serves one connection over stdin/stdout and keeps user output off stdout; logs go to
+ * stderr (or `--logfile`), only errors with `--quiet`. `--port 0` picks a free port (logged in
+ * `server started on [host]:port`). SIGINT and SIGTERM close the server and its connections, exit 0.
+ *
+ * Additions: `--socket-path` listens on a Unix socket instead of TCP (RPyC's `socket_path=`); forking
+ * mode spawns one worker process per connection (see `Modes.makeForking`).
+ *
+ * This module runs the program when loaded: it is an entry point, not a library module.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as SocketServer from "@effect/platform/SocketServer"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { ClassicService } from "../classic/ClassicService.js"
+import * as Logging from "../Logging.js"
+import * as Modes from "../server/Modes.js"
+import * as Server from "../server/Server.js"
+import * as Service from "../service/Service.js"
+
+const DEFAULT_SERVER_PORT = 18812
+const DEFAULT_SERVER_SSL_PORT = 18821
+
+/** A usage error found after parsing (conflicting flags, unreadable files). */
+class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/** Our package.json version: the nearest package.json named effect-rpyc above this file. */
+const packageVersion = (): string => {
+  let dir = Path.dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8")) as { name?: string; version?: string }
+      if (pkg.name === "effect-rpyc" && typeof pkg.version === "string") return pkg.version
+    } catch {
+      // not here
+    }
+    dir = Path.dirname(dir)
+  }
+  return "0.0.0"
+}
+
+/** Where forking workers load the service from: the sibling module, in the form this file runs as. */
+const classicServiceRef: Modes.ServiceRef = {
+  module: new URL(`../classic/ClassicService.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url),
+  export: "ClassicService"
+}
+
+const mode = Options.choice("mode", ["threaded", "forking", "oneshot", "stdio"]).pipe(
+  Options.withAlias("m"),
+  Options.withDescription("the serving mode: threaded (a fiber per connection), forking (a process per connection), oneshot (serve one client, then exit) or stdio (one connection over stdin/stdout, inetd style)"),
+  Options.withDefault("threaded" as const)
+)
+
+const host = Options.text("host").pipe(
+  Options.withDescription("the address to bind to (default 127.0.0.1, or ::1 with --ipv6)"),
+  Options.optional
+)
+
+const port = Options.integer("port").pipe(
+  Options.withAlias("p"),
+  Options.withDescription(`the TCP listener port (default ${DEFAULT_SERVER_PORT}, or ${DEFAULT_SERVER_SSL_PORT} with TLS; 0 picks a free one)`),
+  Options.withSchema(Schema.Int.pipe(Schema.between(0, 65535))),
+  Options.optional
+)
+
+const ipv6 = Options.boolean("ipv6").pipe(Options.withDescription("listen on IPv6 (the default host becomes ::1)"))
+
+const socketPath = Options.text("socket-path").pipe(
+  Options.withDescription("listen on this Unix-domain socket instead of TCP"),
+  Options.optional
+)
+
+const logfile = Options.text("logfile").pipe(
+  Options.withDescription("the log file to append to; the default is stderr"),
+  Options.optional
+)
+
+const quiet = Options.boolean("quiet").pipe(
+  Options.withAlias("q"),
+  Options.withDescription("quiet mode (only errors are logged)")
+)
+
+const sslKeyfile = Options.file("ssl-keyfile", { exists: "yes" }).pipe(
+  Options.withDescription("the server's private key (PEM); enables TLS, requires --ssl-certfile"),
+  Options.optional
+)
+
+const sslCertfile = Options.file("ssl-certfile", { exists: "yes" }).pipe(
+  Options.withDescription("the server's certificate chain (PEM); requires --ssl-keyfile"),
+  Options.optional
+)
+
+const sslCafile = Options.file("ssl-cafile", { exists: "yes" }).pipe(
+  Options.withDescription("CA certificates (PEM) that client certificates must chain to; enables client authentication, requires --ssl-keyfile"),
+  Options.optional
+)
+
+interface Config {
+  readonly mode: "threaded" | "forking" | "oneshot" | "stdio"
+  readonly host: Option.Option<string>
+  readonly port: Option.Option<number>
+  readonly ipv6: boolean
+  readonly socketPath: Option.Option<string>
+  readonly logfile: Option.Option<string>
+  readonly quiet: boolean
+  readonly sslKeyfile: Option.Option<string>
+  readonly sslCertfile: Option.Option<string>
+  readonly sslCafile: Option.Option<string>
+}
+
+/** The flag combinations RPyC refuses (plumbum's `requires=`), plus ours for `--socket-path`. */
+const validate = (config: Config): Effect.Effect<void, UsageError> => {
+  const fail = (message: string) => Effect.fail(new UsageError({ message }))
+  const tls = Option.isSome(config.sslKeyfile) || Option.isSome(config.sslCertfile) || Option.isSome(config.sslCafile)
+  if (Option.isSome(config.sslKeyfile) && Option.isNone(config.sslCertfile)) return fail("--ssl-keyfile requires --ssl-certfile")
+  if (Option.isSome(config.sslCertfile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-certfile requires --ssl-keyfile")
+  if (Option.isSome(config.sslCafile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-cafile requires --ssl-keyfile")
+  if (Option.isSome(config.socketPath)) {
+    if (Option.isSome(config.host) || Option.isSome(config.port) || config.ipv6) {
+      return fail("--socket-path cannot be combined with --host, --port or --ipv6")
+    }
+    if (tls) return fail("--socket-path cannot be combined with TLS")
+  }
+  return Effect.void
+}
+
+const loggerLayer = (config: Config) =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const write = yield* Option.match(config.logfile, {
+      onNone: () => Effect.succeed((line: string) => void process.stderr.write(line)),
+      onSome: (path) =>
+        Effect.acquireRelease(
+          Effect.try({
+            try: () => Fs.openSync(path, "a"),
+            catch: (cause) => new UsageError({ message: `cannot open the log file ${path}: ${(cause as Error).message}` })
+          }),
+          (fd) => Effect.sync(() => Fs.closeSync(fd))
+        ).pipe(Effect.map((fd) => (line: string) => void Fs.writeSync(fd, line)))
+    })
+    return Layer.mergeAll(
+      Logger.replace(Logger.defaultLogger, Logging.make(write)),
+      Logger.minimumLogLevel(config.quiet ? LogLevel.Error : LogLevel.Debug),
+      // a failure is reported once, by the handler (not again as the runtime's "unhandled error" line)
+      Layer.setUnhandledErrorLogLevel(Option.none())
+    )
+  }))
+
+/** A one-line reason: listen failures carry theirs in `cause` (e.g. `listen EADDRINUSE ...`). */
+const describeError = (error: { readonly message: string; readonly cause?: unknown; readonly _tag?: string }): string => {
+  if (error._tag === "SocketServerError" && error.cause instanceof Error) return `cannot listen: ${error.cause.message}`
+  if (error._tag === "SocketError" && error.cause instanceof Error) return `${error.message}: ${error.cause.message}`
+  return error.message
+}
+
+/** RPyC's last line, `server has terminated`, under the server's logger name (`SLAVE/18812`). */
+const logTermination = (address: SocketServer.Address) =>
+  Effect.addFinalizer(() =>
+    Effect.logInfo("server has terminated").pipe(
+      Effect.annotateLogs(Logging.LOGGER_NAME, `${Service.aliasesOf(ClassicService)[0]}/${address._tag === "TcpAddress" ? address.port : address.path}`)
+    )
+  )
+
+const serve = (config: Config) =>
+  Effect.gen(function*() {
+    yield* validate(config)
+    if (config.mode === "stdio") {
+      // inetd style: the process's stdin/stdout are the connection
+      return yield* Modes.serveStdio(ClassicService)
+    }
+    const tls: Modes.TlsCredentials | undefined = Option.isSome(config.sslKeyfile)
+      ? {
+        keyfile: config.sslKeyfile.value,
+        certfile: Option.getOrUndefined(config.sslCertfile),
+        cafile: Option.getOrUndefined(config.sslCafile)
+      }
+      : undefined
+    const listen: Modes.ListenOptions = Option.isSome(config.socketPath)
+      ? { socketPath: config.socketPath.value }
+      : {
+        hostname: Option.getOrElse(config.host, () => (config.ipv6 ? "::1" : "127.0.0.1")),
+        port: Option.getOrElse(config.port, () => (tls !== undefined ? DEFAULT_SERVER_SSL_PORT : DEFAULT_SERVER_PORT)),
+        ipv6: config.ipv6,
+        tls
+      }
+    switch (config.mode) {
+      case "threaded": {
+        const server = tls !== undefined
+          ? yield* Modes.makeTls(ClassicService, { ...listen, ...tls })
+          : yield* Server.make(ClassicService, listen)
+        yield* logTermination(server.address)
+        return yield* Effect.never
+      }
+      case "forking": {
+        const server = yield* Modes.makeForking(classicServiceRef, listen)
+        yield* logTermination(server.address)
+        return yield* Effect.never
+      }
+      case "oneshot": {
+        const server = yield* Modes.makeOneShot(ClassicService, listen)
+        yield* logTermination(server.address)
+        const where = server.address._tag === "TcpAddress"
+          ? `${server.address.hostname}\t${server.address.port}`
+          : server.address.path
+        yield* Console.log(`rpyc-oneshot\n${where}`)
+        return yield* server.done
+      }
+    }
+  }).pipe(Effect.scoped)
+
+const command = Command.make(
+  "rpyc-classic",
+  { mode, host, port, ipv6, socketPath, logfile, quiet, sslKeyfile, sslCertfile, sslCafile },
+  (config) =>
+    serve(config).pipe(
+      Effect.provide(loggerLayer(config)),
+      // runMain's own error report is off (it would repeat CLI validation errors): say it ourselves
+      Effect.tapError((error) => Console.error(`rpyc-classic: ${describeError(error)}`))
+    )
+).pipe(Command.withDescription("The classic RPyC server: serves ClassicService (full trust: eval, execute, modules)"))
+
+const cli = Command.run(command, { name: "rpyc-classic", version: packageVersion() })
+
+cli(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+)

@@ -1,0 +1,178 @@
+/**
+ * Connection factories beyond TCP (RPyC's `rpyc.utils.factory`, rpyc-protocol.md §7.4): Unix socket,
+ * TLS, this process's stdio, a subprocess over its pipes, and an in-process server.
+ *
+ * Each is a scoped Effect returning a `Connection`: the connection (and whatever it started: a child
+ * process, an in-process server) lives until the scope closes or `conn.close()`. Options take the local
+ * `service` (default `VoidService`), `config`, `wireVersion` (default 5, as `Client.connect`) and
+ * `maxFrameSize`, like every client. The classic variants are in `classic/Factories`.
+ *
+ * @since 0.1.0
+ */
+import * as Socket from "@effect/platform/Socket"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import type * as Config from "../protocol/Config.js"
+import type * as Connection from "../protocol/Connection.js"
+import type { ConnectionClosed } from "../protocol/Errors.js"
+import * as Service from "../service/Service.js"
+import * as Pair from "../transport/Pair.js"
+import * as Stdio from "../transport/Stdio.js"
+import * as Tcp from "../transport/Tcp.js"
+import * as Tls from "../transport/Tls.js"
+import * as Client from "./Client.js"
+
+type Connected<Api> = Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope>
+
+/**
+ * Options of {@link unixConnect}.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface UnixConnectOptions extends Client.ConnectionOptions {
+  /** How long the connection may take to open; default 3 s. */
+  readonly openTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Connects to a server listening on a Unix-domain socket (RPyC's `unix_connect`, a server made with
+ * `socketPath`).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const unixConnect = <Api = any>(path: string, options: UnixConnectOptions = {}): Connected<Api> =>
+  Effect.flatMap(
+    Tcp.unixConnect(path, { openTimeout: options.openTimeout }),
+    (socket) => Client.connectSocket<Api>(socket, options)
+  )
+
+/**
+ * Options of {@link sslConnect}: `Tls.ConnectOptions` (PEM contents) plus RPyC's file-name options.
+ * A PEM value wins over the file of the same role.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface SslConnectOptions extends Tls.ConnectOptions, Client.ConnectionOptions {
+  /** File of the client's private key (RPyC's `keyfile`). */
+  readonly keyfile?: string | undefined
+  /** File of the client's certificate (RPyC's `certfile`). */
+  readonly certfile?: string | undefined
+  /** CA bundle file to verify the server with; giving one turns verification on (RPyC's `ca_certs`). */
+  readonly cafile?: string | undefined
+}
+
+const readFile = (file: string | undefined): Effect.Effect<string | undefined, Socket.SocketError> =>
+  file === undefined
+    ? Effect.succeed(undefined)
+    : Effect.tryPromise({
+      try: () => Fs.promises.readFile(file, "utf8"),
+      catch: (cause) => new Socket.SocketGenericError({ reason: "Open", cause })
+    })
+
+/**
+ * Connects over TLS (RPyC's `ssl_connect`): always encrypted; the server is verified only when a CA is
+ * given (or `verify: true`), and its host name only with `checkHostname: true`, as in RPyC.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const sslConnect = <Api = any>(options: SslConnectOptions): Connected<Api> =>
+  Effect.gen(function*() {
+    const key = options.key ?? (yield* readFile(options.keyfile))
+    const cert = options.cert ?? (yield* readFile(options.certfile))
+    const ca = options.ca ?? (yield* readFile(options.cafile))
+    const socket = yield* Tls.connect({ ...options, key, cert, ca })
+    return yield* Client.connectSocket<Api>(socket, options)
+  })
+
+/**
+ * Speaks RPyC over this process's stdin (incoming) and stdout (outgoing): the client side for a
+ * process that was spawned by an RPyC server's parent (RPyC's `connect_stdpipes`). As with
+ * `Stdio.fromProcessStdio`, `process.stdout.write` (and `console.log`) goes to stderr from then on.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectStdpipes = <Api = any>(options: Client.ConnectionOptions = {}): Connected<Api> =>
+  Effect.flatMap(Stdio.fromProcessStdio(), (socket) => Client.connectSocket<Api>(socket, options))
+
+/**
+ * Options of {@link connectSubproc}.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface SubprocOptions extends Client.ConnectionOptions, Stdio.SpawnOptions {}
+
+/**
+ * The command that runs this package's `rpyc-classic` CLI in stdio mode: the built JavaScript when
+ * this library runs from `dist`, else the TypeScript source through tsx (resolved from this package,
+ * so any working directory works).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const classicServerCommand = (): readonly [string, ReadonlyArray<string>] => {
+  const fromSources = import.meta.url.endsWith(".ts")
+  const cli = fileURLToPath(new URL(`../cli/rpyc-classic.${fromSources ? "ts" : "js"}`, import.meta.url))
+  const loader = fromSources ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href] : []
+  return [process.execPath, [...loader, cli, "--mode", "stdio", "--quiet"]]
+}
+
+/**
+ * Spawns a server process and talks to it over its stdout/stdin (RPyC's `connect_subproc`). Without a
+ * command it runs this package's `rpyc-classic --mode stdio --quiet` ({@link classicServerCommand}).
+ * The child's stderr is inherited unless `stderr` says otherwise.
+ *
+ * Closing the connection closes the child's stdin (a stdio server then exits on its own); closing the
+ * scope also terminates the child (SIGTERM, then SIGKILL after `killTimeout`) and waits for it.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectSubproc = <Api = any>(
+  command?: string | undefined,
+  args?: ReadonlyArray<string> | undefined,
+  options: SubprocOptions = {}
+): Connected<Api> =>
+  Effect.gen(function*() {
+    const [cmd, argv] = command === undefined ? classicServerCommand() : [command, args ?? []]
+    const spawned = yield* Stdio.spawn(cmd, argv, options)
+    return yield* Client.connectSocket<Api>(spawned.socket, options)
+  })
+
+/**
+ * Options of {@link connectThread}.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface ThreadOptions extends Client.ConnectionOptions {
+  /** Config of the in-process server's side. */
+  readonly remoteConfig?: Config.ConfigInput | undefined
+}
+
+/**
+ * An in-process server and a client connected to it over an in-memory socket pair (RPyC's
+ * `connect_thread`): the server side serves `remoteService` (default `VoidService`), the returned client
+ * side exposes `options.service`. Both ends live in this process until the scope closes.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectThread = <Api = any>(
+  remoteService: Service.ServiceSpec = Service.VoidService,
+  options: ThreadOptions = {}
+): Connected<Api> =>
+  Effect.gen(function*() {
+    const [clientSocket, serverSocket] = yield* Pair.make()
+    const wireVersion = options.wireVersion === undefined || options.wireVersion === "auto" ? 5 : options.wireVersion
+    // the server side runs its onConnect concurrently: it may call back into the client being made
+    const server = yield* Service.makeConnection(serverSocket, remoteService, {
+      config: { ...options.remoteConfig, endpoints: ["thread", "thread"] as const },
+      wireVersion,
+      maxFrameSize: options.maxFrameSize
+    }).pipe(Effect.forkScoped)
+    const conn = yield* Client.connectSocket<Api>(clientSocket, { ...options, wireVersion })
+    // its onConnect failing fails this too (await, not join: join would merge the fiber's FiberRefs)
+    yield* Effect.flatten(Fiber.await(server))
+    return conn
+  })
