@@ -7,6 +7,7 @@
  * rpyc-classic [--mode threaded|forking|oneshot|stdio] [--host ADDR] [--port N] [--ipv6]
  *              [--socket-path PATH] [--ssl-keyfile F --ssl-certfile F [--ssl-cafile F]]
  *              [--logfile PATH] [--quiet]
+ *              [--register [--registry-type UDP|TCP] [--registry-port N] [--registry-host ADDR]]
  * ```
  *
  * As in RPyC: binds 127.0.0.1 by default (`::1` with `--ipv6`); port 18812, or 18821 with TLS;
@@ -14,6 +15,9 @@
  * exits; `stdio` serves one connection over stdin/stdout and keeps user output off stdout; logs go to
  * stderr (or `--logfile`), only errors with `--quiet`. `--port 0` picks a free port (logged in
  * `server started on [host]:port`). SIGINT and SIGTERM close the server and its connections, exit 0.
+ *
+ * `--register` announces the server to a registry (UDP broadcast to 255.255.255.255:18811 unless
+ * `--registry-host` says where; TCP needs `--registry-host`) and unregisters on exit.
  *
  * Additions: `--socket-path` listens on a Unix socket instead of TCP (RPyC's `socket_path=`); forking
  * mode spawns one worker process per connection (see `Modes.makeForking`).
@@ -40,6 +44,8 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { ClassicService } from "../classic/ClassicService.js"
 import * as Logging from "../Logging.js"
+import * as Registry from "../registry/Registry.js"
+import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Modes from "../server/Modes.js"
 import * as Server from "../server/Server.js"
 import * as Service from "../service/Service.js"
@@ -121,6 +127,26 @@ const sslCafile = Options.file("ssl-cafile", { exists: "yes" }).pipe(
   Options.optional
 )
 
+const register = Options.boolean("register").pipe(
+  Options.withDescription("register with a registry server (re-registering every 60 s while serving)")
+)
+
+const registryType = Options.text("registry-type").pipe(
+  Options.withDescription("the registry's protocol: UDP (default) or TCP"),
+  Options.withDefault("UDP")
+)
+
+const registryPort = Options.integer("registry-port").pipe(
+  Options.withDescription(`the registry's port (default ${Registry.REGISTRY_PORT})`),
+  Options.withSchema(Schema.Int.pipe(Schema.between(1, 65535))),
+  Options.withDefault(Registry.REGISTRY_PORT)
+)
+
+const registryHost = Options.text("registry-host").pipe(
+  Options.withDescription(`the registry's address (UDP default ${Registry.BROADCAST_ADDRESS}, a broadcast; required with TCP)`),
+  Options.optional
+)
+
 interface Config {
   readonly mode: "threaded" | "forking" | "oneshot" | "stdio"
   readonly host: Option.Option<string>
@@ -132,6 +158,10 @@ interface Config {
   readonly sslKeyfile: Option.Option<string>
   readonly sslCertfile: Option.Option<string>
   readonly sslCafile: Option.Option<string>
+  readonly register: boolean
+  readonly registryType: string
+  readonly registryPort: number
+  readonly registryHost: Option.Option<string>
 }
 
 /** The flag combinations RPyC refuses (plumbum's `requires=`), plus ours for `--socket-path`. */
@@ -141,6 +171,14 @@ const validate = (config: Config): Effect.Effect<void, UsageError> => {
   if (Option.isSome(config.sslKeyfile) && Option.isNone(config.sslCertfile)) return fail("--ssl-keyfile requires --ssl-certfile")
   if (Option.isSome(config.sslCertfile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-certfile requires --ssl-keyfile")
   if (Option.isSome(config.sslCafile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-cafile requires --ssl-keyfile")
+  const registryType = config.registryType.toUpperCase()
+  if (registryType !== "UDP" && registryType !== "TCP") return fail("--registry-type must be UDP or TCP")
+  if (config.register && registryType === "TCP" && Option.isNone(config.registryHost)) {
+    return fail("--registry-host is required with --registry-type TCP")
+  }
+  if (config.register && (config.mode === "stdio" || Option.isSome(config.socketPath))) {
+    return fail("--register needs a TCP server (not --mode stdio or --socket-path)")
+  }
   if (Option.isSome(config.socketPath)) {
     if (Option.isSome(config.host) || Option.isSome(config.port) || config.ipv6) {
       return fail("--socket-path cannot be combined with --host, --port or --ipv6")
@@ -208,22 +246,40 @@ const serve = (config: Config) =>
         ipv6: config.ipv6,
         tls
       }
+    // --register: announce the server to a registry while it serves (RPyC's defaults)
+    const announce = (address: SocketServer.Address) =>
+      !config.register || address._tag !== "TcpAddress"
+        ? Effect.void
+        : Effect.flatMap(
+          config.registryType.toUpperCase() === "TCP"
+            ? RegistryClient.makeTcp({ host: Option.getOrThrow(config.registryHost), port: config.registryPort })
+            : RegistryClient.makeUdp({ host: Option.getOrUndefined(config.registryHost), port: config.registryPort }),
+          (registrar) =>
+            Server.autoRegister(registrar, {
+              port: address.port,
+              aliases: Service.aliasesOf(ClassicService),
+              serviceName: Service.aliasesOf(ClassicService)[0]
+            }, Option.getOrUndefined(config.host))
+        )
     switch (config.mode) {
       case "threaded": {
         const server = tls !== undefined
           ? yield* Modes.makeTls(ClassicService, { ...listen, ...tls })
           : yield* Server.make(ClassicService, listen)
         yield* logTermination(server.address)
+        yield* announce(server.address)
         return yield* Effect.never
       }
       case "forking": {
         const server = yield* Modes.makeForking(classicServiceRef, listen)
         yield* logTermination(server.address)
+        yield* announce(server.address)
         return yield* Effect.never
       }
       case "oneshot": {
         const server = yield* Modes.makeOneShot(ClassicService, listen)
         yield* logTermination(server.address)
+        yield* announce(server.address)
         const where = server.address._tag === "TcpAddress"
           ? `${server.address.hostname}\t${server.address.port}`
           : server.address.path
@@ -235,7 +291,22 @@ const serve = (config: Config) =>
 
 const command = Command.make(
   "rpyc-classic",
-  { mode, host, port, ipv6, socketPath, logfile, quiet, sslKeyfile, sslCertfile, sslCafile },
+  {
+    mode,
+    host,
+    port,
+    ipv6,
+    socketPath,
+    logfile,
+    quiet,
+    sslKeyfile,
+    sslCertfile,
+    sslCafile,
+    register,
+    registryType,
+    registryPort,
+    registryHost
+  },
   (config) =>
     serve(config).pipe(
       Effect.provide(loggerLayer(config)),

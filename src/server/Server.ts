@@ -187,7 +187,7 @@ export const make = (
  */
 export const autoRegister = (
   registrar: RegistryClient.Service,
-  server: Server,
+  server: Pick<Server, "port" | "aliases" | "serviceName">,
   hostname?: string | undefined
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
