@@ -10,6 +10,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import * as Pythonic from "../protocol/Pythonic.js"
 import * as Brine from "../wire/Brine.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -387,21 +388,7 @@ export const isComplete = (bytes: Uint8Array): boolean => {
  * @since 0.1.0
  * @category utils
  */
-export const pyRepr = (s: string): string => {
-  const quote = s.includes("'") && !s.includes("\"") ? "\"" : "'"
-  let out = quote
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    if (ch === "\\") out += "\\\\"
-    else if (ch === quote) out += "\\" + quote
-    else if (ch === "\n") out += "\\n"
-    else if (ch === "\r") out += "\\r"
-    else if (ch === "\t") out += "\\t"
-    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0")
-    else out += ch
-  }
-  return out + quote
-}
+export const pyRepr = (s: string): string => Pythonic.reprOf(s)
 
 /**
  * Formats an address as `host:port` (IPv6 hosts in brackets).

@@ -2,7 +2,6 @@
  * Helpers for the async tests: in-memory connection pairs (deterministic, TestClock-friendly), the
  * test services, and child processes (Python `rpyc_classic`, example scripts).
  */
-import { describe } from "@effect/vitest"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -109,23 +108,8 @@ export class AsyncTestService extends Service.Service {
 // ---------------------------------------------------------------------------------------------
 // Python and child processes
 
-export const PYTHON = "/usr/bin/python3"
+export { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
 export const RPYC_CLASSIC = "/usr/bin/rpyc_classic"
-
-export const hasPythonRpyc: boolean = (() => {
-  try {
-    return ChildProcess.spawnSync(PYTHON, ["-c", "import rpyc"], { stdio: "ignore", timeout: 30_000 }).status === 0
-  } catch {
-    return false
-  }
-})()
-
-/** Python tests run when Python RPyC is there, or when CI insists (and then fail loudly without it). */
-export const describePython: typeof describe = hasPythonRpyc || process.env.CI === "true"
-  ? describe
-  : (describe.skip as typeof describe)
-
-export const pythonMissing = `${PYTHON} -c "import rpyc" failed: install Python RPyC 5.3 (python3-rpyc)`
 
 /** Timeout of tests that start processes (tsx and Python start slowly on a loaded machine). */
 export const CHILD_TEST_TIMEOUT = 90_000

@@ -9,7 +9,6 @@
  * - `run`: a child process run to completion (also killed if the test is interrupted).
  * - `freePort`, `ensurePortFree`: TCP port helpers on 127.0.0.1.
  */
-import { describe } from "@effect/vitest"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -30,26 +29,7 @@ export const ROOT = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "
 /** A file of `test/interop/fixtures`. */
 export const fixture = (name: string): string => Path.join(ROOT, "test/interop/fixtures", name)
 
-/** The Python interpreter the interop tests use (the system one, where python3-rpyc lives). */
-export const PYTHON = "/usr/bin/python3"
-
-/** Whether `PYTHON` can import rpyc. */
-export const hasPythonRpyc: boolean = (() => {
-  try {
-    return ChildProcess.spawnSync(PYTHON, ["-c", "import rpyc"], { stdio: "ignore", timeout: 30_000 }).status === 0
-  } catch {
-    return false
-  }
-})()
-
-/** Whether the Python tests run: Python RPyC is there, or CI insists. */
-export const runPythonTests: boolean = hasPythonRpyc || process.env.CI === "true"
-
-/** `describe` for the tests that need Python RPyC (see the module doc for the rule). */
-export const describePython: typeof describe = runPythonTests ? describe : (describe.skip as typeof describe)
-
-/** A message for the loud failure under CI when Python RPyC is missing. */
-export const pythonMissing = `${PYTHON} -c "import rpyc" failed: install Python RPyC 5.3 (python3-rpyc)`
+export { describePython, hasPythonRpyc, PYTHON, pythonMissing, runPythonTests } from "../support/Python.js"
 
 /**
  * Per-test timeout of the interop tests: generous, because Python and `node --import tsx` start

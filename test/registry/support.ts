@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
+import { requirePython, runPythonTests } from "../support/Python.js"
 import * as Dgram from "node:dgram"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -20,29 +21,10 @@ export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "h
 // ---------------------------------------------------------------------------------------------
 // Python
 
-const importsRpyc = (python: string): boolean => {
-  const r = ChildProcess.spawnSync(python, ["-c", "import rpyc"], { stdio: "ignore", timeout: 20_000 })
-  return r.status === 0
-}
-
-/**
- * A Python that can `import rpyc`: $RPYC_PYTHON, then `python3` on PATH, then /usr/bin/python3 (the
- * system Python that carries Debian's python3-rpyc when PATH starts with a pyenv shim).
- */
-export const python: string | undefined = [process.env.RPYC_PYTHON, "python3", "/usr/bin/python3"]
-  .filter((p): p is string => p !== undefined && p !== "")
-  .find(importsRpyc)
-
 /** Interop suites run when Python RPyC is there, and always on CI (where a missing Python must fail). */
-export const runInterop: boolean = python !== undefined || process.env.CI === "true"
+export const runInterop: boolean = runPythonTests
 
-/** The Python to use, or a failure explaining why the interop suite cannot run. */
-export const requirePython = (): string => {
-  if (python === undefined) {
-    throw new Error("Python with RPyC 5.3.0 is required (CI=true): none of $RPYC_PYTHON, python3, /usr/bin/python3 can import rpyc")
-  }
-  return python
-}
+export { requirePython }
 
 // ---------------------------------------------------------------------------------------------
 // ports

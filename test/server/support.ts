@@ -258,15 +258,4 @@ export const eventually = (condition: () => boolean, what: string): Effect.Effec
 // ---------------------------------------------------------------------------------------------
 // Python
 
-export const PYTHON = "/usr/bin/python3"
-
-export const hasPythonRpyc: boolean = (() => {
-  try {
-    return ChildProcess.spawnSync(PYTHON, ["-c", "import rpyc"], { stdio: "ignore", timeout: 30_000 }).status === 0
-  } catch {
-    return false
-  }
-})()
-
-/** Python tests run when Python RPyC is there, or when CI insists (then they fail loudly without it). */
-export const runPythonTests: boolean = hasPythonRpyc || process.env.CI === "true"
+export { hasPythonRpyc, PYTHON, runPythonTests } from "../support/Python.js"
