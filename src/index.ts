@@ -11,11 +11,9 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { runPromise } from "./Awaitable.js"
 import * as Client from "./client/Client.js"
-import type * as Connection from "./protocol/Connection.js"
+import * as Connection from "./protocol/Connection.js"
 import type * as Registry from "./registry/Registry.js"
 import * as RegistryClient from "./registry/RegistryClient.js"
 
@@ -59,23 +57,7 @@ export { ThreadedServer } from "./server/Server.js"
 export { ClassicService } from "./classic/ClassicService.js"
 export { classpartial, Service, VoidService } from "./service/Service.js"
 
-/**
- * Runs a scoped connection Effect as a Promise whose connection owns the scope: `conn.close()`
- * (or the peer closing) releases everything.
- */
-const own = async <Api>(
-  connect: Effect.Effect<Connection.Connection<Api>, unknown, Scope.Scope>
-): Promise<Connection.Connection<Api>> => {
-  const scope = Effect.runSync(Scope.make())
-  try {
-    const conn = await runPromise(Scope.extend(connect, scope))
-    Effect.runFork(Effect.zipRight(conn.awaitClose, Scope.close(scope, Exit.void)))
-    return conn
-  } catch (error) {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    throw error
-  }
-}
+const own = Connection.runOwned
 
 /**
  * Connects to an RPyC server over TCP (RPyC's `rpyc.connect`).

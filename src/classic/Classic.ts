@@ -47,7 +47,6 @@
 import type * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
-import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Awaitable from "../Awaitable.js"
 import * as Client from "../client/Client.js"
@@ -235,19 +234,6 @@ export type ConnectError = Socket.SocketError | RemoteFailure
  */
 export interface Connecting extends Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>, PromiseLike<ClassicConnection> {}
 
-/** Runs a scoped connection Effect whose connection owns the scope, as a Promise. */
-const own = async (effect: Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>): Promise<ClassicConnection> => {
-  const scope = Effect.runSync(Scope.make())
-  try {
-    const conn = await Awaitable.runPromise(Scope.extend(effect, scope))
-    Effect.runFork(Effect.zipRight(conn.awaitClose, Scope.close(scope, Exit.void)))
-    return conn
-  } catch (error) {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    throw error
-  }
-}
-
 class ConnectingImpl extends Effectable.Class<ClassicConnection, ConnectError, Scope.Scope> implements Connecting {
   constructor(private readonly effect: Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>) {
     super()
@@ -259,7 +245,7 @@ class ConnectingImpl extends Effectable.Class<ClassicConnection, ConnectError, S
     onfulfilled?: ((value: ClassicConnection) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null
   ): Promise<R1 | R2> {
-    return own(this.effect).then(onfulfilled, onrejected)
+    return Connection.runOwned(this.effect).then(onfulfilled, onrejected)
   }
 }
 

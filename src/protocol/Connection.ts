@@ -867,3 +867,24 @@ export const make = <Api = any>(
  */
 export const isConnection = (u: unknown): u is Connection =>
   typeof u === "object" && u !== null && (u as { [TypeId]?: unknown })[TypeId] === TypeId
+
+/**
+ * Runs a scoped connection Effect as a Promise for scripts: the connection owns the scope, which
+ * closes once the connection does (`conn.close()` or the peer hanging up). A failure closes the
+ * scope at once and rejects with the typed error.
+ *
+ * @since 0.1.0 @category running
+ */
+export const runOwned = async <C extends Connection<any>, E>(
+  connect: Effect.Effect<C, E, Scope.Scope>
+): Promise<C> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const conn = await Awaitable.runPromise(Scope.extend(connect, scope))
+    Effect.runFork(Effect.zipRight(conn.awaitClose, Scope.close(scope, Exit.void)))
+    return conn
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw error
+  }
+}
