@@ -34,16 +34,11 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { ClassicService } from "../classic/ClassicService.js"
 import * as Logging from "../Logging.js"
+import * as Common from "./Common.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Modes from "../server/Modes.js"
@@ -55,21 +50,6 @@ const DEFAULT_SERVER_SSL_PORT = 18821
 
 /** A usage error found after parsing (conflicting flags, unreadable files). */
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
-
-/** Our package.json version: the nearest package.json named effect-rpyc above this file. */
-const packageVersion = (): string => {
-  let dir = Path.dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8")) as { name?: string; version?: string }
-      if (pkg.name === "effect-rpyc" && typeof pkg.version === "string") return pkg.version
-    } catch {
-      // not here
-    }
-    dir = Path.dirname(dir)
-  }
-  return "0.0.0"
-}
 
 /** Where forking workers load the service from: the sibling module, in the form this file runs as. */
 const classicServiceRef: Modes.ServiceRef = {
@@ -100,16 +80,6 @@ const ipv6 = Options.boolean("ipv6").pipe(Options.withDescription("listen on IPv
 const socketPath = Options.text("socket-path").pipe(
   Options.withDescription("listen on this Unix-domain socket instead of TCP"),
   Options.optional
-)
-
-const logfile = Options.text("logfile").pipe(
-  Options.withDescription("the log file to append to; the default is stderr"),
-  Options.optional
-)
-
-const quiet = Options.boolean("quiet").pipe(
-  Options.withAlias("q"),
-  Options.withDescription("quiet mode (only errors are logged)")
 )
 
 const sslKeyfile = Options.file("ssl-keyfile", { exists: "yes" }).pipe(
@@ -187,27 +157,6 @@ const validate = (config: Config): Effect.Effect<void, UsageError> => {
   }
   return Effect.void
 }
-
-const loggerLayer = (config: Config) =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const write = yield* Option.match(config.logfile, {
-      onNone: () => Effect.succeed((line: string) => void process.stderr.write(line)),
-      onSome: (path) =>
-        Effect.acquireRelease(
-          Effect.try({
-            try: () => Fs.openSync(path, "a"),
-            catch: (cause) => new UsageError({ message: `cannot open the log file ${path}: ${(cause as Error).message}` })
-          }),
-          (fd) => Effect.sync(() => Fs.closeSync(fd))
-        ).pipe(Effect.map((fd) => (line: string) => void Fs.writeSync(fd, line)))
-    })
-    return Layer.mergeAll(
-      Logger.replace(Logger.defaultLogger, Logging.make(write)),
-      Logger.minimumLogLevel(config.quiet ? LogLevel.Error : LogLevel.Debug),
-      // a failure is reported once, by the handler (not again as the runtime's "unhandled error" line)
-      Layer.setUnhandledErrorLogLevel(Option.none())
-    )
-  }))
 
 /** A one-line reason: listen failures carry theirs in `cause` (e.g. `listen EADDRINUSE ...`). */
 const describeError = (error: { readonly message: string; readonly cause?: unknown; readonly _tag?: string }): string => {
@@ -297,8 +246,8 @@ const command = Command.make(
     port,
     ipv6,
     socketPath,
-    logfile,
-    quiet,
+    logfile: Common.logfile,
+    quiet: Common.quiet,
     sslKeyfile,
     sslCertfile,
     sslCafile,
@@ -309,13 +258,13 @@ const command = Command.make(
   },
   (config) =>
     serve(config).pipe(
-      Effect.provide(loggerLayer(config)),
+      Effect.provide(Logging.layerCli({ logfile: config.logfile, quiet: config.quiet })),
       // runMain's own error report is off (it would repeat CLI validation errors): say it ourselves
       Effect.tapError((error) => Console.error(`rpyc-classic: ${describeError(error)}`))
     )
 ).pipe(Command.withDescription("The classic RPyC server: serves ClassicService (full trust: eval, execute, modules)"))
 
-const cli = Command.run(command, { name: "rpyc-classic", version: packageVersion() })
+const cli = Command.run(command, { name: "rpyc-classic", version: Common.packageVersion() })
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),

@@ -24,19 +24,15 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Fs from "node:fs"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryServer from "../registry/RegistryServer.js"
+import * as Common from "./Common.js"
+import * as Logging from "../Logging.js"
 
 const mode = Options.text("mode").pipe(
   Options.withAlias("m"),
@@ -77,58 +73,9 @@ const listing = Options.boolean("listing").pipe(
   Options.withDescription("answer LIST requests (disabled by default)")
 )
 
-const logfile = Options.text("logfile").pipe(
-  Options.withDescription("the log file to append to; the default is stderr"),
-  Options.optional
-)
-
-const quiet = Options.boolean("quiet").pipe(
-  Options.withAlias("q"),
-  Options.withDescription("quiet mode (only errors are logged)")
-)
-
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-const two = (n: number) => String(n).padStart(2, "0")
-// RPyC's log date format, '%b %d %H:%M:%S'
-const formatDate = (d: Date) =>
-  `${MONTHS[d.getMonth()]} ${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`
-
-const formatMessage = (message: unknown): string =>
-  (Array.isArray(message) ? message : [message])
-    .map((m) => Cause.isCause(m) ? Cause.pretty(m) : typeof m === "string" ? m : String(m))
-    .join(" ")
-
-// lines shaped like RPyC's setup_logger: "Nov 23 14:05:01 DEBUG REGSRV/UDP/18811: registering ..."
-const lineLogger = (write: (line: string) => void) =>
-  Logger.make(({ annotations, cause, date, logLevel, message }) => {
-    const name = Option.getOrElse(HashMap.get(annotations, "logger"), () => "rpyc-registry")
-    let line = `${formatDate(date)} ${logLevel.label} ${String(name)}: ${formatMessage(message)}`
-    if (!Cause.isEmpty(cause)) line += `\n${Cause.pretty(cause)}`
-    write(line + "\n")
-  })
-
-const loggerLayer = (options: { readonly logfile: Option.Option<string>; readonly quiet: boolean }) =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const write = yield* Option.match(options.logfile, {
-      onNone: () => Effect.succeed((line: string) => void process.stderr.write(line)),
-      onSome: (path) =>
-        Effect.acquireRelease(
-          Effect.try({
-            try: () => Fs.openSync(path, "a"),
-            catch: (cause) => new Error(`cannot open log file ${path}: ${String(cause)}`)
-          }),
-          (fd) => Effect.sync(() => Fs.closeSync(fd))
-        ).pipe(Effect.map((fd) => (line: string) => void Fs.writeSync(fd, line)))
-    })
-    return Layer.merge(
-      Logger.replace(Logger.defaultLogger, lineLogger(write)),
-      Logger.minimumLogLevel(options.quiet ? LogLevel.Error : LogLevel.Debug)
-    )
-  }))
-
 const command = Command.make(
   "rpyc-registry",
-  { mode, host, port, ipv6, timeout, listing, logfile, quiet },
+  { mode, host, port, ipv6, timeout, listing, logfile: Common.logfile, quiet: Common.quiet },
   (config) =>
     Effect.gen(function*() {
       const bindHost = Option.getOrElse(config.host, () => config.ipv6 ? "::1" : Registry.DEFAULT_SERVER_HOST)
@@ -147,12 +94,12 @@ const command = Command.make(
       return yield* Effect.never
     }).pipe(
       Effect.scoped,
-      Effect.provide(loggerLayer(config)),
+      Effect.provide(Logging.layerCli({ logfile: config.logfile, quiet: config.quiet, format: "dated" })),
       // runMain's own error report is off (it would repeat CLI validation errors): say it ourselves
       Effect.tapError((error) => Console.error(`rpyc-registry: ${error.message}`))
     )
 ).pipe(Command.withDescription("RPyC registry server: answers service registrations and discovery queries"))
 
-const cli = Command.run(command, { name: "rpyc-registry", version: "0.1.0" })
+const cli = Command.run(command, { name: "rpyc-registry", version: Common.packageVersion() })
 
 cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }))

@@ -26,6 +26,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
+import * as Logging from "../Logging.js"
 import * as Udp from "../transport/Udp.js"
 import * as Brine from "../wire/Brine.js"
 import * as Registry from "./Registry.js"
@@ -389,7 +390,7 @@ export const makeUdpServer = (
       port: options.port ?? Registry.REGISTRY_PORT
     }).pipe(Effect.mapError((e) => bindError("UDP", e.cause)))
     const address = { host: socket.address.address, port: socket.address.port }
-    const annotate = Effect.annotateLogs("logger", `REGSRV/UDP/${address.port}`)
+    const annotate = Effect.annotateLogs(Logging.LOGGER_NAME, `REGSRV/UDP/${address.port}`)
 
     const serveDatagram = (d: Udp.Datagram): Effect.Effect<void> =>
       Effect.gen(function*() {
@@ -455,7 +456,7 @@ export const makeTcpServer = (
     server.maxConnections = options.maxConnections ?? 256
     const info = server.address() as Net.AddressInfo
     const address = { host: info.address, port: info.port }
-    const annotate = Effect.annotateLogs("logger", `REGSRV/TCP/${address.port}`)
+    const annotate = Effect.annotateLogs(Logging.LOGGER_NAME, `REGSRV/TCP/${address.port}`)
 
     const serveConnection = (conn: Net.Socket): Effect.Effect<void> =>
       Effect.gen(function*() {
