@@ -1,7 +1,9 @@
 # The tutorial's Python session against the TypeScript server (unchanged RPyC 5.3 client).
+import sys
+
 import rpyc
 
-c = rpyc.connect("localhost", 18861)
+c = rpyc.connect("localhost", int(sys.argv[1]) if len(sys.argv) > 1 else 18861)
 print(c.root)
 print(c.root.get_answer())
 print(c.root.the_real_answer_though)

@@ -1,7 +1,7 @@
 /**
  * Serves MyService on port 18861 (override with PORT).
  *
- *   npx tsx examples/my-service/server.ts            # a fresh MyService per connection
+ *   npx tsx examples/my-service/server.ts            # a fresh MyService per connection (PORT=0: any port)
  *   npx tsx examples/my-service/server.ts shared     # one MyService instance shared by all connections
  *   npx tsx examples/my-service/server.ts partial    # classpartial(MyService, "bonjour"): fresh per connection, with arguments
  *   npx tsx examples/my-service/server.ts public     # protocolConfig { allowPublicAttrs: true }
