@@ -435,33 +435,6 @@ const deserializeConfig = (config: Record<string, unknown>): Config.ConfigInput 
 const socketAddress = (address: string | undefined, port: number | undefined, fallback: string) =>
   address !== undefined ? `${address}:${port}` : fallback
 
-/** A stale Unix socket file (nobody accepting) is removed; a live one or another file fails. */
-const clearSocketPath = (path: string): Effect.Effect<void, SocketServer.SocketServerError> =>
-  Effect.async<void, SocketServer.SocketServerError>((resume) => {
-    let stat: Fs.Stats
-    try {
-      stat = Fs.lstatSync(path)
-    } catch {
-      return resume(Effect.void)
-    }
-    if (!stat.isSocket()) return resume(Effect.fail(openError(new Error(`${path} exists and is not a socket`))))
-    const probe = Net.createConnection({ path })
-    probe.once("connect", () => {
-      probe.destroy()
-      resume(Effect.fail(openError(new Error(`listen EADDRINUSE: ${path} is in use`))))
-    })
-    probe.once("error", () => {
-      probe.destroy()
-      try {
-        Fs.unlinkSync(path)
-        resume(Effect.void)
-      } catch (cause) {
-        resume(Effect.fail(openError(cause)))
-      }
-    })
-    return Effect.sync(() => probe.destroy())
-  })
-
 const hasExited = (child: ChildProcess.ChildProcess) => child.exitCode !== null || child.signalCode !== null
 
 const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<void> =>
@@ -522,7 +495,7 @@ export const makeForking = (
 
     if (options.socketPath !== undefined) {
       if (tls !== undefined) return yield* openError(new Error("TLS over a Unix socket is not supported"))
-      yield* clearSocketPath(options.socketPath)
+      yield* Tcp.removeStaleSocket(options.socketPath)
     }
     // paused: the parent must not read a byte, or it would be lost when the socket moves to the worker
     const listener = yield* Tcp.fromNetServer({

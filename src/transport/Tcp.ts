@@ -476,8 +476,15 @@ export const makeServer = (
     onAccept: (conn) => conn.setNoDelay(options.noDelay ?? true)
   })
 
-/** The file at `path` if it is a Unix socket that nobody accepts on; fails if something else is there. */
-const removeStaleSocket = (path: string): Effect.Effect<void, SocketServer.SocketServerError> =>
+/**
+ * Removes the file at `path` if it is a Unix socket nobody accepts on (left by a process that
+ * died); fails with `SocketServerError` reason `"Open"` if the socket is live or the file is not a
+ * socket.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const removeStaleSocket = (path: string): Effect.Effect<void, SocketServer.SocketServerError> =>
   Effect.async<void, SocketServer.SocketServerError>((resume) => {
     let stat: Fs.Stats
     try {

@@ -37,18 +37,9 @@ export type Pem = string | Buffer | ReadonlyArray<string | Buffer>
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions {
-  /** Host name or address; default `127.0.0.1` (`::1` when `ipv6` is set). */
-  readonly host?: string | undefined
-  readonly port: number
-  /** Connect over IPv6 only. */
-  readonly ipv6?: boolean | undefined
+export interface ConnectOptions extends Tcp.ConnectOptions {
   /** Time allowed for TCP connect plus TLS handshake; default 3 seconds. */
   readonly openTimeout?: Duration.DurationInput | undefined
-  /** See `Tcp.ConnectOptions.keepAlive`. */
-  readonly keepAlive?: boolean | Duration.DurationInput | undefined
-  /** See `Tcp.ConnectOptions.noDelay`; default true. */
-  readonly noDelay?: boolean | undefined
   /** CA certificate(s) to verify the server with (RPyC's `ca_certs`). Giving one turns verification on. */
   readonly ca?: Pem | undefined
   /** Client certificate chain, for servers that require one (RPyC's `certfile`). */
