@@ -1,15 +1,17 @@
-// Runs one of the package's CLIs (src/cli/<name>.ts): the built JavaScript from dist when the
-// package has been built (what an installed package ships), else the TypeScript source through
-// tsx's loader, in this same process, so `npx <name>` works right after `npm install`.
+// Runs one of the package's CLIs from the built JavaScript in dist/ (what the published package
+// ships). A checkout builds dist/ on `npm install` (the `prepare` script); if it is missing, say
+// how to make it rather than failing with a module-not-found trace.
 import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 
 export const run = async (name) => {
-  const built = new URL(`../dist/src/cli/${name}.js`, import.meta.url)
-  if (existsSync(built)) {
-    await import(built.href)
-  } else {
-    const { register } = await import("tsx/esm/api")
-    register()
-    await import(new URL(`../src/cli/${name}.ts`, import.meta.url).href)
+  const built = new URL(`../dist/cli/${name}.js`, import.meta.url)
+  if (!existsSync(built)) {
+    const root = fileURLToPath(new URL("..", import.meta.url))
+    process.stderr.write(
+      `${name}: the built CLI ${fileURLToPath(built)} is missing; run \`npm run build\` in ${root}\n`
+    )
+    process.exit(1)
   }
+  await import(built.href)
 }
