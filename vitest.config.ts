@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config"
 
 const src = fileURLToPath(new URL("./src/", import.meta.url))
 
+/** Tests of the codecs, the engine and netrefs over in-memory transports: no child processes. */
+const unit = ["test/wire/**/*.test.ts", "test/protocol/**/*.test.ts", "test/netref/**/*.test.ts"]
+
 export default defineConfig({
   // the package's own name, as the examples import it (tsx resolves it through tsconfig paths)
   resolve: {
@@ -12,14 +15,26 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
     fakeTimers: { toFake: undefined },
     sequence: { concurrent: true },
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // what servers started by a test log is shown only when that test fails
+    silent: "passed-only",
     pool: "forks",
-    // refcount tests force garbage collection to observe netref finalization
-    poolOptions: { forks: { execArgv: ["--expose-gc"] } }
+    poolOptions: {
+      forks: {
+        // refcount tests force garbage collection to observe netref finalization; the classic
+        // namespace's dynamic import is an experimental vm feature whose warning is only noise here
+        execArgv: ["--expose-gc", "--disable-warning=ExperimentalWarning"]
+      }
+    },
+    // `npm test` runs both; `npm run test:unit` (with RPYC_SKIP_PYTHON=1) and `npm run test:interop`
+    // run one each
+    projects: [
+      { extends: true, test: { name: "unit", include: unit } },
+      { extends: true, test: { name: "interop", include: ["test/**/*.test.ts"], exclude: unit } }
+    ]
   }
 })

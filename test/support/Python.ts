@@ -4,7 +4,9 @@
  * - the Python used is `$RPYC_PYTHON` if set, else `/usr/bin/python3` (where Debian's python3-rpyc
  *   lives; a `python3` on PATH may be a pyenv shim without it);
  * - tests that need Python RPyC **skip** when that Python cannot `import rpyc`, unless `CI=true`,
- *   where they **run** and fail loudly: CI must never pass by skipping interop.
+ *   where they **run** and fail loudly: CI must never pass by skipping interop;
+ * - `RPYC_SKIP_PYTHON=1` skips them all without looking for Python: the fast developer loop
+ *   (`npm run test:unit`) sets it; CI never does.
  */
 import { describe } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
@@ -12,8 +14,10 @@ import * as ChildProcess from "node:child_process"
 /** The Python interpreter the interop tests run. */
 export const PYTHON: string = process.env.RPYC_PYTHON ?? "/usr/bin/python3"
 
+const skipPython = process.env.RPYC_SKIP_PYTHON === "1"
+
 /** Whether `PYTHON` can import rpyc. */
-export const hasPythonRpyc: boolean = (() => {
+export const hasPythonRpyc: boolean = !skipPython && (() => {
   try {
     return ChildProcess.spawnSync(PYTHON, ["-c", "import rpyc"], { stdio: "ignore", timeout: 30_000 }).status === 0
   } catch {
@@ -22,7 +26,7 @@ export const hasPythonRpyc: boolean = (() => {
 })()
 
 /** Whether the Python tests run: Python RPyC is there, or CI insists. */
-export const runPythonTests: boolean = hasPythonRpyc || process.env.CI === "true"
+export const runPythonTests: boolean = !skipPython && (hasPythonRpyc || process.env.CI === "true")
 
 /** `describe` for tests that need Python RPyC. */
 export const describePython: typeof describe = runPythonTests ? describe : (describe.skip as typeof describe)

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { execFileSync } from "node:child_process"
 import * as Brine from "../../src/wire/Brine.js"
+import { PYTHON, runPythonTests } from "../support/Python.js"
 import { asciiHex, brineValue, expectThrow, hex, repeatHex, u32Hex, u8Hex, unhex, utf8Hex } from "./_helpers.js"
 
 const { Complex, FrozenSet, PyFloat, Slice } = Brine
@@ -560,16 +561,6 @@ describe("Brine properties", () => {
 // ---------------------------------------------------------------------------------------------
 // cross-check against Python's rpyc.core.brine
 
-const PYTHON = process.env.PYTHON ?? "/usr/bin/python3"
-
-const rpycImportable = ((): boolean => {
-  try {
-    execFileSync(PYTHON, ["-c", "import rpyc.core.brine"], { stdio: "ignore", timeout: 20_000 })
-    return true
-  } catch {
-    return false
-  }
-})()
 
 /** Python side: rebuild each tagged value, dump it, and re-dump what `load` makes of our bytes. */
 const PY_SCRIPT = `
@@ -631,7 +622,7 @@ const toTagged = (v: Brine.Value): Tagged => {
 }
 
 describe("Brine cross-check with Python rpyc", () => {
-  it.skipIf(!rpycImportable && process.env.CI !== "true")(
+  it.runIf(runPythonTests)(
     "Python dumps the same bytes, and loads ours back to the same bytes",
     () => {
       const samples: Array<Brine.Value> = [
@@ -659,7 +650,7 @@ describe("Brine cross-check with Python rpyc", () => {
     }
   )
 
-  it.skipIf(!rpycImportable && process.env.CI !== "true")(
+  it.runIf(runPythonTests)(
     "non-canonical forms Python accepts decode to what Python decodes",
     () => {
       const inputs = ["0e026162", "14025152", "150000000251 52", "160135"]

@@ -1,16 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
-import { existsSync } from "node:fs"
 import * as Brine from "../../src/wire/Brine.js"
 import * as Pickle from "../../src/wire/Pickle.js"
+import { PYTHON, runPythonTests } from "../support/Python.js"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const PYTHON = "/usr/bin/python3"
-/** Python-backed tests skip without Python, except on CI, where a missing Python must fail them. */
-const withPython = existsSync(PYTHON) || process.env.CI === "true"
 
 const python = (script: string, input: unknown): unknown =>
   JSON.parse(
@@ -319,7 +316,7 @@ const REFUSED_CASES: ReadonlyArray<{ readonly expr: string; readonly mentions: R
   { expr: "{'nested': [{'deep': datetime.timedelta(1)}]}", mentions: [/GLOBAL|STACK_GLOBAL/, "timedelta"] }
 ]
 
-describe.skipIf(!withPython)("Pickle.loads of pickles made by Python", () => {
+describe.runIf(runPythonTests)("Pickle.loads of pickles made by Python", () => {
   const exprs = [...new Set([...LOAD_CASES.map((c) => c.expr), ...REFUSED_CASES.map((c) => c.expr)])]
   let pickles: ReadonlyMap<string, ReadonlyArray<string>> | undefined
   const pickled = (expr: string, protocol: number): Uint8Array => {
@@ -699,7 +696,7 @@ const DUMP_CASES: ReadonlyArray<DumpCase> = [
   { name: "protocol 5", value: () => [1, "a"], protocol: 5, expr: "v", repr: "[1, 'a']" }
 ]
 
-describe.skipIf(!withPython)("Pickle.dumps read by Python", () => {
+describe.runIf(runPythonTests)("Pickle.dumps read by Python", () => {
   let reprs: ReadonlyArray<string> | undefined
   const reprOf = (i: number): string => {
     if (reprs === undefined) {
