@@ -1,7 +1,19 @@
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 const src = fileURLToPath(new URL("./src/", import.meta.url))
+const { exports } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as {
+  readonly exports: Record<string, string | { readonly default: string }>
+}
+
+/** `effect-rpyc/<Module>` → its source, from the exports map (tsconfig.json's `paths` list the same). */
+const packageAliases = Object.entries(exports).flatMap(([subpath, target]) =>
+  typeof target === "string" ? [] : [{
+    find: subpath === "." ? "effect-rpyc" : `effect-rpyc/${subpath.slice(2)}`,
+    replacement: src + target.default.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")
+  }]
+).map(({ find, replacement }) => ({ find: new RegExp(`^${find}$`), replacement }))
 
 /** Tests of the codecs, the engine and netrefs over in-memory transports: no child processes. */
 const unit = ["test/wire/**/*.test.ts", "test/protocol/**/*.test.ts", "test/netref/**/*.test.ts"]
@@ -9,10 +21,7 @@ const unit = ["test/wire/**/*.test.ts", "test/protocol/**/*.test.ts", "test/netr
 export default defineConfig({
   // the package's own name, as the examples import it (tsx resolves it through tsconfig paths)
   resolve: {
-    alias: [
-      { find: /^effect-rpyc$/, replacement: `${src}index.ts` },
-      { find: /^effect-rpyc\/(.*)\.js$/, replacement: `${src}$1.ts` }
-    ]
+    alias: packageAliases
   },
   test: {
     setupFiles: ["./test/setup.ts"],

@@ -32,7 +32,7 @@ const report = (label: string, perSecond: number | string) =>
   console.log(`${label.padEnd(48)} ${typeof perSecond === "number" ? perSecond.toLocaleString("en-US").padStart(9) + " calls/s" : perSecond}`)
 
 const tsToTs = Effect.gen(function*() {
-  const server = yield* Server.make(BenchService, { hostname: "127.0.0.1", port: 0 })
+  const server = yield* Server.make(BenchService, { host: "127.0.0.1", port: 0 })
   const conn = yield* Client.connect({ host: "127.0.0.1", port: server.port! })
   const echo = conn.root.echo
   for (let i = 0; i < 2000; i++) yield* echo(i)

@@ -21,27 +21,25 @@ export * as Async from "./async/Async.js"
 export * as Awaitable from "./Awaitable.js"
 export * as classic from "./classic/index.js"
 export * as Client from "./client/Client.js"
-export * as Factories from "./client/Factories.js"
+export * as Transports from "./client/Transports.js"
 export * as Logging from "./Logging.js"
 export * as Netref from "./netref/Netref.js"
 export * as Operations from "./netref/Operations.js"
 export * as RemoteOp from "./netref/RemoteOp.js"
 export * as Config from "./protocol/Config.js"
+export * as Connection from "./protocol/Connection.js"
+export * as Errors from "./protocol/Errors.js"
 export * as Registry from "./registry/Registry.js"
 export * as RegistryClient from "./registry/RegistryClient.js"
 export * as RegistryServer from "./registry/RegistryServer.js"
-export * as Connection from "./protocol/Connection.js"
-export * as Policy from "./protocol/Policy.js"
-export * as Vinegar from "./protocol/Vinegar.js"
-export * as Modes from "./server/Modes.js"
+export * as Forking from "./server/Forking.js"
+export * as OneShot from "./server/OneShot.js"
+export * as StdioServer from "./server/StdioServer.js"
 export * as Server from "./server/Server.js"
 export * as Services from "./service/Service.js"
-export * as Brine from "./wire/Brine.js"
-export * as Channel from "./wire/Channel.js"
-export * as Message from "./wire/Message.js"
-export * as Pickle from "./wire/Pickle.js"
 
 export { async_, AsyncResult, buffiter, buffiterStream, ExpiredError, timed, withTimeout } from "./async/Async.js"
+export { ClassicService } from "./classic/ClassicService.js"
 export { kwargs, type Remote, type RemoteOp as RemoteOperation } from "./netref/RemoteOp.js"
 export { byRef } from "./protocol/Connection.js"
 export {
@@ -52,10 +50,8 @@ export {
   RemoteError,
   RequestTimeout
 } from "./protocol/Errors.js"
-export { restricted } from "./protocol/Policy.js"
 export { ThreadedServer } from "./server/Server.js"
-export { ClassicService } from "./classic/ClassicService.js"
-export { classpartial, Service, VoidService } from "./service/Service.js"
+export { classpartial, restricted, Service, VoidService } from "./service/Service.js"
 
 const own = Connection.runOwned
 
@@ -82,7 +78,7 @@ export const connect = <Api = any>(
  *
  * @since 0.1.0 @category scripts
  */
-export const UDPRegistryClient = (options: RegistryClient.UdpOptions = {}): RegistryClient.Service =>
+export const UDPRegistryClient = (options: RegistryClient.UdpOptions = {}): RegistryClient.Registrar =>
   Effect.runSync(RegistryClient.makeUdp(options))
 
 /**
@@ -90,19 +86,19 @@ export const UDPRegistryClient = (options: RegistryClient.UdpOptions = {}): Regi
  *
  * @since 0.1.0 @category scripts
  */
-export const TCPRegistryClient = (options: RegistryClient.TcpOptions): RegistryClient.Service =>
+export const TCPRegistryClient = (options: RegistryClient.TcpOptions): RegistryClient.Registrar =>
   Effect.runSync(RegistryClient.makeTcp(options))
 
 /** @since 0.1.0 @category scripts */
 export interface DiscoveryOptions {
   /** The registrar to ask (default: UDP broadcast, as RPyC). */
-  readonly registrar?: RegistryClient.Service | undefined
+  readonly registrar?: RegistryClient.Registrar | undefined
   /** Keep only servers on this host. */
   readonly host?: string | undefined
 }
 
 const withRegistrar = <A, E, R>(
-  registrar: RegistryClient.Service | undefined,
+  registrar: RegistryClient.Registrar | undefined,
   effect: Effect.Effect<A, E, R | RegistryClient.Registrar>
 ): Effect.Effect<A, E, Exclude<R, RegistryClient.Registrar>> =>
   Effect.provideServiceEffect(
@@ -136,5 +132,5 @@ export const connectByService = <Api = any>(
  *
  * @since 0.1.0 @category scripts
  */
-export const listServices = (options: { readonly registrar?: RegistryClient.Service | undefined; readonly filterHost?: string | undefined } = {}): Promise<ReadonlyArray<string>> =>
+export const listServices = (options: { readonly registrar?: RegistryClient.Registrar | undefined; readonly filterHost?: string | undefined } = {}): Promise<ReadonlyArray<string>> =>
   runPromise(withRegistrar(options.registrar, RegistryClient.listServices(options.filterHost)))

@@ -14,7 +14,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import { Client, PythonException, Server, Service } from "effect-rpyc"
-import { async_, buffiterStream, timed } from "effect-rpyc/async/Async.js"
+import { async_, buffiterStream, timed } from "effect-rpyc/Async"
 
 export class SleepyService extends Service {
   /** Service methods may return Effects: the reply is sent when it completes. */

@@ -6,8 +6,8 @@
  *   npx tsx examples/async/ts-classic.ts                   # PORT, SLEEP (seconds, default 15)
  */
 import * as rpyc from "effect-rpyc"
-import { async_, ExpiredError, timed } from "effect-rpyc/async/Async.js"
-import * as classic from "effect-rpyc/classic/Classic.js"
+import { async_, ExpiredError, timed } from "effect-rpyc/Async"
+import * as classic from "effect-rpyc/classic"
 
 const port = Number(process.env.PORT ?? 18812)
 const seconds = Number(process.env.SLEEP ?? 15)

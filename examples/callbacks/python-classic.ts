@@ -9,7 +9,7 @@
  * wait for `list(...)` — the "executing locally" lines print here, not on the server.
  */
 import * as rpyc from "effect-rpyc"
-import * as classic from "effect-rpyc/classic/Classic.js"
+import * as classic from "effect-rpyc/classic"
 
 const port = Number(process.env.PORT ?? 18812)
 const c = await classic.connect("localhost", port)

@@ -10,7 +10,7 @@
  * served while we wait for the result.
  */
 import * as rpyc from "effect-rpyc"
-import * as classic from "effect-rpyc/classic/Classic.js"
+import * as classic from "effect-rpyc/classic"
 
 const port = Number(process.env.PORT ?? 18812)
 const c = await classic.connect("localhost", port)

@@ -8,7 +8,7 @@
  * and `teleport` takes Python source text (a JavaScript function cannot run in Python).
  */
 import { Operations } from "effect-rpyc"
-import * as classic from "effect-rpyc/classic/Classic.js"
+import * as classic from "effect-rpyc/classic"
 
 const conn = await classic.connect("localhost", Number(process.env.PORT ?? classic.DEFAULT_SERVER_PORT))
 

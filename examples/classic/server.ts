@@ -7,7 +7,7 @@
  * trust — whoever can reach the port can run anything in this process. `PORT=0` picks a free port.
  */
 import { ThreadedServer } from "effect-rpyc"
-import { ClassicService } from "effect-rpyc/classic/ClassicService.js"
+import { ClassicService } from "effect-rpyc/ClassicService"
 
 const port = Number(process.env.PORT ?? 18812)
 await new ThreadedServer(ClassicService, { port }).start()

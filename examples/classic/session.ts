@@ -7,7 +7,7 @@
  * The server runs JavaScript: `eval` / `execute` take JavaScript, `modules` are what `require`
  * loads there, `builtins` is its `globalThis`, and `teleport` ships a function's source.
  */
-import * as classic from "effect-rpyc/classic/Classic.js"
+import * as classic from "effect-rpyc/classic"
 
 const conn = await classic.connect("localhost", Number(process.env.PORT ?? classic.DEFAULT_SERVER_PORT))
 

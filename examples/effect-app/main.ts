@@ -35,7 +35,7 @@ class CalcService extends Service {
 /** The client connection, as a service of this app. */
 class Calc extends Context.Tag("examples/Calc")<Calc, Connection.Connection>() {}
 
-const ServerLive = Server.layer(CalcService, { hostname: "127.0.0.1", port: 0 })
+const ServerLive = Server.layer(CalcService, { host: "127.0.0.1", port: 0 })
 
 const CalcLive = Layer.scoped(
   Calc,

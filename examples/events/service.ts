@@ -16,8 +16,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Fs from "node:fs"
-import { Connection, Netref, Service } from "effect-rpyc"
-import { async_ } from "effect-rpyc/async/Async.js"
+import { Netref, Service } from "effect-rpyc"
+import { async_ } from "effect-rpyc/Async"
 
 /** `os.stat_result` as a tuple (by value on the wire). */
 export type StatTuple = readonly [
@@ -78,8 +78,8 @@ export class FileMonitor {
     this.exposed_filename = filename
     this.exposed_interval = interval
     const notify = async_(callback) // create an async callback: the server does not wait for it
-    const owner = Netref.stateOf(callback)?.owner
-    const closed = Connection.isConnection(owner) ? owner.awaitClose : Effect.never
+    const owner = Netref.connectionOf(callback)
+    const closed = owner !== undefined ? owner.awaitClose : Effect.never
 
     // the first look is taken now, so that a change made as soon as the client has the monitor counts
     let last = statNow(filename)

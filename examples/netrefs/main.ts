@@ -14,7 +14,7 @@
  *   reference, as a Python `list` — the TypeScript server's namespace offers `byRef` for that.
  */
 import { Operations } from "effect-rpyc"
-import * as classic from "effect-rpyc/classic/Classic.js"
+import * as classic from "effect-rpyc/classic"
 
 const conn = await classic.connect("localhost", Number(process.env.PORT ?? classic.DEFAULT_SERVER_PORT))
 console.log("server:", conn.peer)

@@ -1,5 +1,5 @@
 /**
- * Asynchronous operation (rpyc-protocol.md §3.12, §3.13, §6): `async_`, `timed`, `buffiter`, and a
+ * Asynchronous operation (PROTOCOL.md §3.12, PROTOCOL.md §3.13, PROTOCOL.md §6): `async_`, `timed`, `buffiter`, and a
  * per-call timeout for ordinary calls.
  *
  * ```ts
@@ -27,16 +27,17 @@
  * @since 0.1.0
  */
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as Awaitable from "../Awaitable.js"
-import * as Netref from "../netref/Netref.js"
-import * as RemoteOp from "../netref/RemoteOp.js"
-import type { RemoteFailure } from "../protocol/Errors.js"
-import { Handler } from "../wire/Message.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
+import * as Netref from "../internal/netref/Netref.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
+import { Handler } from "../internal/wire/Message.js"
 import { AsyncResult } from "./AsyncResult.js"
 
 export { AsyncResult, ExpiredError } from "./AsyncResult.js"
@@ -111,7 +112,7 @@ const send = (ref: Netref.Netref, args: ReadonlyArray<unknown>, result: AsyncRes
   }
   // no engine timeout: an async result waits until its reply, the connection closes, or its expiry
   const submit = ([a, k]: readonly [ReadonlyArray<unknown>, KwPairs]) =>
-    owner.submit(Handler.CALL, [ref, a, k], complete, { timeoutMillis: null })
+    owner.submit(Handler.CALL, [ref, a, k], complete, { timeout: null })
   Effect.runCallback(RemoteOp.resolveArgs(positional, kw), {
     onExit: (exit) => {
       if (Exit.isFailure(exit)) result.complete(exit)
@@ -225,7 +226,7 @@ export const timed = <F>(fn: F, seconds: number | null): AsyncOf<F> => {
 export const withTimeout = <F>(fn: F, seconds: number | null): TimeoutOf<F> => {
   if (!Netref.isNetref(fn) && !RemoteOp.isRemoteOp(fn)) throw notRemote("withTimeout", fn)
   const label = `withTimeout(${labelOf(fn)}, ${seconds})`
-  const timeoutMillis = seconds === null ? null : Math.max(0, seconds * 1000)
+  const timeout = seconds === null ? null : Duration.seconds(Math.max(0, seconds))
   return wrap((...args: Array<unknown>) =>
     Awaitable.make(
       Effect.flatMap(RemoteOp.toEffect(fn), (ref): Effect.Effect<unknown, RemoteFailure> => {
@@ -234,7 +235,7 @@ export const withTimeout = <F>(fn: F, seconds: number | null): TimeoutOf<F> => {
         const [positional, kw] = splitArgs(args)
         return Effect.flatMap(
           RemoteOp.resolveArgs(positional, kw),
-          (resolved) => state.owner.request(Handler.CALL, [ref, ...resolved], { timeoutMillis })
+          (resolved) => state.owner.request(Handler.CALL, [ref, ...resolved], { timeout })
         )
       })
     ), fn, label) as unknown as TimeoutOf<F>

@@ -13,7 +13,7 @@
  * | `res.set_expiry(t)`    | `res.setExpiry(t)`                                                 |
  * | `AsyncResultTimeout`   | `ExpiredError`                                                     |
  *
- * An AsyncResult is deliberately neither thenable nor an Effect (pitfall P9): returning one from an
+ * An AsyncResult is deliberately neither thenable nor an Effect (Effect note E9): returning one from an
  * async function hands over the object, it does not wait. Its `value` is the awaitable.
  *
  * The expiry is an `Effect.timeout` on the result, run on the Clock of the connection that sent
@@ -31,8 +31,8 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Runtime from "effect/Runtime"
-import * as Awaitable from "../Awaitable.js"
-import type { RemoteFailure } from "../protocol/Errors.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
 
 /**
  * The result expired before its reply arrived (RPyC's `AsyncResultTimeout`, i.e. Python's

@@ -1,5 +1,5 @@
 /**
- * Classic RPyC (rpyc-protocol.md §5.3): full control of a classic server — Python's `rpyc_classic`
+ * Classic RPyC (PROTOCOL.md §5.3): full control of a classic server — Python's `rpyc_classic`
  * or our `rpyc-classic` — through its modules, builtins, namespace, `eval` and `execute`.
  *
  * ```ts
@@ -48,17 +48,20 @@ import type * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import * as Scope from "effect/Scope"
-import * as Awaitable from "../Awaitable.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
 import * as Client from "../client/Client.js"
-import * as Netref from "../netref/Netref.js"
-import * as RemoteOp from "../netref/RemoteOp.js"
-import * as Connection from "../protocol/Connection.js"
-import type { RemoteFailure } from "../protocol/Errors.js"
+import * as Netref from "../internal/netref/Netref.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import * as Connection from "../internal/engine/Engine.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
 import type * as Service from "../service/Service.js"
+import type { ClassicConnection, Modules } from "./ClassicConnection.js"
 import { ClassicService } from "./ClassicService.js"
 import * as Teleport from "./Teleport.js"
 
-export { ClassicService, Namespace } from "./ClassicService.js"
+export type { ClassicConnection, Modules } from "./ClassicConnection.js"
+export { ClassicService } from "./ClassicService.js"
+export { Namespace } from "./Namespace.js"
 export {
   deliver,
   download,
@@ -86,43 +89,6 @@ export const DEFAULT_SERVER_PORT = 18812
  * @since 0.1.0 @category constants
  */
 export const DEFAULT_SERVER_SSL_PORT = 18821
-
-/**
- * `c.modules`: every property is the remote module of that name, as a chainable remote operation.
- *
- * @since 0.1.0 @category models
- */
-export type Modules = { readonly [name: string]: RemoteOp.Remote }
-
-/**
- * A classic connection: a `Connection` with RPyC's classic attributes.
- *
- * @since 0.1.0 @category models
- */
-export interface ClassicConnection extends Connection.Connection {
-  /** The plain connection underneath. */
-  readonly connection: Connection.Connection
-  /** Which language the server speaks (and so which language `eval` / `execute` / `teleport` take). */
-  readonly peer: "js" | "python"
-  readonly modules: Modules
-  /** The server's builtins: Python's `builtins` module, or the Node server's `globalThis`. */
-  readonly builtins: RemoteOp.Remote
-  /** Alias of `builtins`, as in RPyC. */
-  readonly builtin: RemoteOp.Remote
-  /** The server's namespace for `eval` / `execute` (one per connection on a TypeScript server). */
-  readonly namespace: RemoteOp.Remote
-  /** Evaluates `code` on the server and yields the value. */
-  readonly eval: (code: string) => RemoteOp.Remote
-  /** Executes `code` on the server (yields `null`). */
-  readonly execute: (code: string) => RemoteOp.Remote
-  /** Defines a function in the server's namespace and yields its netref (see `Teleport`). */
-  readonly teleport: (
-    fn: Function | string,
-    options?: Teleport.TeleportOptions
-  ) => Awaitable.Awaitable<RemoteOp.Remote, Teleport.TeleportError | RemoteFailure>
-  /** Whether the server can load the module (`"name" in conn.modules`). */
-  readonly hasModule: (name: string) => Awaitable.Awaitable<boolean, RemoteFailure>
-}
 
 const asRemote = (u: unknown): RemoteOp.Remote => u as RemoteOp.Remote
 

@@ -1,5 +1,5 @@
 /**
- * Remoting helpers of classic connections (RPyC's `rpyc.utils.classic`, rpyc-protocol.md §5.3),
+ * Remoting helpers of classic connections (RPyC's `rpyc.utils.classic`, PROTOCOL.md §5.3),
  * against both kinds of classic server:
  *
  * | RPyC                                   | effect-rpyc                                       |
@@ -29,13 +29,13 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import * as Awaitable from "../Awaitable.js"
-import * as Netref from "../netref/Netref.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
+import * as Netref from "../internal/netref/Netref.js"
 import * as Operations from "../netref/Operations.js"
-import * as RemoteOp from "../netref/RemoteOp.js"
-import type { RemoteFailure } from "../protocol/Errors.js"
-import * as Pickle from "../wire/Pickle.js"
-import type { ClassicConnection } from "./Classic.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
+import * as Pickle from "../internal/wire/Pickle.js"
+import type { ClassicConnection } from "./ClassicConnection.js"
 
 /**
  * A local file problem, or a path that is neither a file nor a directory.

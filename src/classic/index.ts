@@ -1,6 +1,6 @@
 /**
  * The `classic` namespace of the package (`rpyc.classic.*`, as RPyC's `rpyc.classic`): the TCP
- * client and its connection shape (`Classic`), the other transports (`Factories`: Unix socket,
+ * client and its connection shape (`Classic`), the other transports (`Transports`: Unix socket,
  * TLS, stdio, subprocess, in-process), the remoting helpers, teleport and `ClassicService`.
  *
  * ```ts
@@ -12,4 +12,4 @@
  * @since 0.1.0
  */
 export * from "./Classic.js"
-export * from "./Factories.js"
+export * from "./Transports.js"

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `rpyc-classic`: the classic server, the counterpart of RPyC's `rpyc_classic` (rpyc-protocol.md §9.1),
+ * `rpyc-classic`: the classic server, the counterpart of RPyC's `rpyc_classic` (PROTOCOL.md §9.1),
  * serving `ClassicService` (JavaScript's "slave" service: full trust, `eval`/`execute`/modules).
  *
  * ```
@@ -20,7 +20,7 @@
  * `--registry-host` says where; TCP needs `--registry-host`) and unregisters on exit.
  *
  * Additions: `--socket-path` listens on a Unix socket instead of TCP (RPyC's `socket_path=`); forking
- * mode spawns one worker process per connection (see `Modes.makeForking`).
+ * mode spawns one worker process per connection (see `Forking.make`).
  *
  * This module runs the program when loaded: it is an entry point, not a library module.
  *
@@ -41,9 +41,13 @@ import * as Logging from "../Logging.js"
 import * as Common from "./Common.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
-import * as Modes from "../server/Modes.js"
+import * as Forking from "../server/Forking.js"
+import * as OneShot from "../server/OneShot.js"
 import * as Server from "../server/Server.js"
+import * as StdioServer from "../server/StdioServer.js"
 import * as Service from "../service/Service.js"
+import * as Tcp from "../transport/Tcp.js"
+import type * as Tls from "../transport/Tls.js"
 
 const DEFAULT_SERVER_PORT = 18812
 const DEFAULT_SERVER_SSL_PORT = 18821
@@ -52,7 +56,7 @@ const DEFAULT_SERVER_SSL_PORT = 18821
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 /** Where forking workers load the service from: the sibling module, in the form this file runs as. */
-const classicServiceRef: Modes.ServiceRef = {
+const classicServiceRef: Forking.ServiceRef = {
   module: new URL(`../classic/ClassicService.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url),
   export: "ClassicService"
 }
@@ -178,19 +182,19 @@ const serve = (config: Config) =>
     yield* validate(config)
     if (config.mode === "stdio") {
       // inetd style: the process's stdin/stdout are the connection
-      return yield* Modes.serveStdio(ClassicService)
+      return yield* StdioServer.serve(ClassicService)
     }
-    const tls: Modes.TlsCredentials | undefined = Option.isSome(config.sslKeyfile)
+    const tls: Tls.ServerCredentials | undefined = Option.isSome(config.sslKeyfile)
       ? {
         keyfile: config.sslKeyfile.value,
         certfile: Option.getOrUndefined(config.sslCertfile),
         cafile: Option.getOrUndefined(config.sslCafile)
       }
       : undefined
-    const listen: Modes.ListenOptions = Option.isSome(config.socketPath)
+    const listen: Server.ListenOptions = Option.isSome(config.socketPath)
       ? { socketPath: config.socketPath.value }
       : {
-        hostname: Option.getOrElse(config.host, () => (config.ipv6 ? "::1" : "127.0.0.1")),
+        host: Option.getOrElse(config.host, () => Tcp.defaultHost(config.ipv6)),
         port: Option.getOrElse(config.port, () => (tls !== undefined ? DEFAULT_SERVER_SSL_PORT : DEFAULT_SERVER_PORT)),
         ipv6: config.ipv6,
         tls
@@ -212,21 +216,19 @@ const serve = (config: Config) =>
         )
     switch (config.mode) {
       case "threaded": {
-        const server = tls !== undefined
-          ? yield* Modes.makeTls(ClassicService, { ...listen, ...tls })
-          : yield* Server.make(ClassicService, listen)
+        const server = yield* Server.make(ClassicService, listen)
         yield* logTermination(server.address)
         yield* announce(server.address)
         return yield* Effect.never
       }
       case "forking": {
-        const server = yield* Modes.makeForking(classicServiceRef, listen)
+        const server = yield* Forking.make(classicServiceRef, listen)
         yield* logTermination(server.address)
         yield* announce(server.address)
         return yield* Effect.never
       }
       case "oneshot": {
-        const server = yield* Modes.makeOneShot(ClassicService, listen)
+        const server = yield* OneShot.make(ClassicService, listen)
         yield* logTermination(server.address)
         yield* announce(server.address)
         const where = server.address._tag === "TcpAddress"

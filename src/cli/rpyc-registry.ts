@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `rpyc-registry`: a standalone registry server, the counterpart of RPyC's `rpyc_registry`
- * (rpyc-protocol.md §9.2).
+ * (PROTOCOL.md §9.2).
  *
  * ```
  * rpyc-registry [--mode UDP|TCP] [--host ADDR] [--port N] [--ipv6] [--timeout SECONDS] [--listing]
@@ -31,6 +31,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryServer from "../registry/RegistryServer.js"
+import * as Tcp from "../transport/Tcp.js"
 import * as Common from "./Common.js"
 import * as Logging from "../Logging.js"
 
@@ -78,7 +79,7 @@ const command = Command.make(
   { mode, host, port, ipv6, timeout, listing, logfile: Common.logfile, quiet: Common.quiet },
   (config) =>
     Effect.gen(function*() {
-      const bindHost = Option.getOrElse(config.host, () => config.ipv6 ? "::1" : Registry.DEFAULT_SERVER_HOST)
+      const bindHost = Option.getOrElse(config.host, () => Tcp.defaultHost(config.ipv6))
       const options = {
         host: bindHost,
         port: config.port,

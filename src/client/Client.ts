@@ -12,19 +12,20 @@
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import type * as Config from "../protocol/Config.js"
-import * as RemoteOp from "../netref/RemoteOp.js"
-import type * as Connection from "../protocol/Connection.js"
-import type { ConnectionClosed } from "../protocol/Errors.js"
+import type * as Config from "../internal/base/Config.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import type * as Connection from "../internal/engine/Engine.js"
+import type { ConnectionClosed } from "../internal/base/Errors.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
-import * as Channel from "../wire/Channel.js"
-import * as Message from "../wire/Message.js"
+import * as Channel from "../internal/wire/Channel.js"
+import * as Message from "../internal/wire/Message.js"
 
 /**
  * Options shared by every way of connecting.
@@ -45,12 +46,13 @@ export interface ConnectionOptions {
  * @since 0.1.0 @category models
  */
 export interface ConnectOptions extends ConnectionOptions {
+  /** Default `Tcp.defaultHost(ipv6)`: `127.0.0.1`, or `::1` with `ipv6`. */
   readonly host?: string | undefined
   readonly port: number
   readonly ipv6?: boolean | undefined
   readonly keepAlive?: boolean | undefined
   /** How long to wait for the TCP connection (default 3 s, as RPyC). */
-  readonly openTimeoutMillis?: number | undefined
+  readonly openTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -77,7 +79,7 @@ export const connectSocket = <Api = any>(
     return conn
   })
 
-const hostOf = (options: ConnectOptions): string => options.host ?? (options.ipv6 ? "::1" : "127.0.0.1")
+const hostOf = (options: ConnectOptions): string => options.host ?? Tcp.defaultHost(options.ipv6)
 
 /**
  * Connects over TCP.
@@ -96,7 +98,7 @@ export const connect = <Api = any>(
       port: options.port,
       ipv6: options.ipv6,
       keepAlive: options.keepAlive,
-      openTimeout: options.openTimeoutMillis ?? 3000
+      openTimeout: options.openTimeout ?? Duration.seconds(3)
     })
     return yield* connectSocket<Api>(socket, { ...options, wireVersion })
   })

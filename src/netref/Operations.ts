@@ -28,14 +28,14 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Awaitable from "../Awaitable.js"
-import * as Pickle from "../wire/Pickle.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
+import * as Pickle from "../internal/wire/Pickle.js"
 import type * as Scope from "effect/Scope"
-import * as Pythonic from "../protocol/Pythonic.js"
-import type { RemoteFailure } from "../protocol/Errors.js"
-import { Handler } from "../wire/Message.js"
-import * as Netref from "./Netref.js"
-import * as RemoteOp from "./RemoteOp.js"
+import * as Pythonic from "../internal/object/Pythonic.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
+import { Handler } from "../internal/wire/Message.js"
+import * as Netref from "../internal/netref/Netref.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
 
 type Target = unknown
 

@@ -1,5 +1,5 @@
 /**
- * RPyC's registry protocol (rpyc-protocol.md §8): constants, models, errors and the brine codec of
+ * RPyC's registry protocol (PROTOCOL.md §8): constants, models, errors and the brine codec of
  * requests and replies. Servers live in `RegistryServer`, clients ("registrars") in `RegistryClient`.
  *
  * On the wire there is no RPyC framing: every UDP datagram, and the single request and single reply of
@@ -10,8 +10,8 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
-import * as Pythonic from "../protocol/Pythonic.js"
-import * as Brine from "../wire/Brine.js"
+import * as Pythonic from "../internal/object/Pythonic.js"
+import * as Brine from "../internal/wire/Brine.js"
 
 // ---------------------------------------------------------------------------------------------
 // constants
@@ -64,16 +64,6 @@ export const MAGIC = "RPYC"
  * @category constants
  */
 export const BROADCAST_ADDRESS = "255.255.255.255"
-
-/**
- * The address servers bind when no host is given. This project binds loopback by default; pass
- * `host: "0.0.0.0"` (all IPv4 interfaces) or `host: "::"` (all interfaces, dual stack) to serve a
- * network, which the UDP registry needs to hear broadcasts from other machines.
- *
- * @since 0.1.0
- * @category constants
- */
-export const DEFAULT_SERVER_HOST = "127.0.0.1"
 
 // ---------------------------------------------------------------------------------------------
 // models

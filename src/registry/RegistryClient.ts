@@ -1,5 +1,5 @@
 /**
- * Registry clients ("registrars", rpyc-protocol.md §8.3) over UDP and TCP, and the discovery helpers
+ * Registry clients ("registrars", PROTOCOL.md §8.3) over UDP and TCP, and the discovery helpers
  * built on them.
  *
  * ```ts
@@ -29,12 +29,13 @@ import * as Udp from "../transport/Udp.js"
 import * as Registry from "./Registry.js"
 
 /**
- * What a registrar can do.
+ * A registrar: a client of a registry server, which registers RPC servers and looks them up. Also the
+ * tag of the registrar service used by discovery helpers and by servers that auto-register.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
+export interface Registrar {
   /** "UDP" or "TCP". */
   readonly mode: "UDP" | "TCP"
   /** Where requests go, e.g. `255.255.255.255:18811`. */
@@ -68,7 +69,9 @@ export interface Service {
  * @since 0.1.0
  * @category tags
  */
-export class Registrar extends Context.Tag("effect-rpyc/registry/Registrar")<Registrar, Service>() {}
+export const Registrar: Context.Tag<Registrar, Registrar> = Context.GenericTag<Registrar>(
+  "effect-rpyc/RegistryClient/Registrar"
+)
 
 /**
  * Options of the UDP registrar.
@@ -118,7 +121,7 @@ export interface TcpOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Service> =>
+export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
   Effect.sync(() => {
     const host = options.host ?? Registry.BROADCAST_ADDRESS
     const port = options.port ?? Registry.REGISTRY_PORT
@@ -238,7 +241,7 @@ export const layerUdp = (options: UdpOptions = {}): Layer.Layer<Registrar> => La
  * @since 0.1.0
  * @category constructors
  */
-export const makeTcp = (options: TcpOptions): Effect.Effect<Service> =>
+export const makeTcp = (options: TcpOptions): Effect.Effect<Registrar> =>
   Effect.sync(() => {
     const host = options.host
     const port = options.port ?? Registry.REGISTRY_PORT

@@ -1,5 +1,5 @@
 /**
- * Registry servers speaking RPyC's registry protocol (rpyc-protocol.md §8) over UDP and TCP, and the
+ * Registry servers speaking RPyC's registry protocol (PROTOCOL.md §8) over UDP and TCP, and the
  * in-memory registry they share.
  *
  * ```ts
@@ -7,8 +7,9 @@
  * console.log(server.address) // { host: "127.0.0.1", port: 41234 }
  * ```
  *
- * Servers bind 127.0.0.1 unless `host` is given. To serve a network pass `host: "0.0.0.0"` (every IPv4
- * interface; needed to hear UDP broadcasts from other machines) or `host: "::"` (every interface, dual stack).
+ * Servers bind `Tcp.DEFAULT_HOST` (127.0.0.1) unless `host` is given. To serve a network pass
+ * `host: "0.0.0.0"` (every IPv4 interface; needed to hear UDP broadcasts from other machines) or
+ * `host: "::"` (every interface, dual stack).
  *
  * Time comes from Effect's `Clock`, so `TestClock` drives pruning in tests.
  *
@@ -27,8 +28,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import * as Logging from "../Logging.js"
+import * as Tcp from "../transport/Tcp.js"
 import * as Udp from "../transport/Udp.js"
-import * as Brine from "../wire/Brine.js"
+import * as Brine from "../internal/wire/Brine.js"
 import * as Registry from "./Registry.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -332,7 +334,7 @@ export interface Server {
  * @since 0.1.0
  * @category tags
  */
-export class RegistryServer extends Context.Tag("effect-rpyc/registry/RegistryServer")<RegistryServer, Server>() {}
+export class RegistryServer extends Context.Tag("effect-rpyc/RegistryServer/RegistryServer")<RegistryServer, Server>() {}
 
 /**
  * Options of the UDP and TCP servers.
@@ -341,7 +343,7 @@ export class RegistryServer extends Context.Tag("effect-rpyc/registry/RegistrySe
  * @category models
  */
 export interface ServerOptions extends StateOptions {
-  /** Address to bind. Default "127.0.0.1"; "0.0.0.0" or "::" to serve every interface. */
+  /** Address to bind. Default `Tcp.DEFAULT_HOST` ("127.0.0.1"); "0.0.0.0" or "::" to serve every interface. */
   readonly host?: string | undefined
   /** Port to bind. Default 18811; 0 picks a free port (read it back from `address`). */
   readonly port?: number | undefined
@@ -382,7 +384,7 @@ export const makeUdpServer = (
   options: ServerOptions = {}
 ): Effect.Effect<Server, Registry.RegistryError, Scope.Scope> =>
   Effect.gen(function*() {
-    const host = options.host ?? Registry.DEFAULT_SERVER_HOST
+    const host = options.host ?? Tcp.DEFAULT_HOST
     const state = options.state ?? (yield* makeState(options))
     const socket = yield* Udp.make({
       type: options.ipv6 === true || Net.isIPv6(host) ? "udp6" : "udp4",
@@ -430,7 +432,7 @@ export const makeTcpServer = (
   options: TcpServerOptions = {}
 ): Effect.Effect<Server, Registry.RegistryError, Scope.Scope> =>
   Effect.gen(function*() {
-    const host = options.host ?? Registry.DEFAULT_SERVER_HOST
+    const host = options.host ?? Tcp.DEFAULT_HOST
     const state = options.state ?? (yield* makeState(options))
     const connectionTimeout = options.connectionTimeout ?? Duration.seconds(3)
     const sockets = new Set<Net.Socket>()

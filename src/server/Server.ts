@@ -1,59 +1,87 @@
 /**
  * RPyC servers: accept connections and serve a service on each, one fiber per connection (RPyC's
- * `ThreadedServer`).
+ * `ThreadedServer`), over TCP, a Unix socket or TLS (RPyC's `SSLAuthenticator`).
  *
  * - `make(options)`: a scoped Effect; closing the scope stops listening and closes every
  *   connection.
  * - `layer(options)`: the same as a Layer providing the `RpycServer` tag.
  * - `ThreadedServer`: a class for scripts, `await new ThreadedServer(MyService, { port }).start()`.
  *
- * Servers bind `127.0.0.1` unless told otherwise; pass `hostname: "0.0.0.0"` (or `"::"`) to listen
- * on all interfaces.
+ * The other serving modes build on this module: `OneShot`, `StdioServer` and `Forking`.
+ *
+ * Servers bind `Tcp.DEFAULT_HOST` (`127.0.0.1`) unless told otherwise; pass `host: "0.0.0.0"` (or
+ * `"::"`) to listen on all interfaces.
  *
  * @since 0.1.0
  */
 import type * as Socket from "@effect/platform/Socket"
-import type * as SocketServer from "@effect/platform/SocketServer"
+import * as SocketServer from "@effect/platform/SocketServer"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import * as Logging from "../Logging.js"
-import type * as Config from "../protocol/Config.js"
-import type * as Connection from "../protocol/Connection.js"
+import type * as Config from "../internal/base/Config.js"
+import type * as Connection from "../internal/engine/Engine.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
-import type { WireVersion } from "../wire/Message.js"
+import * as Tls from "../transport/Tls.js"
+import * as Unix from "../transport/Unix.js"
+import type { WireVersion } from "../internal/wire/Message.js"
+
+/**
+ * Where and how to listen: TCP (the default), a Unix socket (`socketPath`), or TLS (`tls`).
+ *
+ * @since 0.1.0 @category models
+ */
+export interface ListenOptions {
+  /** Interface to bind (default `Tcp.defaultHost(ipv6)`: `127.0.0.1`, or `::1` with `ipv6`). */
+  readonly host?: string | undefined
+  /** TCP port; 0 (default) picks a free one — read it back from `server.port`. */
+  readonly port?: number | undefined
+  readonly ipv6?: boolean | undefined
+  /** Listen on a Unix socket instead of TCP (not with `tls`). */
+  readonly socketPath?: string | undefined
+  readonly backlog?: number | undefined
+  /**
+   * Serve over TLS (RPyC's `SSLAuthenticator`): a client certificate is required and verified when a
+   * CA is given, and lands in each connection's `credentials`. The handshake timeout defaults to 10 s
+   * here. Unreadable or invalid key material fails the server's start.
+   */
+  readonly tls?: Tls.ServerCredentials | undefined
+}
+
+/**
+ * How every connection of a server is run.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface ServeOptions {
+  /** Protocol config of every connection. */
+  readonly protocolConfig?: Config.ConfigInput | undefined
+  /** Envelope dialect; `"auto"` (default) follows each client. */
+  readonly wireVersion?: WireVersion | "auto" | undefined
+  readonly maxFrameSize?: number | undefined
+}
 
 /**
  * How to serve.
  *
  * @since 0.1.0 @category models
  */
-export interface Options {
-  /** Interface to bind (default `127.0.0.1`, or `::1` with `ipv6`). */
-  readonly hostname?: string | undefined
-  /** TCP port; 0 (default) picks a free one — read it back from `server.port`. */
-  readonly port?: number | undefined
-  readonly ipv6?: boolean | undefined
-  /** Listen on a Unix socket instead of TCP. */
-  readonly socketPath?: string | undefined
-  readonly backlog?: number | undefined
-  /** Protocol config of every connection. */
-  readonly protocolConfig?: Config.ConfigInput | undefined
-  /** Envelope dialect; `"auto"` (default) follows each client. */
-  readonly wireVersion?: WireVersion | "auto" | undefined
-  readonly maxFrameSize?: number | undefined
+export interface Options extends ListenOptions, ServeOptions {
   /**
    * The registry client to announce this server with. Default when `autoRegister` is on: a UDP
    * registrar broadcasting to 255.255.255.255:18811, as RPyC does.
    */
-  readonly registrar?: RegistryClient.Service | undefined
+  readonly registrar?: RegistryClient.Registrar | undefined
   /** Register all aliases while serving (default: whether a `registrar` was given, as in RPyC). */
   readonly autoRegister?: boolean | undefined
 }
@@ -67,7 +95,8 @@ export interface Server {
   readonly address: SocketServer.Address
   /** The bound TCP port (`undefined` for a Unix socket). */
   readonly port: number | undefined
-  readonly hostname: string | undefined
+  /** The bound TCP address (`undefined` for a Unix socket). */
+  readonly host: string | undefined
   /** The service's canonical name, e.g. `"MY"`. */
   readonly serviceName: string
   readonly aliases: ReadonlyArray<string>
@@ -80,15 +109,82 @@ export interface Server {
  *
  * @since 0.1.0 @category tags
  */
-export class RpycServer extends Context.Tag("effect-rpyc/Server")<RpycServer, Server>() {}
+export class RpycServer extends Context.Tag("effect-rpyc/Server/RpycServer")<RpycServer, Server>() {}
 
 const describe = (address: SocketServer.Address): string =>
   address._tag === "TcpAddress" ? `[${address.hostname}]:${address.port}` : address.path
 
-const peerOf = (raw: unknown): string => {
+/** `host:port` of a socket's peer, for log lines. */
+const peerOf = (raw: unknown, fallback = "peer"): string => {
   const s = raw as { remoteAddress?: string; remotePort?: number } | undefined
-  return s?.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : "peer"
+  return s?.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : fallback
 }
+
+/**
+ * The logger name RPyC gives a server, `<SERVICE>/<port>` (or the socket path), e.g. `SLAVE/18812`.
+ *
+ * @since 0.1.0 @category logging
+ */
+export const loggerName = (service: Service.ServiceSpec, address: SocketServer.Address): string =>
+  `${Service.aliasesOf(service)[0]}/${address._tag === "TcpAddress" ? address.port : address.path}`
+
+/**
+ * How long a TLS client of a server may take over its handshake unless `tls.handshakeTimeout` says:
+ * 10 s, well below Node's 120 s, so that stalled handshakes do not pile up.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const TLS_HANDSHAKE_TIMEOUT: Duration.Duration = Duration.seconds(10)
+
+/**
+ * Listens as `options` say (TCP, Unix socket or TLS) for a server of `service`. Clients that fail the
+ * TLS handshake are dropped and logged under the server's {@link loggerName}. Key material problems
+ * and listen failures fail with `SocketServerError` reason `"Open"`.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const listen = (
+  service: Service.ServiceSpec,
+  options: ListenOptions
+): Effect.Effect<Tcp.Server<any>, SocketServer.SocketServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (options.socketPath !== undefined) {
+      if (options.tls !== undefined) {
+        return yield* new SocketServer.SocketServerError({
+          reason: "Open",
+          cause: new Error("TLS over a Unix socket is not supported")
+        })
+      }
+      return yield* Unix.makeServer({ path: options.socketPath, backlog: options.backlog })
+    }
+    const tcp = { host: options.host, port: options.port ?? 0, ipv6: options.ipv6, backlog: options.backlog }
+    if (options.tls === undefined) return yield* Tcp.makeServer(tcp)
+    // the refusal is reported from a node callback, before the address (and so the name) may be known
+    const runtime = yield* Effect.runtime<never>()
+    let name = Service.aliasesOf(service)[0]
+    const listener = yield* Tls.makeServer({
+      ...tcp,
+      ...options.tls,
+      handshakeTimeout: options.tls.handshakeTimeout ?? TLS_HANDSHAKE_TIMEOUT,
+      onHandshakeError: (error, socket) =>
+        Runtime.runFork(runtime)(
+          Effect.logInfo(`${peerOf(socket, "a peer")} failed to authenticate (${error.message}), rejecting connection`).pipe(
+            Effect.annotateLogs(Logging.LOGGER_NAME, name)
+          )
+        )
+    })
+    name = loggerName(service, listener.address)
+    return listener
+  })
+
+/**
+ * The `configFor` of {@link serve} for a server listening as `options` say: over TLS, each
+ * connection's `credentials` is the client's certificate, as RPyC's `SSLAuthenticator` does.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const tlsConfig = (options: ListenOptions): ((raw: unknown) => Config.ConfigInput) | undefined =>
+  options.tls === undefined ? undefined : (raw) => ({ credentials: Tls.peerCertificate(raw) })
 
 /**
  * Serves `service` on every connection `listener` accepts (any SocketServer: TCP, Unix, TLS).
@@ -98,7 +194,7 @@ const peerOf = (raw: unknown): string => {
 export const serve = (
   listener: SocketServer.SocketServer["Type"],
   service: Service.ServiceSpec,
-  options: Omit<Options, "hostname" | "port" | "ipv6" | "socketPath" | "backlog"> & {
+  options: ServeOptions & {
     /** Adds connection-specific config (e.g. TLS credentials) from the accepted socket. */
     readonly configFor?: ((raw: unknown) => Config.ConfigInput) | undefined
   } = {}
@@ -107,7 +203,7 @@ export const serve = (
     const aliases = Service.aliasesOf(service)
     const address = listener.address
     const port = address._tag === "TcpAddress" ? address.port : undefined
-    const loggerName = `${aliases[0]}/${address._tag === "TcpAddress" ? address.port : address.path}`
+    const name = loggerName(service, address)
     const connections = new Set<Connection.Connection>()
 
     const handle = (socket: Socket.Socket) =>
@@ -135,18 +231,18 @@ export const serve = (
       }).pipe(
         Effect.scoped,
         Effect.catchAllCause((cause) => Effect.logWarning("connection failed", cause)),
-        Effect.annotateLogs(Logging.LOGGER_NAME, loggerName)
+        Effect.annotateLogs(Logging.LOGGER_NAME, name)
       )
 
     yield* listener.run(handle).pipe(
       Effect.catchAllCause((cause) => Effect.logError("server stopped", cause)),
       Effect.forkScoped
     )
-    yield* Effect.logInfo(`server started on ${describe(address)}`).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, loggerName))
+    yield* Effect.logInfo(`server started on ${describe(address)}`).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, name))
     return {
       address,
       port,
-      hostname: address._tag === "TcpAddress" ? address.hostname : undefined,
+      host: address._tag === "TcpAddress" ? address.hostname : undefined,
       serviceName: aliases[0],
       aliases,
       connections
@@ -154,7 +250,9 @@ export const serve = (
   })
 
 /**
- * Listens on TCP (or a Unix socket) and serves `service`.
+ * Listens on TCP (or a Unix socket, or TLS) and serves `service`. Over TLS each connection's
+ * `credentials` is the client's certificate (`tls.DetailedPeerCertificate`), or `undefined` when it
+ * sent none.
  *
  * @since 0.1.0 @category constructors
  */
@@ -163,18 +261,11 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const listener = options.socketPath !== undefined
-      ? yield* Tcp.makeUnixServer({ path: options.socketPath, backlog: options.backlog })
-      : yield* Tcp.makeServer({
-        host: options.hostname,
-        port: options.port ?? 0,
-        ipv6: options.ipv6,
-        backlog: options.backlog
-      })
-    const server = yield* serve(listener, service, options)
+    const listener = yield* listen(service, options)
+    const server = yield* serve(listener, service, { ...options, configFor: tlsConfig(options) })
     if ((options.autoRegister ?? options.registrar !== undefined) && server.port !== undefined) {
       const registrar = options.registrar ?? (yield* RegistryClient.makeUdp())
-      yield* autoRegister(registrar, server, options.hostname)
+      yield* autoRegister(registrar, server, options.host)
     }
     return server
   })
@@ -186,15 +277,15 @@ export const make = (
  * @since 0.1.0 @category registry
  */
 export const autoRegister = (
-  registrar: RegistryClient.Service,
+  registrar: RegistryClient.Registrar,
   server: Pick<Server, "port" | "aliases" | "serviceName">,
-  hostname?: string | undefined
+  host?: string | undefined
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const port = server.port!
     // registering from the listen address makes the registry record that address (multi-homed hosts)
-    const iface = hostname !== undefined && hostname !== "0.0.0.0" && hostname !== "::" ? hostname : undefined
-    const loggerName = `${server.serviceName}/${port}`
+    const iface = host !== undefined && host !== "0.0.0.0" && host !== "::" ? host : undefined
+    const name = `${server.serviceName}/${port}`
     const registerOnce = registrar.register(server.aliases, port, iface).pipe(
       Effect.tap(() => Effect.logDebug(`registered ${server.aliases.join(", ")} on port ${port}`)),
       Effect.as(true),
@@ -205,7 +296,7 @@ export const autoRegister = (
         const registered = yield* registerOnce
         yield* Effect.sleep(registered ? Registry.REREGISTER_INTERVAL : "1 second")
       }
-    }).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, loggerName), Effect.forkScoped)
+    }).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, name), Effect.forkScoped)
     yield* Effect.addFinalizer(() => registrar.unregister(port).pipe(Effect.ignore))
   })
 

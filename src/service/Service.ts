@@ -1,5 +1,5 @@
 /**
- * Services (rpyc-protocol.md §5): the root object each side offers the other.
+ * Services (PROTOCOL.md §5): the root object each side offers the other.
  *
  * ```ts
  * class MyService extends Service {
@@ -20,10 +20,12 @@
 import type * as Socket from "@effect/platform/Socket"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Connection from "../protocol/Connection.js"
-import type { ConnectionClosed } from "../protocol/Errors.js"
-import { attributeError } from "../protocol/Errors.js"
-import { idOf } from "../protocol/LocalObjects.js"
+import * as Connection from "../internal/engine/Engine.js"
+import type { ConnectionClosed } from "../internal/base/Errors.js"
+import { attributeError } from "../internal/base/Errors.js"
+import { idOf } from "../internal/object/LocalObjects.js"
+
+export { restricted } from "../internal/object/Policy.js"
 
 /**
  * The service base class.

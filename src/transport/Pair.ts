@@ -7,14 +7,14 @@
  * - releasing a writer's scope is a half-close (FIN): the peer's `run` delivers what was already written
  *   and then **succeeds**; this side can still receive;
  * - writing a `CloseEvent` tears the connection down: this side's `run` fails with
- *   `SocketCloseError` (the given code, pitfall P3) at once, dropping what it had not read yet; the
+ *   `SocketCloseError` (the given code, Effect note E3) at once, dropping what it had not read yet; the
  *   peer's `run` delivers what was already written to it and then fails with the same
  *   `SocketCloseError`; further writes on either side fail with a `Write` error;
- * - handler Effects are forked per chunk, exactly as `fromDuplex` does (pitfall P2): keep handlers
+ * - handler Effects are forked per chunk, exactly as `fromDuplex` does (Effect note E2): keep handlers
  *   synchronous.
  *
  * Differences, on purpose: writes never wait for `run` to start (there is no connection to open, so
- * pitfall P1 cannot happen), and chunks arrive exactly as written (no TCP coalescing or splitting; the
+ * Effect note E1 cannot happen), and chunks arrive exactly as written (no TCP coalescing or splitting; the
  * bytes are copied, so reusing a buffer after writing it is safe). Each side supports one `run` at a time.
  *
  * @since 0.1.0

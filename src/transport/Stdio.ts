@@ -1,13 +1,12 @@
 /**
- * Pipe transports (RPyC's `PipeStream`, rpyc-protocol.md §1.3):
+ * Pipe transports (RPyC's `PipeStream`, PROTOCOL.md §1.3):
  *
  * - {@link fromProcessStdio}: this process speaks RPyC over its own stdin (incoming) and stdout
  *   (outgoing), for a server started by a parent (`rpyc_classic -m stdio`, `connect_stdpipes`).
  * - {@link spawn}: start a child and talk to it over its stdout (incoming) and stdin (outgoing), like
  *   RPyC's `connect_subproc`; the child is killed when the scope closes.
  *
- * Both are built with `Duplex.from({ readable, writable })` + `NodeSocket.fromDuplex` (effect-stack.md
- * §4 (B)), so they behave like the TCP sockets: `run` succeeds when the incoming pipe reaches EOF,
+ * Both are built with `Duplex.from({ readable, writable })` + `NodeSocket.fromDuplex`, so they behave like the TCP sockets: `run` succeeds when the incoming pipe reaches EOF,
  * releasing the writer closes the outgoing pipe (the peer sees EOF), and a `CloseEvent` closes both.
  *
  * @since 0.1.0
@@ -19,7 +18,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
+import { createRequire } from "node:module"
 import { Duplex, Writable } from "node:stream"
+import { pathToFileURL } from "node:url"
 
 /**
  * Wraps a Duplex as a single-use Socket. Errors are recorded from now on (an `error` event with no
@@ -110,6 +111,20 @@ export const fromProcessStdio = (): Effect.Effect<Socket.Socket> =>
 // -----------------------------------------------------------------------------------------------------------
 // child processes
 // -----------------------------------------------------------------------------------------------------------
+
+/**
+ * The Node flags a child process needs to run this library's own modules (a forking server's worker,
+ * the `rpyc-classic` CLI): none when the library runs as JavaScript; when it runs from its TypeScript
+ * sources, the tsx loader, resolved from this package so that the child's working directory does not
+ * matter.
+ *
+ * @since 0.1.0
+ * @category child processes
+ */
+export const loaderExecArgv = (): ReadonlyArray<string> =>
+  import.meta.url.endsWith(".ts")
+    ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href]
+    : []
 
 /**
  * Options for {@link spawn}.

@@ -1,8 +1,10 @@
 /**
- * TCP and Unix-domain stream transports as @effect/platform `Socket`s and `SocketServer`-shaped servers.
+ * TCP stream transport as @effect/platform `Socket`s and `SocketServer`-shaped servers, and the
+ * building blocks every stream transport shares ({@link connectWith}, {@link fromNetServer},
+ * {@link fromNetSocket}; `Unix` and `Tls` are built on them).
  *
  * Why not just `NodeSocket.makeNet`? It is lazy: it connects only when `run` starts, and a `write`
- * issued before that waits forever if the connection is refused (effect-stack.md pitfall P1). Here
+ * issued before that waits forever if the connection is refused (ARCHITECTURE.md, Effect note E1). Here
  * {@link connect} resolves only once the connection is OPEN, so a refused or unreachable peer fails the
  * `connect` Effect with a `SocketError`; the already-connected `net.Socket` is then wrapped with
  * `NodeSocket.fromDuplex`, so `run`/`writer` behave exactly like every other platform Socket.
@@ -12,9 +14,11 @@
  * while no `run` was active, or whose handler was still busy before `run`, keeps the scope from closing
  * for as long as the peer stays connected (reproduced). It also cannot wrap a `tls.Server` and does
  * not handle stale Unix socket files. {@link fromNetServer} is the same design (per-connection fibers,
- * `NodeSocket.NetSocket` provided to the handler) with those gaps closed, and it is shared with `Tls`.
+ * `NodeSocket.NetSocket` provided to the handler) with those gaps closed, and it is shared with `Unix`
+ * and `Tls`.
  *
- * Defaults follow the project rule "loopback only": hosts default to `127.0.0.1` (`::1` with `ipv6`).
+ * Defaults follow the project rule "loopback only": every client and server of this package that is not
+ * told a host uses {@link defaultHost} (`127.0.0.1`, `::1` with `ipv6`).
  *
  * @since 0.1.0
  */
@@ -31,8 +35,37 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import * as Fs from "node:fs"
 import * as Net from "node:net"
+
+// ---------------------------------------------------------------------------------------------------------
+// default host
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The host every client and server of this package uses when none is given: IPv4 loopback. The
+ * project never binds or dials a wildcard address unless asked to.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_HOST = "127.0.0.1"
+
+/**
+ * {@link DEFAULT_HOST}'s IPv6 counterpart, the default when `ipv6` is set.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_HOST_IPV6 = "::1"
+
+/**
+ * The loopback address of the requested family: {@link DEFAULT_HOST_IPV6} when `ipv6` is set,
+ * {@link DEFAULT_HOST} otherwise.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultHost = (ipv6?: boolean | undefined): string => (ipv6 ? DEFAULT_HOST_IPV6 : DEFAULT_HOST)
 
 // ---------------------------------------------------------------------------------------------------------
 // models
@@ -43,7 +76,7 @@ import * as Net from "node:net"
  * used wherever that service is expected), with a more precise `run`: the services this transport
  * provides to every connection handler (`NodeSocket.NetSocket`, plus `Provided`, e.g. `Tls.TlsPeer`) are
  * removed from the requirements, so handlers may `yield*` them without leaking them into `R`
- * (pitfall P4).
+ * (Effect note E4).
  *
  * `run` serves connections until it is interrupted (it never succeeds). Each accepted connection gets
  * its own fiber; when the handler's Effect ends, the connection is closed. Failures of a handler are
@@ -107,19 +140,6 @@ export interface ServerOptions {
   readonly noDelay?: boolean | undefined
 }
 
-/**
- * Options for {@link makeUnixServer}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface UnixServerOptions {
-  /** Path of the socket file. A stale one (nobody listening) is removed first; it is removed on close. */
-  readonly path: string
-  /** Listen backlog; default Node's (511). */
-  readonly backlog?: number | undefined
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // wrapping a connected net.Socket
 // ---------------------------------------------------------------------------------------------------------
@@ -175,7 +195,7 @@ const socketFromTracked = <S extends Net.Socket>(tracked: Tracked<S>): Effect.Ef
  *
  * Incoming data stays buffered in the socket until `run` starts. As with every `fromDuplex` socket,
  * `write` waits until `run` has started, `run` succeeds on the peer's FIN and fails with
- * `SocketCloseError` when the socket is closed (also by a local `CloseEvent`, pitfall P3); the
+ * `SocketCloseError` when the socket is closed (also by a local `CloseEvent`, Effect note E3); the
  * connection is closed when `run` ends. Call it right after getting the socket: errors emitted before
  * this call are not seen.
  *
@@ -205,7 +225,7 @@ export interface ConnectWithOptions {
 }
 
 /**
- * The building block of {@link connect}, {@link unixConnect} and `Tls.connect`: opens a connection
+ * The building block of {@link connect}, `Unix.connect` and `Tls.connect`: opens a connection
  * with `create` (e.g. `() => Net.createConnection(...)`), waits for `readyEvent`, and returns it as a
  * Socket. Errors are listened for from the moment the socket exists (an `error` event with no
  * listener would crash the process), and the connection is closed when the scope closes even if the
@@ -276,8 +296,6 @@ const applySocketOptions = (
   else conn.setKeepAlive(true, Duration.toMillis(Duration.decode(keepAlive)))
 }
 
-/** Loopback of the requested family: the project never binds or dials a wildcard by default. */
-const defaultHost = (ipv6: boolean | undefined): string => (ipv6 ? "::1" : "127.0.0.1")
 
 /**
  * Connects over TCP. Resolves only once the connection is open: a refused connection, an unknown
@@ -306,18 +324,6 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
       keepAlive: options.keepAlive
     }
   )
-
-/**
- * Connects to a Unix-domain stream socket (RPyC's `unix_connect`). Same behaviour as {@link connect}.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const unixConnect = (
-  path: string,
-  options: { readonly openTimeout?: Duration.DurationInput | undefined } = {}
-): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
-  connectWith(() => Net.createConnection({ path }), { readyEvent: "connect", openTimeout: options.openTimeout })
 
 // ---------------------------------------------------------------------------------------------------------
 // servers
@@ -477,78 +483,6 @@ export const makeServer = (
   })
 
 /**
- * Removes the file at `path` if it is a Unix socket nobody accepts on (left by a process that
- * died); fails with `SocketServerError` reason `"Open"` if the socket is live or the file is not a
- * socket.
- *
- * @since 0.1.0
- * @category utils
- */
-export const removeStaleSocket = (path: string): Effect.Effect<void, SocketServer.SocketServerError> =>
-  Effect.async<void, SocketServer.SocketServerError>((resume) => {
-    let stat: Fs.Stats
-    try {
-      stat = Fs.lstatSync(path)
-    } catch {
-      return resume(Effect.void) // nothing there
-    }
-    const inUse = (cause: unknown) => resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
-    if (!stat.isSocket()) return inUse(new Error(`${path} exists and is not a socket`))
-    // a socket file: stale if connecting is refused, live (leave it alone) if it accepts
-    const probe = Net.createConnection({ path })
-    probe.once("connect", () => {
-      probe.destroy()
-      inUse(Object.assign(new Error(`listen EADDRINUSE: ${path} is in use`), { code: "EADDRINUSE" }))
-    })
-    probe.once("error", () => {
-      probe.destroy()
-      try {
-        Fs.unlinkSync(path)
-        resume(Effect.void)
-      } catch (cause) {
-        inUse(cause)
-      }
-    })
-    return Effect.sync(() => probe.destroy())
-  })
-
-/**
- * Listens on a Unix-domain socket at `path` (RPyC's `socket_path=`). A stale socket file left by a
- * process that died is removed first; a path in use, or one that is not a socket, fails with
- * `SocketServerError` reason `"Open"`. The socket file is removed when the scope closes.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeUnixServer = (
-  options: UnixServerOptions
-): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
-  Effect.gen(function*() {
-    yield* removeStaleSocket(options.path)
-    // Node unlinks the file itself on close; this covers the case where it did not. Registered before
-    // the server so it runs after the server has closed; it checks the inode so that a socket another
-    // server created at the same path meanwhile is left alone.
-    let ino: number | undefined
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        if (ino === undefined) return
-        try {
-          const stat = Fs.lstatSync(options.path)
-          if (stat.isSocket() && stat.ino === ino) Fs.unlinkSync(options.path)
-        } catch {
-          // already gone
-        }
-      })
-    )
-    const server = yield* fromNetServer({
-      make: (onConnection) => Net.createServer(onConnection),
-      listen: { path: options.path, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }
-    })
-    ino = Fs.statSync(options.path).ino
-    return server
-  })
-
-/**
  * {@link makeServer} as a layer for the `SocketServer` service.
  *
  * @since 0.1.0
@@ -558,14 +492,3 @@ export const layerServer = (
   options: ServerOptions = {}
 ): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError> =>
   Layer.scoped(SocketServer.SocketServer, makeServer(options))
-
-/**
- * {@link makeUnixServer} as a layer for the `SocketServer` service.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerUnixServer = (
-  options: UnixServerOptions
-): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError> =>
-  Layer.scoped(SocketServer.SocketServer, makeUnixServer(options))

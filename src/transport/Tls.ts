@@ -1,27 +1,36 @@
 /**
- * TLS transport (RPyC's `ssl_connect` and `SSLAuthenticator`) on top of `node:tls`, which
- * @effect/platform does not wrap (effect-stack.md §2). RPyC frames flow inside TLS unchanged.
+ * TLS (RPyC's `ssl_connect` and `SSLAuthenticator`) on top of `node:tls`, which @effect/platform does
+ * not wrap. RPyC frames flow inside TLS unchanged. Everything TLS of this package
+ * lives here, for clients and servers alike: the options, reading the key material, checking it, the
+ * handshake and what it tells about the peer.
  *
- * Defaults mirror RPyC (rpyc-protocol.md §7.3):
+ * Defaults mirror RPyC (PROTOCOL.md §7.3):
  * - client: always encrypted; the server certificate is verified only when a `ca` is given (or
  *   `verify: true`), and the host name is not checked unless `checkHostname: true`;
  * - server: a client certificate is requested and required only when a `ca` is given.
  *
- * Certificates, keys and CAs are PEM contents (string or Buffer), as `node:tls` takes them; read files
- * yourself (RPyC takes file names).
+ * Key material is given as {@link Credentials}: PEM contents (string or Buffer, as `node:tls` takes
+ * them) or RPyC's file names (`keyfile`, `certfile`, `cafile`); a PEM value wins over the file of the
+ * same role.
  *
  * @since 0.1.0
  */
-import type * as Socket from "@effect/platform/Socket"
+import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as NodeTls from "node:tls"
 import * as Tcp from "./Tcp.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// credentials
+// ---------------------------------------------------------------------------------------------------------
 
 /**
  * PEM material: one PEM string/Buffer, or several.
@@ -32,25 +41,130 @@ import * as Tcp from "./Tcp.js"
 export type Pem = string | Buffer | ReadonlyArray<string | Buffer>
 
 /**
+ * PEM material once read: text only, so that it can cross a process boundary as JSON.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PemText = string | Array<string>
+
+/**
+ * Key material, as PEM contents or as file names (RPyC's `keyfile` / `certfile` / `ca_certs`). A PEM
+ * value wins over the file of the same role.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credentials {
+  /** Private key (RPyC's `keyfile`, as contents). */
+  readonly key?: Pem | undefined
+  /** Certificate chain (RPyC's `certfile`, as contents). */
+  readonly cert?: Pem | undefined
+  /** CA certificate(s) to verify the peer with (RPyC's `ca_certs`, as contents). */
+  readonly ca?: Pem | undefined
+  /** File of the private key (RPyC's `keyfile`). */
+  readonly keyfile?: string | undefined
+  /** File of the certificate chain (RPyC's `certfile`). */
+  readonly certfile?: string | undefined
+  /** CA bundle file (RPyC's `ca_certs`). */
+  readonly cafile?: string | undefined
+  /** Passphrase of an encrypted key. */
+  readonly passphrase?: string | undefined
+}
+
+/**
+ * {@link Credentials} with the files read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Material {
+  readonly key: PemText | undefined
+  readonly cert: PemText | undefined
+  readonly ca: PemText | undefined
+  readonly passphrase: string | undefined
+}
+
+/**
+ * Key material that cannot be used: a file that cannot be read (`"Read"`), a server without a key or
+ * a certificate (`"Incomplete"`), or PEM that OpenSSL refuses (`"Invalid"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsError extends Data.TaggedError("TlsError")<{
+  readonly reason: "Read" | "Incomplete" | "Invalid"
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+const pemText = (pem: Pem): PemText =>
+  typeof pem === "string"
+    ? pem
+    : Buffer.isBuffer(pem)
+    ? pem.toString("utf8")
+    : pem.map((p) => typeof p === "string" ? p : p.toString("utf8"))
+
+const readPem = (
+  role: string,
+  pem: Pem | undefined,
+  file: string | undefined
+): Effect.Effect<PemText | undefined, TlsError> =>
+  pem !== undefined
+    ? Effect.succeed(pemText(pem))
+    : file === undefined
+    ? Effect.succeed(undefined)
+    : Effect.tryPromise({
+      try: () => Fs.promises.readFile(file, "utf8"),
+      catch: (cause) =>
+        new TlsError({
+          reason: "Read",
+          detail: `cannot read the TLS ${role} file ${file}: ${(cause as Error).message}`,
+          cause
+        })
+    })
+
+/**
+ * Reads the files of `credentials` (PEM values are taken as they are).
+ *
+ * @since 0.1.0
+ * @category credentials
+ */
+export const readCredentials = (credentials: Credentials): Effect.Effect<Material, TlsError> =>
+  Effect.gen(function*() {
+    return {
+      key: yield* readPem("key", credentials.key, credentials.keyfile),
+      cert: yield* readPem("certificate", credentials.cert, credentials.certfile),
+      ca: yield* readPem("CA", credentials.ca, credentials.cafile),
+      passphrase: credentials.passphrase
+    }
+  })
+
+/** Drops undefined values: with exactOptionalPropertyTypes, node:tls options must not carry them. */
+const defined = <A extends Record<string, unknown>>(record: A): { [K in keyof A]: Exclude<A[K], undefined> } =>
+  Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as any
+
+// ---------------------------------------------------------------------------------------------------------
+// client
+// ---------------------------------------------------------------------------------------------------------
+
+/**
  * Options for {@link connect}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions extends Tcp.ConnectOptions {
+export interface ConnectOptions extends Tcp.ConnectOptions, Credentials {
   /** Time allowed for TCP connect plus TLS handshake; default 3 seconds. */
   readonly openTimeout?: Duration.DurationInput | undefined
-  /** CA certificate(s) to verify the server with (RPyC's `ca_certs`). Giving one turns verification on. */
-  readonly ca?: Pem | undefined
-  /** Client certificate chain, for servers that require one (RPyC's `certfile`). */
-  readonly cert?: Pem | undefined
-  /** Private key of `cert` (RPyC's `keyfile`). */
-  readonly key?: Pem | undefined
-  /** Passphrase of an encrypted `key`. */
-  readonly passphrase?: string | undefined
   /**
-   * Verify the server's certificate chain (RPyC's `cert_reqs=CERT_REQUIRED`). Default: true when `ca`
-   * is given, false otherwise. With `true` and no `ca`, Node's bundled root CAs are used.
+   * Verify the server's certificate chain (RPyC's `cert_reqs=CERT_REQUIRED`). Default: true when a CA
+   * (`ca` or `cafile`) is given, false otherwise. With `true` and no CA, Node's bundled root CAs are
+   * used.
    */
   readonly verify?: boolean | undefined
   /** Also check that the certificate matches `servername`/`host`. Default false, like RPyC. */
@@ -64,13 +178,151 @@ export interface ConnectOptions extends Tcp.ConnectOptions {
 }
 
 /**
+ * Connects over TLS. Resolves once the handshake is done; an unreadable key file, a refused
+ * connection, a failed verification (when verifying) or a timeout fail here with
+ * `SocketGenericError` (reason `"Open"` / `"OpenTimeout"`).
+ *
+ * With TLS 1.3 a server that rejects the client's certificate does so *after* the client considers the
+ * handshake done, so such a refusal surfaces as a failure of `run` (a `Read` error), not of `connect`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const material = yield* readCredentials(options).pipe(
+      Effect.mapError((cause) => new Socket.SocketGenericError({ reason: "Open", cause }))
+    )
+    const host = options.host ?? Tcp.defaultHost(options.ipv6)
+    const verify = options.verify ?? material.ca !== undefined
+    const servername = options.servername ?? (Net.isIP(host) === 0 ? host : undefined)
+    const tlsOptions: NodeTls.ConnectionOptions = {
+      host,
+      port: options.port,
+      ...(options.ipv6 ? { family: 6 } : {}),
+      ...defined({
+        ca: material.ca,
+        cert: material.cert,
+        key: material.key,
+        passphrase: material.passphrase,
+        servername,
+        minVersion: options.minVersion,
+        ciphers: options.ciphers
+      }),
+      rejectUnauthorized: verify,
+      // RPyC forces check_hostname off unless asked; Node checks it whenever it verifies, so opt out
+      ...(options.checkHostname ? {} : { checkServerIdentity: () => undefined })
+    }
+    return yield* Tcp.connectWith(() => NodeTls.connect(tlsOptions), {
+      readyEvent: "secureConnect",
+      openTimeout: options.openTimeout,
+      noDelay: options.noDelay ?? true,
+      keepAlive: options.keepAlive
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// server
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The TLS side of a server: its key material and how it treats clients.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerCredentials extends Credentials {
+  /**
+   * Require a valid client certificate, chaining to the CA (`ca` / `cafile`). Default: true when a CA is
+   * given, as RPyC's `SSLAuthenticator` does.
+   */
+  readonly requireClientCert?: boolean | undefined
+  /** A handshake not done within this time is dropped; default Node's 120 s. */
+  readonly handshakeTimeout?: Duration.DurationInput | undefined
+  /** Lowest protocol version to accept; default Node's. */
+  readonly minVersion?: NodeTls.SecureVersion | undefined
+  /** OpenSSL cipher list; default Node's. */
+  readonly ciphers?: string | undefined
+}
+
+/**
+ * {@link ServerCredentials} read, checked and with their defaults applied. Plain JSON, so a server can
+ * hand it to a worker process.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerSettings {
+  readonly key: PemText
+  readonly cert: PemText
+  readonly ca: PemText | undefined
+  readonly passphrase: string | undefined
+  readonly requireClientCert: boolean
+  /** In milliseconds, as `node:tls` takes it; undefined for Node's default. */
+  readonly handshakeTimeout: number | undefined
+  readonly minVersion: NodeTls.SecureVersion | undefined
+  readonly ciphers: string | undefined
+}
+
+/**
+ * Reads and checks a server's key material: both a key and a certificate are needed, and OpenSSL must
+ * accept them, so that a bad setup fails when the server starts (as RPyC's `SSLAuthenticator` does),
+ * not on its first client.
+ *
+ * @since 0.1.0
+ * @category credentials
+ */
+export const resolveServerCredentials = (credentials: ServerCredentials): Effect.Effect<ServerSettings, TlsError> =>
+  Effect.gen(function*() {
+    const { ca, cert, key, passphrase } = yield* readCredentials(credentials)
+    if (key === undefined || cert === undefined) {
+      return yield* new TlsError({ reason: "Incomplete", detail: "TLS needs both a private key and a certificate" })
+    }
+    yield* Effect.try({
+      try: () => NodeTls.createSecureContext(defined({ key, cert, ca, passphrase })),
+      catch: (cause) =>
+        new TlsError({
+          reason: "Invalid",
+          detail: `invalid TLS key, certificate or CA: ${(cause as Error).message}`,
+          cause
+        })
+    })
+    return {
+      key,
+      cert,
+      ca,
+      passphrase,
+      requireClientCert: credentials.requireClientCert ?? ca !== undefined,
+      handshakeTimeout: credentials.handshakeTimeout === undefined
+        ? undefined
+        : Duration.toMillis(Duration.decode(credentials.handshakeTimeout)),
+      minVersion: credentials.minVersion,
+      ciphers: credentials.ciphers
+    }
+  })
+
+const serverTlsOptions = (settings: ServerSettings): NodeTls.TlsOptions => ({
+  ...defined({
+    key: settings.key,
+    cert: settings.cert,
+    ca: settings.ca,
+    passphrase: settings.passphrase,
+    handshakeTimeout: settings.handshakeTimeout,
+    minVersion: settings.minVersion,
+    ciphers: settings.ciphers
+  }),
+  requestCert: settings.requireClientCert,
+  rejectUnauthorized: settings.requireClientCert
+})
+
+/**
  * Options for {@link makeServer}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ServerOptions {
-  /** Address to bind; default `127.0.0.1` (`::1` when `ipv6` is set). */
+export interface ServerOptions extends ServerCredentials {
+  /** Address to bind; default `Tcp.defaultHost(ipv6)`. */
   readonly host?: string | undefined
   /** Port; default 0 (ephemeral). */
   readonly port?: number | undefined
@@ -80,25 +332,6 @@ export interface ServerOptions {
   readonly backlog?: number | undefined
   /** `TCP_NODELAY` on accepted connections; default true. */
   readonly noDelay?: boolean | undefined
-  /** Server private key (RPyC's `keyfile`). */
-  readonly key: Pem
-  /** Server certificate chain (RPyC's `certfile`). */
-  readonly cert: Pem
-  /** Passphrase of an encrypted `key`. */
-  readonly passphrase?: string | undefined
-  /**
-   * CA certificate(s) that client certificates must chain to (RPyC's `ca_certs`). Giving one makes the
-   * server request a client certificate and refuse clients without a valid one.
-   */
-  readonly ca?: Pem | undefined
-  /** Require a valid client certificate; default: true when `ca` is given. */
-  readonly requireClientCert?: boolean | undefined
-  /** A handshake not done within this many milliseconds is dropped; default Node's 120 s. */
-  readonly handshakeTimeout?: number | undefined
-  /** Lowest protocol version to accept; default Node's. */
-  readonly minVersion?: NodeTls.SecureVersion | undefined
-  /** OpenSSL cipher list; default Node's. */
-  readonly ciphers?: string | undefined
   /**
    * Called when a client fails the handshake (no or bad client certificate, not TLS at all, timeout).
    * That connection is dropped; the server keeps serving. Default: ignore.
@@ -135,61 +368,11 @@ export interface PeerInfo {
  * @since 0.1.0
  * @category tags
  */
-export class TlsPeer extends Context.Tag("effect-rpyc/transport/Tls/TlsPeer")<TlsPeer, PeerInfo>() {}
-
-/** node:tls wants mutable arrays; ours are readonly in the API. */
-const pem = (value: Pem | undefined): string | Buffer | Array<string | Buffer> | undefined =>
-  value === undefined ? undefined : typeof value === "string" || Buffer.isBuffer(value) ? value : [...value]
-
-/** Drops undefined values: with exactOptionalPropertyTypes, node:tls options must not carry them. */
-const defined = <A extends Record<string, unknown>>(record: A): { [K in keyof A]: Exclude<A[K], undefined> } =>
-  Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as any
-
-/**
- * Connects over TLS. Resolves once the handshake is done; a refused connection, a failed
- * verification (when verifying) or a timeout fail here with `SocketGenericError` (reason `"Open"` /
- * `"OpenTimeout"`).
- *
- * With TLS 1.3 a server that rejects the client's certificate does so *after* the client considers the
- * handshake done, so such a refusal surfaces as a failure of `run` (a `Read` error), not of `connect`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> => {
-  const host = options.host ?? (options.ipv6 ? "::1" : "127.0.0.1")
-  const verify = options.verify ?? options.ca !== undefined
-  const servername = options.servername ?? (Net.isIP(host) === 0 ? host : undefined)
-  const tlsOptions: NodeTls.ConnectionOptions = {
-    host,
-    port: options.port,
-    ...(options.ipv6 ? { family: 6 } : {}),
-    ...defined({
-      ca: pem(options.ca),
-      cert: pem(options.cert),
-      key: pem(options.key),
-      passphrase: options.passphrase,
-      servername,
-      minVersion: options.minVersion,
-      ciphers: options.ciphers
-    }),
-    rejectUnauthorized: verify,
-    // RPyC forces check_hostname off unless asked; Node checks it whenever it verifies, so opt out
-    ...(options.checkHostname ? {} : { checkServerIdentity: () => undefined })
-  }
-  return Tcp.connectWith(() => NodeTls.connect(tlsOptions), {
-    readyEvent: "secureConnect",
-    openTimeout: options.openTimeout,
-    noDelay: options.noDelay ?? true,
-    keepAlive: options.keepAlive
-  })
-}
+export class TlsPeer extends Context.Tag("effect-rpyc/Tls/TlsPeer")<TlsPeer, PeerInfo>() {}
 
 const peerInfo = (conn: NodeTls.TLSSocket): PeerInfo => {
-  const certificate = conn.getPeerCertificate(true)
   return {
-    // node returns {} (not null) when the peer sent no certificate
-    certificate: certificate && Object.keys(certificate).length > 0 ? certificate : undefined,
+    certificate: peerCertificate(conn),
     authorized: conn.authorized,
     authorizationError: conn.authorizationError ?? undefined,
     protocol: conn.getProtocol(),
@@ -202,50 +385,86 @@ const peerInfo = (conn: NodeTls.TLSSocket): PeerInfo => {
  * Listens for TLS connections (default `127.0.0.1:0`). Handlers get the decrypted stream as a
  * `Socket`, the `tls.TLSSocket` as `NodeSocket.NetSocket`, and the peer's certificate as
  * {@link TlsPeer}. A client that fails the handshake is dropped without reaching the handler, like
- * RPyC's `SSLAuthenticator` raising `AuthenticationError`.
+ * RPyC's `SSLAuthenticator` raising `AuthenticationError`. Key material is read and checked first: a
+ * problem fails here with `SocketServerError` reason `"Open"`, its cause a {@link TlsError}.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const makeServer = (
   options: ServerOptions
-): Effect.Effect<Tcp.Server<TlsPeer>, SocketServer.SocketServerError, Scope.Scope> => {
-  const requireClientCert = options.requireClientCert ?? options.ca !== undefined
-  const tlsOptions: NodeTls.TlsOptions = {
-    ...defined({
-      key: pem(options.key),
-      cert: pem(options.cert),
-      ca: pem(options.ca),
-      passphrase: options.passphrase,
-      handshakeTimeout: options.handshakeTimeout,
-      minVersion: options.minVersion,
-      ciphers: options.ciphers
-    }),
-    requestCert: requireClientCert,
-    rejectUnauthorized: requireClientCert
-  }
-  return Tcp.fromNetServer<NodeTls.Server, TlsPeer>({
-    make: (onConnection) => {
-      const server = NodeTls.createServer(tlsOptions, onConnection)
-      // without a listener node drops such connections silently; with one we can report them
-      const onHandshakeError = options.onHandshakeError
-      if (onHandshakeError) server.on("tlsClientError", (error, socket) => onHandshakeError(error, socket))
-      return server
-    },
-    listen: {
-      host: options.host ?? (options.ipv6 ? "::1" : "127.0.0.1"),
-      port: options.port ?? 0,
-      ...(options.backlog === undefined ? {} : { backlog: options.backlog })
-    },
-    onAccept: (conn) => conn.setNoDelay(options.noDelay ?? true),
-    context: (conn) => Context.make(TlsPeer, peerInfo(conn as NodeTls.TLSSocket))
+): Effect.Effect<Tcp.Server<TlsPeer>, SocketServer.SocketServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* resolveServerCredentials(options).pipe(
+      Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Open", cause }))
+    )
+    return yield* Tcp.fromNetServer<NodeTls.Server, TlsPeer>({
+      make: (onConnection) => {
+        const server = NodeTls.createServer(serverTlsOptions(settings), onConnection)
+        // without a listener node drops such connections silently; with one we can report them
+        const onHandshakeError = options.onHandshakeError
+        if (onHandshakeError) server.on("tlsClientError", (error, socket) => onHandshakeError(error, socket))
+        return server
+      },
+      listen: {
+        host: options.host ?? Tcp.defaultHost(options.ipv6),
+        port: options.port ?? 0,
+        ...(options.backlog === undefined ? {} : { backlog: options.backlog })
+      },
+      onAccept: (conn) => conn.setNoDelay(options.noDelay ?? true),
+      context: (conn) => Context.make(TlsPeer, peerInfo(conn as NodeTls.TLSSocket))
+    })
   })
+
+/**
+ * The server side of the handshake on a connection accepted elsewhere (e.g. by a parent process that
+ * handed the socket over). The socket goes through a non-listening `tls.Server`, which gives it the
+ * exact semantics of a connection accepted by {@link makeServer}: client certificate verification,
+ * `authorized`, handshake timeout. Fails with the handshake error (the socket is then destroyed) or
+ * when the peer closes first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const accept = (raw: Net.Socket, settings: ServerSettings): Effect.Effect<NodeTls.TLSSocket, Error> =>
+  Effect.async<NodeTls.TLSSocket, Error>((resume) => {
+    const server = NodeTls.createServer(serverTlsOptions(settings))
+    let settled = false
+    const settle = (result: Effect.Effect<NodeTls.TLSSocket, Error>) => {
+      if (settled) return
+      settled = true
+      raw.off("close", onClose)
+      resume(result)
+    }
+    const onClose = () => settle(Effect.fail(new Error("connection closed during the TLS handshake")))
+    server.once("secureConnection", (conn: NodeTls.TLSSocket) => settle(Effect.succeed(conn)))
+    server.once("tlsClientError", (error) => {
+      raw.destroy()
+      settle(Effect.fail(error))
+    })
+    raw.once("close", onClose)
+    server.emit("connection", raw)
+    return Effect.sync(() => raw.destroy())
+  })
+
+/**
+ * What RPyC's `SSLAuthenticator` puts into a connection's `credentials`: the client's certificate
+ * (with its issuer chain), or undefined when it sent none or `socket` is not a TLS socket.
+ *
+ * @since 0.1.0
+ * @category peer
+ */
+export const peerCertificate = (socket: unknown): NodeTls.DetailedPeerCertificate | undefined => {
+  if (!(socket instanceof NodeTls.TLSSocket)) return undefined
+  const certificate = socket.getPeerCertificate(true)
+  // node returns {} (not null) when the peer sent no certificate
+  return certificate && Object.keys(certificate).length > 0 ? certificate : undefined
 }
 
 /**
  * {@link makeServer} as a layer for the platform's `SocketServer` service. {@link TlsPeer} is still
  * provided to every handler, but the service's `run` type does not remove it from the requirements:
- * read it with `Effect.serviceOption(TlsPeer)` there (pitfall P4).
+ * read it with `Effect.serviceOption(TlsPeer)` there (Effect note E4).
  *
  * @since 0.1.0
  * @category layers

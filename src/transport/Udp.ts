@@ -1,5 +1,5 @@
 /**
- * A scoped UDP socket on top of `node:dgram` (@effect/platform has no UDP support; effect-stack.md §3).
+ * A scoped UDP socket on top of `node:dgram` (@effect/platform has no UDP support).
  *
  * Incoming datagrams go into a bounded *sliding* mailbox: UDP has no backpressure, so when a consumer
  * falls behind the oldest datagrams are dropped rather than letting memory grow without limit.
@@ -127,7 +127,7 @@ export const make = (options: Options = {}): Effect.Effect<UdpSocket, UdpError, 
     socket.on("message", (msg, rinfo) => {
       mailbox.unsafeOffer({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), address: rinfo.address, port: rinfo.port })
     })
-    // unsafeDone takes an Exit, not an Effect (pitfall P6)
+    // unsafeDone takes an Exit, not an Effect (Effect note E6)
     socket.on("error", (cause) => {
       mailbox.unsafeDone(Exit.fail(new UdpError({ reason: "Receive", cause })))
     })
@@ -163,7 +163,7 @@ export const make = (options: Options = {}): Effect.Effect<UdpSocket, UdpError, 
  * @since 0.1.0
  * @category tags
  */
-export class Udp extends Context.Tag("effect-rpyc/transport/Udp")<Udp, UdpSocket>() {}
+export class Udp extends Context.Tag("effect-rpyc/Udp/Udp")<Udp, UdpSocket>() {}
 
 /**
  * A layer that binds a socket for its lifetime.

@@ -10,11 +10,12 @@ import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
 import { async_, AsyncResult, ExpiredError, isAsyncFunction, timed, withTimeout } from "../../src/async/Async.js"
-import { kwargs } from "../../src/netref/RemoteOp.js"
-import { ConnectionClosed, RemoteError, RequestTimeout } from "../../src/protocol/Errors.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import { ConnectionClosed, RemoteError, RequestTimeout } from "../../src/internal/base/Errors.js"
 import * as Service from "../../src/service/Service.js"
 import * as Pair from "../../src/transport/Pair.js"
-import { AsyncTestService, pair, remote } from "./support.js"
+import { AsyncTestService, pair } from "./support.js"
+import { remote } from "../support/Peers.js"
 
 const setup = Effect.gen(function*() {
   const service = new AsyncTestService()
@@ -52,7 +53,7 @@ describe("async_ (TS peer, TestClock)", () => {
       assert.strictEqual(yield* Effect.promise(() => res.value.then((v) => v)), 5)
     }))
 
-  it.scoped("an AsyncResult is not thenable and not an Effect (pitfall P9)", () =>
+  it.scoped("an AsyncResult is not thenable and not an Effect (Effect note E9)", () =>
     Effect.gen(function*() {
       const { client } = yield* setup
       const res = async_(yield* remote(client.root.echo))("x")
@@ -398,11 +399,11 @@ describe("synchronous timeouts", () => {
     Effect.gen(function*() {
       const { client } = yield* setup
       yield* client.ping()
-      yield* client.ping("hello", 1)
+      yield* client.ping("hello", "1 second")
       // a peer that reads nothing and never answers: the ping's own timeout applies (TestClock)
       const [, silent] = yield* Pair.make()
       const lonely = yield* Service.makeConnection(silent, Service.VoidService, { wireVersion: 5 })
-      const fiber = yield* Effect.fork(lonely.ping("anyone?", 2))
+      const fiber = yield* Effect.fork(lonely.ping("anyone?", "2 seconds"))
       yield* TestClock.adjust("1 second")
       assert.isNull(fiber.unsafePoll())
       yield* TestClock.adjust("2 seconds")
@@ -412,6 +413,6 @@ describe("synchronous timeouts", () => {
       // a closed peer
       const { client: orphan, server } = yield* pair(new AsyncTestService())
       yield* server.close()
-      assert.instanceOf(yield* Effect.flip(orphan.ping("x", 1)), ConnectionClosed)
+      assert.instanceOf(yield* Effect.flip(orphan.ping("x", "1 second")), ConnectionClosed)
     }))
 })

@@ -10,9 +10,10 @@ import { async_ } from "../../src/async/Async.js"
 import * as Classic from "../../src/classic/Classic.js"
 import * as Client from "../../src/client/Client.js"
 import * as Operations from "../../src/netref/Operations.js"
-import * as Server from "../../src/server/Server.js"
 import { Service } from "../../src/service/Service.js"
-import { CHILD_TEST_TIMEOUT, describePython, pythonClassic, remote } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { pythonClassic, remote, serve } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 /** A TS server whose functions call back into the client. */
 class BounceService extends Service {
@@ -32,7 +33,7 @@ class BounceService extends Service {
 const quiet = Logger.withMinimumLogLevel(LogLevel.Warning)
 
 const tsServer = Effect.gen(function*() {
-  const server = yield* Server.make(BounceService, { hostname: "127.0.0.1", port: 0 }).pipe(quiet)
+  const server = yield* serve(BounceService).pipe(quiet)
   return yield* Client.connect({ host: "127.0.0.1", port: server.port! })
 })
 
@@ -109,7 +110,7 @@ describePython("callbacks against Python rpyc_classic", () => {
       const cubes = yield* remote(conn.builtins.list(mapped))
       assert.strictEqual(String(yield* remote(Operations.repr(cubes))), "[0, 1, 8, 27, 64, 125, 216, 343, 512, 729]")
       assert.deepStrictEqual(printed, Array.from({ length: 10 }, (_, i) => `hi, this is g, executing locally ${i}`))
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("nested callbacks client → Python → client → …, depth 10", () =>
     Effect.gen(function*() {
@@ -128,7 +129,7 @@ describePython("callbacks against Python rpyc_classic", () => {
         level = server[1]
       }
       assert.strictEqual(level, "bottom")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("an async call whose remote side calls back while the caller does not wait", () =>
     Effect.gen(function*() {
@@ -146,5 +147,5 @@ describePython("callbacks against Python rpyc_classic", () => {
       yield* res.wait()
       assert.deepStrictEqual(seen, [0, 1, 2, 3, 4])
       assert.strictEqual(String(yield* remote(Operations.repr(yield* res.value))), "[0, 1, 4, 9, 16]")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })

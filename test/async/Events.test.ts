@@ -14,17 +14,9 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Client from "../../src/client/Client.js"
-import {
-  CHILD_TEST_TIMEOUT,
-  describePython,
-  hasPythonRpyc,
-  PYTHON,
-  pythonMissing,
-  remote,
-  run,
-  spawn,
-  tsx
-} from "./support.js"
+import { run, spawn, TIMEOUT, tsx } from "../support/Child.js"
+import { remote } from "../support/Peers.js"
+import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
 
 const INTERVAL = 0.05
 
@@ -66,8 +58,8 @@ class EventsServer extends Context.Tag("test/EventsServer")<EventsServer, { read
 
 const startServer = Effect.gen(function*() {
   const [node, args] = tsx("examples/events/server.ts")
-  const server = yield* spawn(node, args, { PORT: "0" })
-  const port = (yield* server.waitFor("stderr", /server started on \[127\.0\.0\.1\]:(\d+)/))[1]!
+  const server = yield* spawn(node, args, { env: { PORT: "0" } })
+  const port = (yield* server.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, "stderr"))[1]!
   return { port }
 })
 
@@ -75,7 +67,7 @@ const EventsServerLive = Layer.scoped(EventsServer, startServer)
 
 const connect = Effect.flatMap(EventsServer, ({ port }) => Client.connect({ host: "127.0.0.1", port: Number(port) }))
 
-layer(EventsServerLive, { excludeTestServices: true, timeout: CHILD_TEST_TIMEOUT })("events: the file monitor", (it) => {
+layer(EventsServerLive, { excludeTestServices: true, timeout: TIMEOUT })("events: the file monitor", (it) => {
   it.scoped("each change fires the callback within 2 s with old and new stat; none after stop()", () =>
     Effect.gen(function*() {
       const conn = yield* connect
@@ -158,13 +150,13 @@ describe("events: the example scripts", () => {
       const { port } = yield* startServer
       const file = yield* tempFile
       const [node, clientArgs] = tsx("examples/events/client.ts", file)
-      const result = yield* run(node, clientArgs, { PORT: port, INTERVAL: String(INTERVAL) })
+      const result = yield* run(node, clientArgs, { env: { PORT: port, INTERVAL: String(INTERVAL) } })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(result.stdout.match(/^file changed$/gm)?.length, 2, result.stdout)
       assert.match(result.stdout, /old stat: os\.stat_result\(st_mode=\d+, .*st_size=0,/)
       assert.match(result.stdout, /new stat: os\.stat_result\(.*st_size=11,/)
       assert.match(result.stdout, /stopped after 2 changes/)
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })
 
 describePython("events: the Python client (with its BgServingThread) against server.ts", () => {
@@ -173,10 +165,10 @@ describePython("events: the Python client (with its BgServingThread) against ser
       assert.isTrue(hasPythonRpyc, pythonMissing)
       const { port } = yield* startServer
       const file = yield* tempFile
-      const result = yield* run(PYTHON, ["examples/events/client.py", file], { PORT: port, INTERVAL: String(INTERVAL) })
+      const result = yield* run(PYTHON, ["examples/events/client.py", file], { env: { PORT: port, INTERVAL: String(INTERVAL) } })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(result.stdout.match(/^file changed$/gm)?.length, 2, result.stdout)
       assert.match(result.stdout, /new stat: \(\d+, .*\)/)
       assert.match(result.stdout, /done/)
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })

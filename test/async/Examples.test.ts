@@ -4,20 +4,22 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { CHILD_TEST_TIMEOUT, describePython, hasPythonRpyc, pythonClassic, pythonMissing, run, spawn, tsx } from "./support.js"
+import { run, spawn, TIMEOUT, tsx } from "../support/Child.js"
+import { pythonClassic } from "../support/Peers.js"
+import { describePython, hasPythonRpyc, pythonMissing } from "../support/Python.js"
 
 /** effect-rpyc's classic server (`src/cli/rpyc-classic.ts`) on a free port. */
 const tsClassic = Effect.gen(function*() {
   const [node, args] = tsx("src/cli/rpyc-classic.ts", "--port", "0")
   const child = yield* spawn(node, args)
-  const m = yield* child.waitFor("stderr", /server started on \[127\.0\.0\.1\]:(\d+)/)
+  const m = yield* child.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, "stderr")
   return { port: m[1]! }
 })
 
 const runExample = (file: string, env: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const [node, args] = tsx(file)
-    const result = yield* run(node, args, env)
+    const result = yield* run(node, args, { env })
     assert.strictEqual(result.code, 0, `${file}\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`)
     return result.stdout
   })
@@ -38,7 +40,7 @@ describePython("examples against Python rpyc_classic", () => {
       assert.include(out, "ready: true error: false value: 8")
       assert.include(out, "ready: true error: true\nraised ValueError: invalid literal for int() with base 10: 'this is not a valid number'")
       assert.include(out, "expired: result expired")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("examples/callbacks/python-classic.ts: g executes locally, once per element", () =>
     Effect.gen(function*() {
@@ -47,7 +49,7 @@ describePython("examples against Python rpyc_classic", () => {
       const out = yield* runExample("examples/callbacks/python-classic.ts", { PORT: String(port) })
       assert.include(out, "rlist: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]")
       assert.include(out, `${CUBES}\n${LOCAL_PRINTS}\n${CUBES}\n`)
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })
 
 describe("examples against effect-rpyc's classic server", () => {
@@ -59,7 +61,7 @@ describe("examples against effect-rpyc's classic server", () => {
       assert.include(out, "ready: true error: false value: 8")
       assert.include(out, "ready: true error: true\nraised SyntaxError: Cannot convert this is not a valid number to a BigInt")
       assert.include(out, "expired: result expired")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("examples/callbacks/ts-classic.ts: g executes locally, once per element", () =>
     Effect.gen(function*() {
@@ -67,7 +69,7 @@ describe("examples against effect-rpyc's classic server", () => {
       const out = yield* runExample("examples/callbacks/ts-classic.ts", { PORT: port })
       assert.include(out, "rlist: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]")
       assert.include(out, `${CUBES}\n${LOCAL_PRINTS}\n${CUBES}\n`)
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })
 
 describe("examples/async/effect.ts", () => {
@@ -80,5 +82,5 @@ describe("examples/async/effect.ts", () => {
       assert.include(out, "expired: result expired")
       assert.include(out, "1000 async calls, sum = 499500")
       assert.include(out, "buffiter batches: 10, 20, 40, 30")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })

@@ -8,15 +8,15 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { async_, timed } from "../../src/async/Async.js"
 import * as Client from "../../src/client/Client.js"
-import * as Server from "../../src/server/Server.js"
-import { AsyncTestService, remote } from "./support.js"
+import { AsyncTestService } from "./support.js"
+import { remote, serve } from "../support/Peers.js"
 
 /** Server logs only at warning level and above. */
 const quiet = Logger.withMinimumLogLevel(LogLevel.Warning)
 
 const connect = Effect.gen(function*() {
   const service = new AsyncTestService()
-  const server = yield* Server.make(service, { hostname: "127.0.0.1", port: 0 }).pipe(quiet)
+  const server = yield* serve(service).pipe(quiet)
   const client = yield* Client.connect({ host: "127.0.0.1", port: server.port! })
   return { service, client }
 })

@@ -8,8 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { async_, buffiter, buffiterStream, ExpiredError, timed, withTimeout } from "../../src/async/Async.js"
 import * as Classic from "../../src/classic/Classic.js"
-import { RemoteError, RequestTimeout } from "../../src/protocol/Errors.js"
-import { CHILD_TEST_TIMEOUT, describePython, hasPythonRpyc, pythonClassic, pythonMissing, remote } from "./support.js"
+import { RemoteError, RequestTimeout } from "../../src/internal/base/Errors.js"
+import { TIMEOUT } from "../support/Child.js"
+import { pythonClassic, remote } from "../support/Peers.js"
+import { describePython, hasPythonRpyc, pythonMissing } from "../support/Python.js"
 
 /** A classic connection to a fresh `rpyc_classic`. */
 const classic = Effect.gen(function*() {
@@ -34,7 +36,7 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.isTrue(res.ready)
       assert.isFalse(res.error)
       assert.isNull(yield* res.value)
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("async int: \"8\" gives 8; an invalid literal gives error = true and the ValueError", () =>
     Effect.gen(function*() {
@@ -55,7 +57,7 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.strictEqual((error as RemoteError).module, "builtins")
       assert.deepStrictEqual((error as RemoteError).args, ["invalid literal for int() with base 10: 'this is not a valid number'"])
       assert.include((error as RemoteError).remoteTraceback, "ValueError")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("addCallback runs when Python's reply arrives", () =>
     Effect.gen(function*() {
@@ -67,7 +69,7 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.deepStrictEqual(seen, [true])
       res.addCallback((r) => seen.push(r.error))
       assert.deepStrictEqual(seen, [true, false])
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("setExpiry and timed: ExpiredError, and Python's late reply is dropped", () =>
     Effect.gen(function*() {
@@ -91,7 +93,7 @@ describePython("async_ against Python rpyc_classic", () => {
       const late = timed(sleep, 0.2)(2)
       assert.instanceOf(yield* Effect.flip(late.value), ExpiredError)
       assert.strictEqual(yield* remote(conn.eval("'after'")), "after")
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("syncRequestTimeout per connection and withTimeout per call: RequestTimeout, late reply dropped", () =>
     Effect.gen(function*() {
@@ -108,14 +110,14 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.instanceOf(yield* Effect.flip(sleep(2)), RequestTimeout)
       assert.strictEqual(yield* remote(conn.eval("2 + 2")), 4)
       assert.isNull(yield* withTimeout(modules("time").sleep, 5)(0.01))
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 
   it.scopedLive("conn.ping() against Python", () =>
     Effect.gen(function*() {
       const { conn } = yield* classic
       yield* conn.ping()
-      yield* conn.ping("ping payload", 2)
-    }), CHILD_TEST_TIMEOUT)
+      yield* conn.ping("ping payload", "2 seconds")
+    }), TIMEOUT)
 
   it.scopedLive("10,000 async calls in flight complete with the right values", () =>
     Effect.gen(function*() {
@@ -124,7 +126,7 @@ describePython("async_ against Python rpyc_classic", () => {
       const results = Array.from({ length: 10_000 }, (_, i) => astr(i))
       const values = yield* Effect.forEach(results, (r) => r.value)
       assert.isTrue(values.every((v, i) => v === String(i)))
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })
 
 describePython("buffiter against Python rpyc_classic", () => {
@@ -155,5 +157,5 @@ describePython("buffiter against Python rpyc_classic", () => {
         return out
       })
       assert.deepStrictEqual(squares, Array.from({ length: 25 }, (_, i) => i * i))
-    }), CHILD_TEST_TIMEOUT)
+    }), TIMEOUT)
 })

@@ -6,14 +6,17 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Os from "node:os"
 import * as Classic from "../../src/classic/Classic.js"
-import { ClassicService, evalIn, executeIn, makeNamespace } from "../../src/classic/ClassicService.js"
-import * as Netref from "../../src/netref/Netref.js"
+import { ClassicService } from "../../src/classic/ClassicService.js"
+import { evalIn, executeIn, makeNamespace } from "../../src/classic/Namespace.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import * as Connection from "../../src/protocol/Connection.js"
-import { RemoteError } from "../../src/protocol/Errors.js"
+import * as Connection from "../../src/internal/engine/Engine.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
 import * as Service from "../../src/service/Service.js"
 import * as Pair from "../../src/transport/Pair.js"
-import { connect, connectTs, remote, tsServer } from "./support.js"
+import { connect, connectTs, tsServer } from "./support.js"
+import { eventually } from "../support/Eventually.js"
+import { remote } from "../support/Peers.js"
 
 const failure = <A>(effect: Effect.Effect<A, unknown>) => Effect.flip(effect)
 
@@ -191,7 +194,7 @@ describe("TS classic client -> TS classic server", () => {
       yield* Effect.promise(async () => await conn.close())
       assert.isTrue(conn.closed)
       // the server notices
-      while (server.connections.size > 0) yield* Effect.sleep("10 millis")
+      yield* eventually(() => server.connections.size === 0, "the server dropped the connection")
     }))
 
   it.scopedLive("connectSocket: a classic connection over any Socket (here an in-process pair)", () =>

@@ -5,7 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { describePython, explain, pythonServer, run, TIMEOUT, tsServerProcess, tsx } from "./support.js"
+import { tsServerProcess } from "./support.js"
+import { explain, run, TIMEOUT, tsx } from "../support/Child.js"
+import { pythonClassic } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 const runExample = (file: string, port: number) => {
   const [command, args] = tsx(file)
@@ -32,7 +35,7 @@ describe("classic examples against the TS classic server", () => {
         ].join("\n"),
         explain(result)
       )
-      yield* child.waitForLine("stdout", /^hello world$/, 10_000)
+      yield* child.waitFor(/^hello world$/, { stream: "stdout", timeout: 10_000 })
     }), TIMEOUT)
 
   it.scopedLive("examples/netrefs/main.ts (the tutorial's Part 2)", () =>
@@ -62,7 +65,7 @@ const netrefsOutput = (peer: string) =>
 describePython("classic examples against Python's rpyc_classic", () => {
   it.scopedLive("examples/classic/python-session.ts (the tutorial's Part 1)", () =>
     Effect.gen(function*() {
-      const { child, port } = yield* pythonServer
+      const { child, port } = yield* pythonClassic
       const result = yield* runExample("examples/classic/python-session.ts", port)
       assert.strictEqual(result.code, 0, explain(result))
       assert.strictEqual(
@@ -79,12 +82,12 @@ describePython("classic examples against Python's rpyc_classic", () => {
         explain(result)
       )
       // the seed's "hello world", printed by the Python server
-      yield* child.waitForLine("stdout", /^hello world$/, 10_000)
+      yield* child.waitFor(/^hello world$/, { stream: "stdout", timeout: 10_000 })
     }), TIMEOUT)
 
   it.scopedLive("examples/netrefs/main.ts (the tutorial's Part 2)", () =>
     Effect.gen(function*() {
-      const { port } = yield* pythonServer
+      const { port } = yield* pythonClassic
       const result = yield* runExample("examples/netrefs/main.ts", port)
       assert.strictEqual(result.code, 0, explain(result))
       assert.strictEqual(result.stdout, netrefsOutput("python"), explain(result))

@@ -7,7 +7,9 @@ import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describePython, explain, PYTHON, run, TIMEOUT, tsServerProcess } from "./support.js"
+import { tsServerProcess } from "./support.js"
+import { explain, run, TIMEOUT } from "../support/Child.js"
+import { describePython, PYTHON } from "../support/Python.js"
 
 const FIXTURE = Path.join(import.meta.dirname, "fixtures/py_classic_client.py")
 
@@ -37,8 +39,8 @@ describePython("Python classic client -> TS classic server", () => {
         redirected: "redirected to python\n"
       }, explain(result))
       // printed by the TS server itself
-      yield* child.waitForLine("stdout", /^hello world$/, 10_000)
-      yield* child.waitForLine("stdout", /^back on the server$/, 10_000)
+      yield* child.waitFor(/^hello world$/, { stream: "stdout", timeout: 10_000 })
+      yield* child.waitFor(/^back on the server$/, { stream: "stdout", timeout: 10_000 })
       assert.notInclude(child.stdout(), "redirected to python")
     }), TIMEOUT)
 })

@@ -4,11 +4,14 @@
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Classic from "../../src/classic/Classic.js"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { kwargs } from "../../src/netref/RemoteOp.js"
-import { RemoteError } from "../../src/protocol/Errors.js"
-import { Collector, connect, connectPython, describePython, pythonServer, remote, TIMEOUT } from "./support.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
+import { Collector, connect, connectPython } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { pythonClassic, remote } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 describePython("TS classic client -> Python rpyc_classic", () => {
   it.scopedLive("hello world on the server's stdout; eval and execute", () =>
@@ -18,8 +21,8 @@ describePython("TS classic client -> Python rpyc_classic", () => {
       // print("hello world", file=conn.modules.sys.stdout)
       yield* remote(conn.modules.sys.stdout.write("hello world\n"))
       yield* remote(conn.modules.builtins.print("second line", kwargs({ file: yield* remote(conn.modules.sys.stdout), flush: true })))
-      yield* child.waitForLine("stdout", /^hello world$/, 10_000)
-      yield* child.waitForLine("stdout", /^second line$/, 10_000)
+      yield* child.waitFor(/^hello world$/, { stream: "stdout", timeout: 10_000 })
+      yield* child.waitFor(/^second line$/, { stream: "stdout", timeout: 10_000 })
       yield* remote(conn.execute("import math"))
       assert.strictEqual(yield* remote(conn.eval("2*math.pi")), 6.283185307179586)
       assert.strictEqual(yield* remote(conn.eval("1+1")), 2)
@@ -80,7 +83,7 @@ describePython("TS classic client -> Python rpyc_classic", () => {
 
   it.scopedLive("the Promise face, and two connections to one server", () =>
     Effect.gen(function*() {
-      const { port } = yield* pythonServer
+      const { port } = yield* pythonClassic
       const a = yield* Effect.promise(async () => await Classic.connect("127.0.0.1", port))
       const b = yield* connect(port)
       yield* remote(a.execute("only_a = 1"))
@@ -104,7 +107,7 @@ describePython("TS classic client -> Python rpyc_classic", () => {
       assert.strictEqual(out.text, "redirected out\n")
       assert.strictEqual(err.text, "redirected err\n")
       yield* remote(conn.execute("print('back on the server', flush=True)"))
-      yield* child.waitForLine("stdout", /^back on the server$/, 10_000)
+      yield* child.waitFor(/^back on the server$/, { stream: "stdout", timeout: 10_000 })
       assert.notInclude(child.stdout(), "redirected out")
       assert.strictEqual(out.text, "redirected out\n")
       // the Promise form

@@ -10,7 +10,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Classic from "../../src/classic/Classic.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { Collector, connect, connectPython, connectTs, describePython, remote, TIMEOUT, tsServerProcess } from "./support.js"
+import { Collector, connect, connectPython, connectTs, tsServerProcess } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { remote } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 /** A fresh temporary directory, removed with the scope. */
 const tempDir = Effect.acquireRelease(
@@ -127,7 +130,7 @@ describe("remoting against a TS classic server", () => {
       assert.strictEqual(out.text, "redirected 1\nvia sys\n")
       assert.strictEqual(err.text, "to stderr\n")
       yield* remote(conn.execute("console.log('back on the server')"))
-      yield* child.waitForLine("stdout", /^back on the server$/, 10_000)
+      yield* child.waitFor(/^back on the server$/, { stream: "stdout", timeout: 10_000 })
       assert.notInclude(child.stdout(), "redirected 1")
       // a client that disconnects while redirecting does not silence the server
       yield* Effect.scoped(Effect.gen(function*() {
@@ -137,7 +140,7 @@ describe("remoting against a TS classic server", () => {
       }))
       yield* remote(conn.execute("console.log('still printing')"))
       yield* remote(conn.execute("console.log('and again')"))
-      yield* child.waitForLine("stdout", /^and again$/, 10_000)
+      yield* child.waitFor(/^and again$/, { stream: "stdout", timeout: 10_000 })
     }), TIMEOUT)
 
   it.scopedLive("obtain and deliver", () =>

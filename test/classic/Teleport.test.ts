@@ -4,10 +4,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { dedent, freeVariables, functionSource, TeleportError, tokenize } from "../../src/classic/Teleport.js"
+import { freeVariables } from "../../src/classic/FreeVariables.js"
+import { tokenize } from "../../src/classic/JsTokenizer.js"
+import { dedent, functionSource, TeleportError } from "../../src/classic/Teleport.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { RemoteError } from "../../src/protocol/Errors.js"
-import { connectPython, connectTs, describePython, remote, TIMEOUT } from "./support.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
+import { connectPython, connectTs } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { remote } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 describe("free variables", () => {
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [

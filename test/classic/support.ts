@@ -4,51 +4,30 @@
  * - `tsServer`: a TypeScript classic server in this process (`Server.make(ClassicService)`).
  * - `tsServerProcess`: `examples/classic/server.ts` as a child (what `npx rpyc-classic` serves), for
  *   tests that watch the server's own stdout or redirect it.
- * - `pythonServer`: Python's `rpyc_classic` 5.3 (threaded) as a child; it logs the port it bound.
+ * - Python's `rpyc_classic` is test/support's `pythonClassic` (Peers.ts).
  *
  * Children are killed when the test's scope closes; readiness is the "server started" log line.
  */
-import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Classic from "../../src/classic/Classic.js"
 import { ClassicService } from "../../src/classic/ClassicService.js"
-import * as Server from "../../src/server/Server.js"
-import { hasPythonRpyc, PYTHON, pythonMissing, spawn, tsx } from "../interop/support.js"
-
-export {
-  describePython,
-  explain,
-  PYTHON,
-  remote,
-  run,
-  runPythonTests,
-  TIMEOUT,
-  tsx
-} from "../interop/support.js"
-
-export const RPYC_CLASSIC = "/usr/bin/rpyc_classic"
+import { spawn, tsx } from "../support/Child.js"
+import { pythonClassic, serve } from "../support/Peers.js"
 
 const STARTED = /server started on \[127\.0\.0\.1\]:(\d+)/
 
 /** A TypeScript classic server in this process; its port. */
 export const tsServer = Effect.map(
-  Server.make(ClassicService, { hostname: "127.0.0.1", port: 0 }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)),
+  serve(ClassicService).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)),
   (server) => ({ server, port: server.port! })
 )
 
 /** `examples/classic/server.ts` as a child process. */
 export const tsServerProcess = Effect.gen(function*() {
-  const [command, args] = tsx("examples/classic/server.ts")
-  const child = yield* spawn(command, args, { env: { PORT: "0" }, ready: { stream: "stderr", pattern: STARTED } })
-  return { child, port: Number(child.ready![1]) }
-})
-
-/** Python's `rpyc_classic` (threaded mode) as a child process. */
-export const pythonServer = Effect.gen(function*() {
-  assert.isTrue(hasPythonRpyc, pythonMissing)
-  const child = yield* spawn(PYTHON, ["-u", RPYC_CLASSIC, "--host", "127.0.0.1", "--port", "0"], {
+  const child = yield* spawn(...tsx("examples/classic/server.ts"), {
+    env: { PORT: "0" },
     ready: { stream: "stderr", pattern: STARTED }
   })
   return { child, port: Number(child.ready![1]) }
@@ -59,12 +38,16 @@ export const connect = (port: number, options: Classic.ConnectOptions = {}): Cla
   Classic.connect("127.0.0.1", port, options)
 
 /** A connection to an in-process TypeScript classic server. */
-export const connectTs = Effect.flatMap(tsServer, ({ port, server }) =>
-  Effect.map(connect(port), (conn) => ({ conn, port, server })))
+export const connectTs = Effect.flatMap(
+  tsServer,
+  ({ port, server }) => Effect.map(connect(port), (conn) => ({ conn, port, server }))
+)
 
 /** A connection to a fresh Python `rpyc_classic`. */
-export const connectPython = Effect.flatMap(pythonServer, ({ child, port }) =>
-  Effect.map(connect(port), (conn) => ({ conn, port, child })))
+export const connectPython = Effect.flatMap(
+  pythonClassic,
+  ({ child, port }) => Effect.map(connect(port), (conn) => ({ conn, port, child }))
+)
 
 /** Collects what is written to it (a stand-in for stdout in `redirectedStdio` tests). */
 export class Collector {

@@ -5,10 +5,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
-import { eventually, spawn } from "../registry/support.js"
+import { spawn, TSX } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
 
 const LOOPBACK = "127.0.0.1"
-const CLI = ["--import", "tsx", "src/cli/rpyc-classic.ts"]
+const CLI = [...TSX, "src/cli/rpyc-classic.ts"]
 
 describe("rpyc-classic --register", () => {
   for (const mode of ["UDP", "TCP"] as const) {
@@ -30,14 +31,14 @@ describe("rpyc-classic --register", () => {
           "--registry-port",
           String(registryPort)
         ])
-        const port = Number((yield* server.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, "60 seconds"))[1])
+        const port = Number((yield* server.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, { timeout: "60 seconds" }))[1])
         const registrar = yield* (mode === "UDP"
           ? RegistryClient.makeUdp({ host: LOOPBACK, port: registryPort })
           : RegistryClient.makeTcp({ host: LOOPBACK, port: registryPort }))
-        const found = yield* eventually(registrar.discover("SLAVE"), (s) => s.length > 0, "20 seconds")
+        const found = yield* eventually(registrar.discover("SLAVE"), (s) => s.length > 0, { timeout: "20 seconds" })
         assert.deepStrictEqual(found, [{ host: LOOPBACK, port }])
-        server.child.kill("SIGTERM")
-        yield* eventually(registrar.discover("SLAVE"), (s) => s.length === 0, "20 seconds")
+        server.process.kill("SIGTERM")
+        yield* eventually(registrar.discover("SLAVE"), (s) => s.length === 0, { timeout: "20 seconds" })
       }), 120_000)
   }
 

@@ -10,24 +10,14 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Classic from "../../src/classic/Classic.js"
-import * as ClassicFactories from "../../src/classic/Factories.js"
+import * as ClassicTransports from "../../src/classic/Transports.js"
 import * as Client from "../../src/client/Client.js"
-import {
-  cli,
-  CLI,
-  eventually,
-  isAlive,
-  makePki,
-  type Pki,
-  PYTHON,
-  ROOT,
-  runChild,
-  runPythonTests,
-  spawnChild,
-  tempDir,
-  TIMEOUT,
-  TSX
-} from "../server/support.js"
+import { isAlive, ROOT, run, TSX } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { makePki, type Pki } from "../support/Pki.js"
+import { PYTHON, runPythonTests } from "../support/Python.js"
+import { tempDir } from "../support/TempDir.js"
+import { CHILD_TIMEOUT, CLI, runCli, spawnCli, TIMEOUT } from "./support.js"
 
 let pki: Pki
 beforeAll(() => {
@@ -40,7 +30,7 @@ const STARTED = /server started on \[([^\]]+)\]:(\d+)/
 /** Starts the CLI and waits for its `server started on [host]:port` line; returns the child and port. */
 const startServer = (...args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const child = yield* spawnChild(cli(...args))
+    const child = yield* spawnCli(...args)
     const match = yield* child.waitFor(STARTED, "stderr")
     return { child, host: match[1], port: Number(match[2]) }
   })
@@ -50,7 +40,7 @@ const version = (JSON.parse(Fs.readFileSync(Path.join(ROOT, "package.json"), "ut
 describe("rpyc-classic: flags", () => {
   it.live("--help lists every flag; --version prints the package version", () =>
     Effect.gen(function*() {
-      const [help, versionRun] = yield* Effect.all([runChild(cli("--help")), runChild(cli("--version"))], { concurrency: 2 })
+      const [help, versionRun] = yield* Effect.all([runCli("--help"), runCli("--version")], { concurrency: 2 })
       assert.strictEqual(help.code, 0, help.stderr)
       for (
         const flag of [
@@ -88,7 +78,7 @@ describe("rpyc-classic: flags", () => {
         [["--ssl-keyfile", pki.files.serverKey], /rpyc-classic: --ssl-keyfile requires --ssl-certfile/],
         [["--socket-path", "/tmp/x.sock", "--port", "1234"], /rpyc-classic: --socket-path cannot be combined/]
       ]
-      const results = yield* Effect.forEach(cases, ([args]) => runChild(cli(...args)), { concurrency: 2 })
+      const results = yield* Effect.forEach(cases, ([args]) => runCli(...args), { concurrency: 2 })
       results.forEach((result, i) => {
         const [args, message] = cases[i]
         assert.strictEqual(result.code, 1, `${args.join(" ")}: ${result.stdout}${result.stderr}`)
@@ -121,7 +111,7 @@ describe("rpyc-classic: threaded", () => {
       assert.strictEqual(child.stdout(), "")
 
       // a second server on the same port: a clear message, exit code 1
-      const second = yield* runChild(cli("--port", String(port)))
+      const second = yield* runCli("--port", String(port))
       assert.strictEqual(second.code, 1)
       assert.match(second.stderr, /rpyc-classic: cannot listen: .*EADDRINUSE/)
     }), TIMEOUT)
@@ -145,7 +135,7 @@ describe("rpyc-classic: threaded", () => {
   it.scopedLive("--quiet logs only errors", () =>
     Effect.gen(function*() {
       // quiet hides "server started", so the port comes from oneshot's stdout
-      const child = yield* spawnChild(cli("--mode", "oneshot", "--port", "0", "--quiet"))
+      const child = yield* spawnCli("--mode", "oneshot", "--port", "0", "--quiet")
       const [, , port] = yield* child.waitFor(/rpyc-oneshot\n(\S+)\t(\d+)\n/, "stdout")
       yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* Classic.connect("127.0.0.1", Number(port))
@@ -160,7 +150,7 @@ describe("rpyc-classic: threaded", () => {
       const dir = yield* tempDir()
       const logfile = Path.join(dir, "server.log")
       Fs.writeFileSync(logfile, "existing line\n")
-      const child = yield* spawnChild(cli("--mode", "oneshot", "--port", "0", "--logfile", logfile))
+      const child = yield* spawnCli("--mode", "oneshot", "--port", "0", "--logfile", logfile)
       const [, , port] = yield* child.waitFor(/rpyc-oneshot\n(\S+)\t(\d+)\n/, "stdout")
       yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* Classic.connect("127.0.0.1", Number(port))
@@ -179,7 +169,7 @@ describe("rpyc-classic: threaded", () => {
 describe("rpyc-classic: oneshot", () => {
   it.scopedLive("prints the two lines, serves one client, exits 0", () =>
     Effect.gen(function*() {
-      const child = yield* spawnChild(cli("--mode", "oneshot", "--port", "0"))
+      const child = yield* spawnCli("--mode", "oneshot", "--port", "0")
       const [, host, port] = yield* child.waitFor(/rpyc-oneshot\n(\S+)\t(\d+)\n/, "stdout")
       assert.strictEqual(host, "127.0.0.1")
       assert.strictEqual(child.stdout(), `rpyc-oneshot\n127.0.0.1\t${port}\n`)
@@ -208,7 +198,7 @@ describe("rpyc-classic: IPv6", () => {
   it.scopedLive("--ipv6 binds ::1 by default", (ctx) =>
     Effect.gen(function*() {
       if (!ipv6) return ctx.skip("no IPv6 loopback here")
-      const child = yield* spawnChild(cli("--mode", "oneshot", "--ipv6", "--port", "0"))
+      const child = yield* spawnCli("--mode", "oneshot", "--ipv6", "--port", "0")
       const [, host, port] = yield* child.waitFor(/rpyc-oneshot\n(\S+)\t(\d+)\n/, "stdout")
       assert.strictEqual(host, "::1")
       yield* Effect.scoped(Effect.gen(function*() {
@@ -225,9 +215,9 @@ describe("rpyc-classic: Unix socket and TLS", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir()
       const path = Path.join(dir, "classic.sock")
-      const child = yield* spawnChild(cli("--socket-path", path))
+      const child = yield* spawnCli("--socket-path", path)
       yield* child.waitFor(new RegExp(`server started on ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`), "stderr")
-      const c = yield* ClassicFactories.unixConnect(path)
+      const c = yield* ClassicTransports.unixConnect(path)
       assert.strictEqual(yield* c.eval("3*3"), 9)
       child.process.kill("SIGTERM")
       assert.strictEqual((yield* child.exit).code, 0)
@@ -238,7 +228,7 @@ describe("rpyc-classic: Unix socket and TLS", () => {
   it.scopedLive("TLS without a CA: encrypted, any client", () =>
     Effect.gen(function*() {
       const { port } = yield* startServer("--port", "0", "--ssl-keyfile", pki.files.serverKey, "--ssl-certfile", pki.files.serverCert)
-      const c = yield* ClassicFactories.sslConnect("127.0.0.1", port, { cafile: pki.files.ca })
+      const c = yield* ClassicTransports.sslConnect("127.0.0.1", port, { cafile: pki.files.ca })
       assert.strictEqual(yield* c.eval("'tls'.toUpperCase()"), "TLS")
       // a plain TCP client gets nothing
       const plain = yield* Effect.exit(Effect.scoped(Effect.flatMap(Client.connect({ port }), (conn) => conn.root.eval("1"))))
@@ -250,7 +240,7 @@ describe("rpyc-classic: Unix socket and TLS", () => {
       const { child, port } = yield* startServer(
         "--port", "0", "--ssl-keyfile", pki.files.serverKey, "--ssl-certfile", pki.files.serverCert, "--ssl-cafile", pki.files.ca
       )
-      const c = yield* ClassicFactories.sslConnect("127.0.0.1", port, {
+      const c = yield* ClassicTransports.sslConnect("127.0.0.1", port, {
         keyfile: pki.files.clientKey,
         certfile: pki.files.clientCert,
         cafile: pki.files.ca
@@ -260,7 +250,7 @@ describe("rpyc-classic: Unix socket and TLS", () => {
       assert.strictEqual(yield* c.root.getconn().config.credentials.subject.CN, "client-1")
       for (const client of [{}, { keyfile: pki.files.otherClientKey, certfile: pki.files.otherClientCert }]) {
         const refused = yield* Effect.exit(
-          Effect.scoped(Effect.flatMap(ClassicFactories.sslConnect("127.0.0.1", port, client), (conn) => conn.eval("1")))
+          Effect.scoped(Effect.flatMap(ClassicTransports.sslConnect("127.0.0.1", port, client), (conn) => conn.eval("1")))
         )
         assert.isTrue(Exit.isFailure(refused), JSON.stringify(client))
       }
@@ -272,7 +262,7 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
   it.scopedLive("--mode stdio over the child's pipes; console output in served code does not corrupt the stream", () =>
     Effect.gen(function*() {
       let stderr = ""
-      const c = yield* ClassicFactories.connectSubproc(process.execPath, [...TSX, CLI, "--mode", "stdio"], {
+      const c = yield* ClassicTransports.connectSubproc(process.execPath, [...TSX, CLI, "--mode", "stdio"], {
         stderr: (chunk) => {
           stderr += new TextDecoder().decode(chunk)
         }
@@ -284,7 +274,7 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
       const pid = (yield* c.eval("process.pid")) as number
       yield* c.close()
       // EOF on its stdin: the server exits on its own
-      yield* eventually(() => !isAlive(pid), "the stdio server exited")
+      yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
       assert.include(stderr, "noise from console.log")
       assert.include(stderr, "noise from stdout.write")
     }), TIMEOUT)
@@ -292,7 +282,7 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
   it.scopedLive("classic connectSubproc() spawns rpyc-classic --mode stdio and kills it on close", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const c = yield* ClassicFactories.connectSubproc().pipe(Scope.extend(scope))
+      const c = yield* ClassicTransports.connectSubproc().pipe(Scope.extend(scope))
       const pid = (yield* c.eval("process.pid")) as number
       assert.notStrictEqual(pid, process.pid)
       assert.strictEqual(yield* c.modules.path.basename("/a/b/c.txt"), "c.txt")
@@ -303,7 +293,7 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
 
   it.scopedLive("classic connectThread(): a classic server in this process", () =>
     Effect.gen(function*() {
-      const c = yield* ClassicFactories.connectThread()
+      const c = yield* ClassicTransports.connectThread()
       assert.strictEqual(yield* c.eval("process.pid"), process.pid)
       yield* c.execute("var counter = 10")
       assert.strictEqual(yield* c.eval("counter + 1"), 11)
@@ -312,7 +302,7 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
 
   it.live("classic factories are awaitable too", () =>
     Effect.promise(async () => {
-      const c = await ClassicFactories.connectThread()
+      const c = await ClassicTransports.connectThread()
       assert.strictEqual(await c.eval("2**10"), 1024)
       await c.close()
       assert.isTrue(c.closed)
@@ -337,7 +327,7 @@ describe("rpyc-classic: forking", () => {
       assert.strictEqual(yield* b.eval("typeof globalThis.mark"), "undefined")
 
       yield* Scope.close(scopeA, Exit.void)
-      yield* eventually(() => !isAlive(pidA), "worker A exited")
+      yield* eventually(() => !isAlive(pidA), "worker A exited", { timeout: "120 seconds" })
       assert.strictEqual(yield* b.eval("7*6"), 42)
       assert.match(child.stderr(), /goodbye 127\.0\.0\.1:\d+/)
 
@@ -367,7 +357,7 @@ describe.skipIf(!runPythonTests)("rpyc-classic: Python's classic client", () => 
         "print(c.modules.path.join('a', 'b'))",
         "c.close()"
       ].join("\n")
-      const result = yield* runChild([PYTHON, ["-c", script]])
+      const result = yield* run(PYTHON, ["-c", script], { timeout: CHILD_TIMEOUT })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.deepStrictEqual(result.stdout.trim().split("\n"), ["SLAVE", "2", "3", "a/b"])
     }), TIMEOUT)
@@ -385,7 +375,7 @@ describe.skipIf(!runPythonTests)("rpyc-classic: Python's classic client", () => 
         "c.proc.wait()",
         "print(c.proc.returncode)"
       ].join("\n")
-      const result = yield* runChild([PYTHON, ["-c", script]])
+      const result = yield* run(PYTHON, ["-c", script], { timeout: CHILD_TIMEOUT })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.deepStrictEqual(result.stdout.trim().split("\n"), ["3", "True", "0"])
       assert.include(result.stderr, "not on the wire")

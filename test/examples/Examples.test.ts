@@ -4,17 +4,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { spawn } from "../registry/support.js"
+import { spawn, TSX } from "../support/Child.js"
 import { describePython, PYTHON } from "../support/Python.js"
 
-const TSX = ["--import", "tsx"]
 const TIMEOUT = 120_000
 
 /** Starts examples/my-service/server.ts in `mode` on a free port and returns the port. */
 const myService = (mode: string) =>
   Effect.gen(function*() {
     const server = yield* spawn(process.execPath, [...TSX, "examples/my-service/server.ts", mode], { env: { PORT: "0" } })
-    const match = yield* server.waitFor(/MyService \(\w+\) on port (\d+)/, "60 seconds")
+    const match = yield* server.waitFor(/MyService \(\w+\) on port (\d+)/, { timeout: "60 seconds" })
     return Number(match[1])
   })
 
@@ -78,8 +77,8 @@ describe("examples/effect-app", () => {
   it.scopedLive("Ctrl-C (SIGINT) releases the client, then the server, and exits 0", () =>
     Effect.gen(function*() {
       const app = yield* spawn(process.execPath, [...TSX, "examples/effect-app/main.ts"])
-      yield* app.waitFor(/serving; press Ctrl-C to stop/, "60 seconds")
-      app.child.kill("SIGINT")
+      yield* app.waitFor(/serving; press Ctrl-C to stop/, { timeout: "60 seconds" })
+      app.process.kill("SIGINT")
       const exit = yield* app.exit
       assert.strictEqual(exit.code, 0)
       assert.match(app.stdout(), /shut down cleanly\nclient: connection closed/)

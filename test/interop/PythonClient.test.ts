@@ -7,22 +7,13 @@ import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { PythonException } from "../../src/protocol/Errors.js"
-import * as Server from "../../src/server/Server.js"
+import { PythonException } from "../../src/internal/base/Errors.js"
 import { Service } from "../../src/service/Service.js"
-import {
-  describePython,
-  explain,
-  fixture,
-  hasPythonRpyc,
-  jsonResult,
-  PYTHON,
-  pythonMissing,
-  remote,
-  run,
-  spawn,
-  TIMEOUT
-} from "./support.js"
+import { fixture } from "./support.js"
+import { explain, jsonResult, run, spawn, TIMEOUT } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { remote, serve } from "../support/Peers.js"
+import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
 
 class InteropService extends Service {
   exposed_the_answer = 42
@@ -93,7 +84,7 @@ const runClient = (script: string, port: number) =>
     return { result, out: jsonResult(result) }
   })
 
-const serveInterop = Server.make(InteropService, { hostname: "127.0.0.1", port: 0 })
+const serveInterop = serve(InteropService)
 
 describePython("Python RPyC client -> TS service", () => {
   it.scopedLive("exposed members, naming, callbacks, exceptions and policy as Python sees them", () =>
@@ -182,7 +173,7 @@ describePython("Python RPyC client -> TS service", () => {
       const why = JSON.stringify(out, null, 2)
       // the good client kept working on its connection, and a new connection works too
       assert.deepStrictEqual(out.good, [3, 7, 11, 15], why)
-      // bytes that are not RPyC close the offending connection (rpyc-protocol.md §3.14)
+      // bytes that are not RPyC close the offending connection (PROTOCOL.md §3.14)
       for (const name of ["http", "huge_length", "bad_brine", "bad_zlib", "unknown_msg_type", "not_a_tuple", "truncated_then_eof"]) {
         assert.strictEqual(out.garbage[name]?.outcome, "closed", `${name}: ${why}`)
       }
@@ -196,7 +187,7 @@ describePython("Python RPyC client -> TS service", () => {
   it.scopedLive("a client killed mid-connection: the server drops it, its netrefs fail, others are served", () =>
     Effect.gen(function*() {
       assert.isTrue(hasPythonRpyc, pythonMissing)
-      const server = yield* Server.make(ParkingService, { hostname: "127.0.0.1", port: 0 })
+      const server = yield* serve(ParkingService)
       yield* Effect.scoped(Effect.gen(function*() {
         yield* spawn(PYTHON, ["-u", fixture("hold_client.py"), String(server.port!)], {
           ready: { stream: "stdout", pattern: /^CONNECTED$/ }
@@ -205,11 +196,9 @@ describePython("Python RPyC client -> TS service", () => {
         const cb = ParkingService.parked[0]!
         // the parked Python callback works while the client lives (its BgServingThread serves it)
         assert.strictEqual(yield* remote(cb(41)), 42)
-      })) // closing the scope kills the Python client (SIGTERM) and waits for it
+      })) // closing the scope kills the Python client (SIGKILL) and waits for it
       // the server notices the EOF and forgets the connection
-      yield* Effect.gen(function*() {
-        while (server.connections.size > 0) yield* Effect.sleep("20 millis")
-      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("connection not dropped") }))
+      yield* eventually(() => server.connections.size === 0, "the connection is dropped", { timeout: "10 seconds" })
       // the dead client's netref fails with ConnectionClosed instead of hanging
       const failure = yield* Effect.flip(remote(ParkingService.parked[0]!(1)))
       assert.strictEqual((failure as { _tag: string })._tag, "ConnectionClosed")

@@ -7,11 +7,13 @@ import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { byRef } from "../../src/protocol/Connection.js"
-import type * as Connection from "../../src/protocol/Connection.js"
-import * as Server from "../../src/server/Server.js"
+import { byRef } from "../../src/internal/engine/Engine.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import { describePython, explain, fixture, hasPythonRpyc, jsonResult, PYTHON, pythonMissing, run, TIMEOUT } from "./support.js"
+import { fixture } from "./support.js"
+import { explain, jsonResult, run, TIMEOUT } from "../support/Child.js"
+import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
+import { serve } from "../support/Peers.js"
 
 class Counter {
   exposed_value: number
@@ -118,7 +120,7 @@ class PickleService extends Service {
 const obtainAll = (allowPickle: boolean) =>
   Effect.gen(function*() {
     assert.isTrue(hasPythonRpyc, pythonMissing)
-    const server = yield* Server.make(PickleService, { hostname: "127.0.0.1", port: 0, protocolConfig: { allowPickle } })
+    const server = yield* serve(PickleService, { protocolConfig: { allowPickle } })
     const result = yield* run(PYTHON, ["-u", fixture("pickle_client.py"), String(server.port!)])
     assert.strictEqual(result.code, 0, explain(result))
     return jsonResult(result)
@@ -159,7 +161,7 @@ describePython("Python RPyC client -> TS objects", () => {
   it.scopedLive("containers, generators, exposed objects, kwargs, values, async, threads, callbacks into the client", () =>
     Effect.gen(function*() {
       assert.isTrue(hasPythonRpyc, pythonMissing)
-      const server = yield* Server.make(ObjectsService, { hostname: "127.0.0.1", port: 0 })
+      const server = yield* serve(ObjectsService)
       const result = yield* run(PYTHON, ["-u", fixture("ts_objects_client.py"), String(server.port!)])
       assert.strictEqual(result.code, 0, explain(result))
       const out = jsonResult(result)

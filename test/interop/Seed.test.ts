@@ -5,7 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { describePython, ensurePortFree, explain, hasPythonRpyc, PYTHON, pythonMissing, run, spawn, tsx, TIMEOUT } from "./support.js"
+import { explain, run, spawn, TIMEOUT, tsx } from "../support/Child.js"
+import { ensurePortFree } from "../support/Ports.js"
+import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
 
 const SERVER = "examples/test-service/server.ts"
 const SEED_PORT = 9999
@@ -17,7 +19,9 @@ const seedServer = (port: number | undefined) => {
   return spawn(command, args, {
     // PORT unset: the server's default (9999), as in the seed
     env: { PORT: port === undefined ? undefined : String(port) },
-    ready: { stream: "stderr", pattern: STARTED }
+    ready: { stream: "stderr", pattern: STARTED },
+    // release stops it as a user would (the last test checks that it does)
+    stopSignal: "SIGTERM"
   })
 }
 
@@ -32,7 +36,7 @@ describePython("seed example: examples/test-service/client.py (unchanged) agains
       assert.strictEqual(result.code, 0, explain(result))
       assert.strictEqual(result.stdout, "12\n", explain(result))
       // the server saw the connection come and go, and is still running
-      yield* server.waitForLine("stderr", /goodbye 127\.0\.0\.1:\d+/, 5000)
+      yield* server.waitFor(/goodbye 127\.0\.0\.1:\d+/, { stream: "stderr", timeout: 5000 })
       assert.isNull(server.process.exitCode, server.stderr())
     }), TIMEOUT)
 })
@@ -48,7 +52,7 @@ describe("seed example: examples/test-service/client.ts against server.ts", () =
       const result = yield* run(command, args, { env: { PORT: String(port) } })
       assert.strictEqual(result.code, 0, explain(result))
       assert.strictEqual(result.stdout, "12\n", explain(result))
-      yield* server.waitForLine("stderr", /goodbye 127\.0\.0\.1:\d+/, 5000)
+      yield* server.waitFor(/goodbye 127\.0\.0\.1:\d+/, { stream: "stderr", timeout: 5000 })
     }), TIMEOUT)
 
   it.scopedLive("the server process is killed when the scope closes", () =>

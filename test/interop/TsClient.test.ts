@@ -5,19 +5,17 @@
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Client from "../../src/client/Client.js"
-import * as Netref from "../../src/netref/Netref.js"
-import { kwargs } from "../../src/netref/RemoteOp.js"
-import { RemoteError } from "../../src/protocol/Errors.js"
-import { describePython, fixture, hasPythonRpyc, PYTHON, pythonMissing, remote, spawn, TIMEOUT } from "./support.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
+import { fixture } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import * as Peers from "../support/Peers.js"
+import { remote } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 /** Spawns the Python service; the port it listens on. */
-const pythonServer = Effect.gen(function*() {
-  assert.isTrue(hasPythonRpyc, pythonMissing)
-  const child = yield* spawn(PYTHON, ["-u", fixture("py_service_server.py")], {
-    ready: { stream: "stdout", pattern: /^PORT (\d+)$/ }
-  })
-  return { child, port: Number(child.ready![1]) }
-})
+const pythonServer = Peers.pythonServer(fixture("py_service_server.py"))
 
 /** A TS connection to a freshly spawned Python server. */
 const connectPython = (options: Omit<Client.ConnectOptions, "host" | "port"> = {}) =>

@@ -1,6 +1,6 @@
 /**
- * Issue 3, item 6: protocol config and attribute policy. Every key of rpyc-protocol.md §4 in
- * camelCase with RPyC's defaults; the §3.5 lookup rules checked against RPyC 5.3's own
+ * Issue 3, item 6: protocol config and attribute policy. Every key of PROTOCOL.md §4 in
+ * camelCase with RPyC's defaults; the PROTOCOL.md §3.5 lookup rules checked against RPyC 5.3's own
  * `_check_attr` (fixtures/policy_oracle.py) over a grid of configs, objects and names; the keys at
  * work end to end; per-object `_rpyc_getattr`-style hooks; `restricted()`; and the JS hardening
  * (Object.prototype / Function.prototype names unreachable, service roots never assignable).
@@ -8,32 +8,25 @@
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import * as Config from "../../src/protocol/Config.js"
-import type * as Connection from "../../src/protocol/Connection.js"
-import { PythonException } from "../../src/protocol/Errors.js"
-import * as Policy from "../../src/protocol/Policy.js"
+import * as Config from "../../src/internal/base/Config.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
+import { PythonException } from "../../src/internal/base/Errors.js"
+import * as Policy from "../../src/internal/object/Policy.js"
 import { Service } from "../../src/service/Service.js"
-import {
-  connect,
-  describePython,
-  eventually,
-  fx,
-  live,
-  pythonClient,
-  remoteError,
-  serve,
-  serverConnection,
-  TIMEOUT
-} from "./support.js"
+import { live, pythonClient, remoteError } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 // ---------------------------------------------------------------------------------------------
 // keys and defaults
 
 const camel = (snake: string): string => snake.replace(/_([A-Za-z])/g, (_, c: string) => c.toUpperCase())
 
-/** rpyc-protocol.md §4, camelCased, with the defaults (safeAttrs checked separately). */
+/** PROTOCOL.md §4, camelCased, with the defaults (safeAttrs checked separately). */
 const SPEC_DEFAULTS: Record<string, unknown> = {
   allowSafeAttrs: true,
   allowExposedAttrs: true,
@@ -65,7 +58,7 @@ const SPEC_DEFAULTS: Record<string, unknown> = {
 const jsonDefault = (v: unknown): unknown => v instanceof Set ? [...v].sort() : v === undefined ? null : v
 
 describe("protocol config: keys and defaults", () => {
-  live("DEFAULT_CONFIG has the §4 keys in camelCase with RPyC's defaults and the 80 safe names", () =>
+  live("DEFAULT_CONFIG has the PROTOCOL.md §4 keys in camelCase with RPyC's defaults and the 80 safe names", () =>
     Effect.sync(() => {
       const defaults = Config.DEFAULT_CONFIG as unknown as Record<string, unknown>
       for (const [key, value] of Object.entries(SPEC_DEFAULTS)) {
@@ -88,8 +81,8 @@ describe("protocol config: keys and defaults", () => {
       assert.isFalse(classic.allowExposedAttrs)
     }))
 
-  // the §4 key `logger` (RPyC `logger`, default None) has its camelCase counterpart too
-  live("`logger` (§4) is a config key too", () =>
+  // the PROTOCOL.md §4 key `logger` (RPyC `logger`, default None) has its camelCase counterpart too
+  live("`logger` (PROTOCOL.md §4) is a config key too", () =>
     Effect.sync(() => {
       assert.isTrue("logger" in Config.DEFAULT_CONFIG, "missing key logger")
     }))
@@ -115,7 +108,7 @@ describePython("protocol config: the defaults are RPyC 5.3's", () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// §3.5 lookup rules, against RPyC's own implementation
+// PROTOCOL.md §3.5 lookup rules, against RPyC's own implementation
 
 const OBJECTS: Record<string, ReadonlyArray<string>> = {
   full: ["add", "exposed_add", "exposed_sub", "color", "_hidden", "__len__", "remote_add", "remote_color", "next"],
@@ -177,7 +170,7 @@ const tsResolve = (pyConfig: Record<string, unknown>, obj: object, name: string,
   }
 }
 
-describePython("attribute policy: the §3.5 lookup rules agree with RPyC 5.3's _check_attr", () => {
+describePython("attribute policy: the PROTOCOL.md §3.5 lookup rules agree with RPyC 5.3's _check_attr", () => {
   live(`${CONFIGS.length} configs × 3 permissions × 2 objects × ${NAMES.length} names`, () =>
     Effect.gen(function*() {
       const r = yield* pythonClient<{ results: Array<Array<Record<string, Array<string | null>>>> }>(

@@ -11,23 +11,13 @@ import * as Effect from "effect/Effect"
 import * as Assert from "node:assert"
 import * as Fs from "node:fs"
 import * as Operations from "../../src/netref/Operations.js"
-import type * as Config from "../../src/protocol/Config.js"
-import { PythonException, RemoteError } from "../../src/protocol/Errors.js"
+import type * as Config from "../../src/internal/base/Config.js"
+import { PythonException, RemoteError } from "../../src/internal/base/Errors.js"
 import { Service } from "../../src/service/Service.js"
-import {
-  collect,
-  connect,
-  describePython,
-  fx,
-  live,
-  MsgType,
-  pythonClient,
-  pythonServer,
-  remoteError,
-  serve,
-  TIMEOUT,
-  wireSpy
-} from "./support.js"
+import { collect, live, MsgType, pythonClient, pythonServer, remoteError, wireSpy } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { connect, remote as fx, serve } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly what: string }> {}
 

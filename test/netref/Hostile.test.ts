@@ -8,25 +8,15 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
 import { Service } from "../../src/service/Service.js"
-import type * as Message from "../../src/wire/Message.js"
-import {
-  connect,
-  describePython,
-  exceptionClass,
-  fx,
-  Handler,
-  Label,
-  live,
-  MsgType,
-  pythonClient,
-  rawClient,
-  remoteError,
-  serve,
-  TIMEOUT
-} from "./support.js"
+import type * as Message from "../../src/internal/wire/Message.js"
+import { Handler, Label, live, MsgType, pythonClient, remoteError } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { connect, remote as fx, serve } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
+import { exceptionClass, rawClient } from "../support/RawPeer.js"
 
 class Widget {
   exposed_poke() {

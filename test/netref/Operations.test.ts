@@ -8,26 +8,16 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { kwargs } from "../../src/netref/RemoteOp.js"
-import type * as Config from "../../src/protocol/Config.js"
-import { byRef } from "../../src/protocol/Connection.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import type * as Config from "../../src/internal/base/Config.js"
+import { byRef } from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import * as Brine from "../../src/wire/Brine.js"
-import {
-  collect,
-  connect,
-  eventually,
-  fx,
-  Handler,
-  Label,
-  live,
-  remoteError,
-  serve,
-  serverConnection,
-  wireSpy
-} from "./support.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import { collect, Handler, Label, live, remoteError, wireSpy } from "./support.js"
+import { eventually } from "../support/Eventually.js"
+import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
 
 class Vec {
   constructor(readonly x: number, readonly y: number) {}

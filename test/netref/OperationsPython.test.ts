@@ -6,22 +6,14 @@
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { kwargs } from "../../src/netref/RemoteOp.js"
-import * as Brine from "../../src/wire/Brine.js"
-import {
-  collect,
-  connect,
-  describePython,
-  fx,
-  Handler,
-  live,
-  pythonServer,
-  remoteError,
-  TIMEOUT,
-  wireSpy
-} from "./support.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import { collect, Handler, live, pythonServer, remoteError, wireSpy } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { connect, remote as fx } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 const setup = (config: Record<string, unknown> = {}) =>
   Effect.gen(function*() {

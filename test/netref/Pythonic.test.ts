@@ -6,21 +6,14 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { byRef } from "../../src/protocol/Connection.js"
+import { byRef } from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import {
-  connect,
-  describePython,
-  fx,
-  Handler,
-  live,
-  pythonClient,
-  remoteError,
-  serve,
-  TIMEOUT
-} from "./support.js"
+import { Handler, live, pythonClient, remoteError } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { connect, remote as fx, serve } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 class Deck {
   readonly cards: Array<string>

@@ -10,16 +10,12 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import type * as Connection from "../../src/protocol/Connection.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import type * as Message from "../../src/wire/Message.js"
+import type * as Message from "../../src/internal/wire/Message.js"
 import {
-  connect,
-  describePython,
-  eventually,
-  fx,
   gcUntil,
   gcUntilEffect,
   Handler,
@@ -27,12 +23,13 @@ import {
   live,
   pythonClient,
   pythonServer,
-  serve,
-  serverConnection,
-  TIMEOUT,
   type WireSpy,
   wireSpy
 } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 class Widget {
   exposed_size = 3

@@ -1,31 +1,20 @@
 /**
- * Issue 3, item 2: the value mapping of DESIGN.md §3.5 (README "Values on the wire"), both
+ * Issue 3, item 2: the value mapping of PROTOCOL.md, "Design notes" (README "Values on the wire"), both
  * directions, against a TS peer and against Python RPyC 5.3.0; `byRef()` and `obtain()`.
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { byRef } from "../../src/protocol/Connection.js"
+import { byRef } from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import * as Brine from "../../src/wire/Brine.js"
-import * as Pickle from "../../src/wire/Pickle.js"
-import {
-  collect,
-  connect,
-  describePython,
-  fx,
-  Handler,
-  Label,
-  live,
-  pythonServer,
-  remoteError,
-  serve,
-  serverConnection,
-  TIMEOUT,
-  wireSpy
-} from "./support.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import * as Pickle from "../../src/internal/wire/Pickle.js"
+import { collect, Handler, Label, live, pythonServer, remoteError, wireSpy } from "./support.js"
+import { TIMEOUT } from "../support/Child.js"
+import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 class Widget {
   constructor(readonly size: number) {}

@@ -1,60 +1,40 @@
 /**
- * Helpers for the netref tests (test/netref/*.test.ts):
+ * Helpers of the netref tests (test/netref/*.test.ts); the shared peers, children and polling are
+ * test/support's (`serve`, `connect`, `serverConnection`, `remote` in Peers.ts, `rawClient` in
+ * RawPeer.ts, `eventually` in Eventually.ts):
  *
- * - `serve` / `connect` / `serverConnection`: a TS server on 127.0.0.1:0 and TS clients to it.
  * - `wireSpy(port)`: a recording TCP relay in front of a server. Every frame crossing it is decoded,
  *   so a test can assert which requests (handler ids and arguments) an operation put on the wire.
- * - `rawClient(port)`: a hand-driven client writing forged frames (Channel.encodeFrame +
- *   Message.encodePayload) and decoding what comes back.
+ * - `remoteError(op, name)`: the RemoteError an operation must fail with; `collect`: async iteration.
  * - `gcUntil`: forces garbage collection (vitest runs with --expose-gc) until a condition holds.
  * - Python: `pythonServer(config)` spawns fixtures/netref_server.py; `pythonClient(script, …)`
- *   runs a Python client fixture and parses its JSON line. Availability rules come from
- *   test/interop/support.ts (skip without Python RPyC unless CI=true).
+ *   runs a Python client fixture of fixtures/ and parses its JSON line.
+ * - `live`: a test on real sockets and the real clock, with a Scope and quiet logs.
  */
 import { assert, it } from "@effect/vitest"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Client from "../../src/client/Client.js"
-import * as RemoteOp from "../../src/netref/RemoteOp.js"
-import type * as Connection from "../../src/protocol/Connection.js"
-import type { RemoteError, RemoteFailure } from "../../src/protocol/Errors.js"
-import * as Server from "../../src/server/Server.js"
-import type * as Services from "../../src/service/Service.js"
-import * as Channel from "../../src/wire/Channel.js"
-import * as Message from "../../src/wire/Message.js"
-import {
-  explain,
-  hasPythonRpyc,
-  jsonResult,
-  PYTHON,
-  pythonMissing,
-  run,
-  spawn
-} from "../interop/support.js"
-
-export { describePython, hasPythonRpyc, PYTHON, runPythonTests, TIMEOUT } from "../interop/support.js"
+import type { RemoteError } from "../../src/internal/base/Errors.js"
+import * as Channel from "../../src/internal/wire/Channel.js"
+import * as Message from "../../src/internal/wire/Message.js"
+import * as Peers from "../support/Peers.js"
+import { remote } from "../support/Peers.js"
 
 export const { Handler, Label, MsgType } = Message
 
 // ---------------------------------------------------------------------------------------------
 // effects of remote operations
 
-/** A remote operation (or any Effect, netref, or plain value) as a typed Effect. */
-export const fx = <A = any>(op: unknown): Effect.Effect<A, RemoteFailure> =>
-  (Effect.isEffect(op) ? op : RemoteOp.toEffect(op)) as Effect.Effect<A, RemoteFailure>
-
 /** Runs `op` and returns its failure, which must be a RemoteError of class `name`. */
 export const remoteError = (op: unknown, name: string): Effect.Effect<RemoteError> =>
   Effect.gen(function*() {
-    const result = yield* Effect.either(fx(op))
+    const result = yield* Effect.either(remote(op))
     if (Either.isRight(result)) return assert.fail(`expected ${name}, got success ${String(result.right)}`)
     const e = result.left
     assert.strictEqual(e._tag, "RemoteError", `expected RemoteError ${name}, got ${e._tag}: ${e.message}`)
@@ -75,47 +55,7 @@ export const collect = (iterable: unknown): Effect.Effect<Array<unknown>, unknow
   })
 
 // ---------------------------------------------------------------------------------------------
-// TS servers and clients
-
-export const serve = (service: Services.ServiceSpec, options: Server.Options = {}) =>
-  Server.make(service, { hostname: "127.0.0.1", port: 0, ...options })
-
-export const connect = <Api = any>(port: number, options: Omit<Client.ConnectOptions, "port" | "host"> = {}) =>
-  Client.connect<Api>({ host: "127.0.0.1", port, ...options })
-
-/**
- * Polls `predicate` (real clock) until it holds; dies with `message` after `timeoutMillis`. For
- * counters only — events are awaited, not polled.
- */
-export const eventually = (predicate: () => boolean, message: string, timeoutMillis = 10_000): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting until ${message}`)
-      yield* Effect.sleep("5 millis")
-    }
-  })
-
-/** `eventually` for a condition that needs an Effect to evaluate (e.g. a remote count). */
-export const eventuallyEffect = <E, R>(
-  check: Effect.Effect<boolean, E, R>,
-  message: string,
-  timeoutMillis = 20_000
-): Effect.Effect<void, E, R> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting until ${message}`)
-      yield* Effect.sleep("20 millis")
-    }
-  })
-
-/** The one connection `server` serves (waits until it is registered). */
-export const serverConnection = (server: Server.Server): Effect.Effect<Connection.Connection> =>
-  Effect.gen(function*() {
-    yield* eventually(() => server.connections.size === 1, "the server has exactly one connection")
-    return [...server.connections][0]!
-  })
+// garbage collection
 
 const gc = (): void => {
   const f = (globalThis as { gc?: () => void }).gc
@@ -265,79 +205,6 @@ export const wireSpy = (targetPort: number): Effect.Effect<WireSpy, Error, Scope
   })
 
 // ---------------------------------------------------------------------------------------------
-// a raw client for forged frames
-
-export interface RawClient {
-  /** Sends a request with an already-boxed argument tuple; returns its seq. */
-  readonly request: (handler: number, boxedArgs: unknown) => Effect.Effect<number>
-  /** The next decoded frame from the server (dies if the server closes the stream first). */
-  readonly next: Effect.Effect<Message.Envelope>
-  /** Sends a request and waits for the answer carrying its seq (replies to others are skipped). */
-  readonly call: (handler: number, boxedArgs: unknown) => Effect.Effect<Message.Envelope>
-  readonly isClosed: () => boolean
-}
-
-/** A raw v5 client socket to 127.0.0.1:`port`, destroyed with the scope. */
-export const rawClient = (port: number, version: Message.WireVersion = 5): Effect.Effect<RawClient, Error, Scope.Scope> =>
-  Effect.gen(function*() {
-    const inbox = yield* Queue.unbounded<Message.Envelope | null>()
-    const opened = yield* Deferred.make<void, Error>()
-    let closed = false
-    const socket = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const decoder = new Channel.FrameDecoder({ maxFrameSize: 1 << 30 })
-        const s = Net.createConnection({ host: "127.0.0.1", port })
-        s.once("connect", () => Deferred.unsafeDone(opened, Effect.void))
-        s.on("error", (e) => Deferred.unsafeDone(opened, Effect.fail(e)))
-        s.on("data", (chunk: Buffer) => {
-          for (const p of decoder.push(chunk)) Queue.unsafeOffer(inbox, Message.decodePayload(version, p))
-        })
-        s.on("close", () => {
-          closed = true
-          Queue.unsafeOffer(inbox, null)
-        })
-        return s
-      }),
-      (s) => Effect.sync(() => s.destroy())
-    )
-    yield* Deferred.await(opened)
-    let seq = 0
-    const request = (handler: number, boxedArgs: unknown) =>
-      Effect.async<number>((resume) => {
-        const mySeq = seq++
-        const frame = Channel.encodeFrame(
-          Message.encodePayload(version, MsgType.REQUEST, mySeq, [handler, boxedArgs]),
-          { compress: false }
-        )
-        socket.write(frame, () => resume(Effect.succeed(mySeq)))
-      })
-    const next = Effect.flatMap(
-      Queue.take(inbox).pipe(Effect.timeout("10 seconds"), Effect.orDie),
-      (env) => (env === null ? Effect.dieMessage("the server closed the stream") : Effect.succeed(env))
-    )
-    const call = (handler: number, boxedArgs: unknown) =>
-      Effect.gen(function*() {
-        const mySeq = yield* request(handler, boxedArgs)
-        while (true) {
-          const env = yield* next
-          if (env.msg !== MsgType.REQUEST && env.seq === mySeq) return env
-        }
-      })
-    return { request, next, call, isClosed: () => closed }
-  })
-
-/** The exception class `(module, name)` of an EXCEPTION envelope (fails the test otherwise). */
-export const exceptionClass = (env: Message.Envelope): readonly [string, string] => {
-  assert.strictEqual(env.msg, MsgType.EXCEPTION, `expected an exception reply, got ${JSON.stringify(env.args, replacer)}`)
-  const vinegar = env.args as [[string, string], unknown, unknown, string]
-  return vinegar[0]
-}
-
-/** JSON.stringify replacer for bigints and byte arrays. */
-export const replacer = (_k: string, v: unknown) =>
-  typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v
-
-// ---------------------------------------------------------------------------------------------
 // Python
 
 const HERE = Path.dirname(fileURLToPath(import.meta.url))
@@ -347,25 +214,14 @@ export const fixture = (name: string): string => Path.join(HERE, "fixtures", nam
 
 /** Spawns fixtures/netref_server.py with protocol_config overrides; its port. */
 export const pythonServer = (config: Record<string, unknown> = {}) =>
-  Effect.gen(function*() {
-    assert.isTrue(hasPythonRpyc, pythonMissing)
-    const child = yield* spawn(PYTHON, ["-u", fixture("netref_server.py"), JSON.stringify(config)], {
-      ready: { stream: "stdout", pattern: /^PORT (\d+)$/ }
-    })
-    return { child, port: Number(child.ready![1]) }
-  })
+  Peers.pythonServer(fixture("netref_server.py"), [JSON.stringify(config)])
 
 /**
  * Runs a Python client fixture (`script` with `args`) to completion and returns its JSON result
  * line; fails the test with its output if it exits non-zero.
  */
 export const pythonClient = <A = Record<string, any>>(script: string, ...args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    assert.isTrue(hasPythonRpyc, pythonMissing)
-    const r = yield* run(PYTHON, ["-u", fixture(script), ...args], { timeoutMillis: 80_000 })
-    assert.strictEqual(r.code, 0, explain(r))
-    return jsonResult<A>(r)
-  })
+  Peers.pythonClient<A>(fixture(script), args, { timeout: "80 seconds" })
 
 // ---------------------------------------------------------------------------------------------
 // tests

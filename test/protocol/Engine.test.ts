@@ -3,7 +3,7 @@
  * malformed input, CLOSE handling, netrefs, GETROOT caching and both wire dialects.
  *
  * Real sockets on 127.0.0.1:0 (it.scopedLive) unless a test says otherwise; hand-built frames go
- * through `support/RawPeer.ts`. Every test owns its servers and clients, so they run concurrently.
+ * through `test/support/RawPeer.ts`. Every test owns its servers and clients, so they run concurrently.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -17,36 +17,33 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Client from "../../src/client/Client.js"
-import * as Netref from "../../src/netref/Netref.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import type * as RemoteOp from "../../src/netref/RemoteOp.js"
-import type * as Config from "../../src/protocol/Config.js"
-import * as Connection from "../../src/protocol/Connection.js"
-import type { RemoteFailure } from "../../src/protocol/Errors.js"
+import type * as RemoteOp from "../../src/internal/netref/RemoteOp.js"
+import type * as Config from "../../src/internal/base/Config.js"
+import * as Connection from "../../src/internal/engine/Engine.js"
+import type { RemoteFailure } from "../../src/internal/base/Errors.js"
 import * as Server from "../../src/server/Server.js"
 import * as Services from "../../src/service/Service.js"
 import { Service, VoidService } from "../../src/service/Service.js"
-import * as Message from "../../src/wire/Message.js"
-import { connectRaw, decode, rawFrame, type RawPeer, rawServer, requestFrame } from "./support/RawPeer.js"
-import { captureLogs, eventually, type LogCapture, memorySocketPair, timed, within } from "./support/TestKit.js"
+import * as Message from "../../src/internal/wire/Message.js"
+import { connectRaw, decode, rawFrame, type RawPeer, rawServer, requestFrame } from "../support/RawPeer.js"
+import { captureLogs, type LogCapture, memorySocketPair, timed, within } from "./support.js"
+import { eventually } from "../support/Eventually.js"
+import * as Peers from "../support/Peers.js"
+import { serve } from "../support/Peers.js"
 
 const { Handler, Label, MsgType } = Message
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const serve = (service: Services.ServiceSpec, options: Server.Options = {}) =>
-  Server.make(service, { hostname: "127.0.0.1", port: 0, ...options })
-
+/** A TS client of `server` (test/support's `connect`, by server). */
 const connect = (server: Server.Server, options: Omit<Client.ConnectOptions, "port" | "host"> = {}) =>
-  Client.connect({ host: "127.0.0.1", port: server.port!, ...options })
+  Peers.connect(server.port!, options)
 
 /** The one connection a server is serving (waits for it to be registered). */
-const onlyConnection = (server: Server.Server) =>
-  Effect.gen(function*() {
-    yield* eventually(() => server.connections.size === 1, "the server has exactly one connection")
-    return [...server.connections][0]!
-  })
+const onlyConnection = Peers.serverConnection
 
 /** A remote operation (or a value typed `any`, like a netref attribute) as a typed Effect, for Effect.all / Effect.either. */
 const fx = (op: RemoteOp.Remote): Effect.Effect<any, RemoteFailure> => op
@@ -306,10 +303,10 @@ describe("request timeout", () => {
       assert.isAtLeast(t1, 295)
       assert.isBelow(t1, 2500)
       // PING with an explicit 0.2 s timeout against a peer that answers: fine
-      yield* conn.ping("x", 0.2)
-      // a raw request with timeoutMillis overriding the config
+      yield* conn.ping("x", "0.2 seconds")
+      // a raw request with a timeout overriding the config
       const [r2, t2] = yield* timed(
-        Effect.either(conn.request(Handler.CALLATTR, [root, "never", [], []], { timeoutMillis: 150 }))
+        Effect.either(conn.request(Handler.CALLATTR, [root, "never", [], []], { timeout: "150 millis" }))
       )
       const e2 = expectTag(r2, "RequestTimeout")
       assert.strictEqual(e2.timeoutMillis, 150)
@@ -658,7 +655,7 @@ describe("receiving CLOSE", () => {
       assert.deepStrictEqual([pong.msg, pong.seq, pong.args], [MsgType.REPLY, 0, [Label.VALUE, "abc"]])
       yield* eventually(() => server.connections.size === 1, "the server registered the connection")
 
-      // CLOSE (vector 17 of rpyc-protocol.md §3.15: (1, 10, (2, (1, ())))), then a PING in the same write
+      // CLOSE (vector 17 of PROTOCOL.md §3.15: (1, 10, (2, (1, ())))), then a PING in the same write
       const close = Buffer.from("000000080012515a11521151020a", "hex")
       assert.deepStrictEqual(close, requestFrame(5, 10, Handler.CLOSE, [Label.VALUE, []]))
       const [, elapsed] = yield* timed(Effect.gen(function*() {
@@ -1187,7 +1184,7 @@ describe("wire dialects", () => {
     })
   }
 
-  // rpyc-protocol.md §10.3: an accepting side that must send first waits for the peer's first
+  // PROTOCOL.md §10.3: an accepting side that must send first waits for the peer's first
   // frame to learn its dialect (a v6 client of ours speaks first for this reason)
   for (const wireVersion of [5, 6] as const) {
     liveTest(`a server whose onConnect calls the v${wireVersion} client before it spoke`, () =>

@@ -9,7 +9,11 @@ import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
 import * as Server from "../../src/server/Server.js"
 import { Service } from "../../src/service/Service.js"
-import { eventually, freePort, requirePython, runInterop, runPython, spawn } from "./support.js"
+import { runPython } from "./support.js"
+import { spawn } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { freePort } from "../support/Ports.js"
+import { requirePython, runPythonTests } from "../support/Python.js"
 
 const LOOPBACK = "127.0.0.1"
 const TIMEOUT = 60_000
@@ -50,7 +54,7 @@ describe("auto-registration (TS)", () => {
       const found = yield* eventually(
         Effect.sync(() => registry.state),
         () => true
-      ).pipe(Effect.zipRight(eventually(registrar.discover("MY"), (s) => s.length > 0, "8 seconds")))
+      ).pipe(Effect.zipRight(eventually(registrar.discover("MY"), (s) => s.length > 0, { timeout: "8 seconds" })))
       assert.strictEqual(found.length, 1)
     }), TIMEOUT)
 
@@ -110,7 +114,7 @@ print("listening", server.port, flush=True)
 server.start()
 `
 
-describe.skipIf(!runInterop)("auto-registration with Python RPyC 5.3.0", () => {
+describe.skipIf(!runPythonTests)("auto-registration with Python RPyC 5.3.0", () => {
   it.scopedLive("Python rpyc_registry + a TS server with autoRegister: Python discovers and connects by service", () =>
     Effect.gen(function*() {
       const port = yield* freePort("udp")

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
-import { spawn } from "./support.js"
+import { spawn } from "../support/Child.js"
 
 const canUnshare = (() => {
   const r = ChildProcess.spawnSync("unshare", ["--net", "sh", "-c", "ip link add v0 type veth peer name v1"], {

@@ -5,15 +5,15 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
-import { spawn } from "./support.js"
+import { spawn, tsx } from "../support/Child.js"
+import { tempDir } from "../support/TempDir.js"
 
 const LOOPBACK = "127.0.0.1"
 
 const cli = (...args: ReadonlyArray<string>) =>
-  spawn(process.execPath, ["--import", "tsx", "src/cli/rpyc-registry.ts", ...args])
+  spawn(...tsx("src/cli/rpyc-registry.ts", ...args))
 
 const started = (mode: "UDP" | "TCP") => new RegExp(`${mode} registry listening on 127\\.0\\.0\\.1:(\\d+)`)
 
@@ -25,7 +25,7 @@ describe.sequential("rpyc-registry CLI", () => {
   it.scopedLive("UDP: prints the bound port, answers, logs like RPyC, exits cleanly on SIGTERM", () =>
     Effect.gen(function*() {
       const proc = yield* cli("--port", "0", "--mode", "UDP")
-      const port = Number((yield* proc.waitFor(started("UDP"), STARTUP))[1])
+      const port = Number((yield* proc.waitFor(started("UDP"), { timeout: STARTUP }))[1])
       assert.isAbove(port, 0)
       assert.match(proc.stdout(), started("UDP"))
       const registrar = yield* RegistryClient.makeUdp({ host: LOOPBACK, port })
@@ -38,7 +38,7 @@ describe.sequential("rpyc-registry CLI", () => {
       yield* proc.waitFor(/registering 127\.0\.0\.1:18861 as FOO, BAR/)
       yield* proc.waitFor(/querying for 'FOO'/)
       yield* proc.waitFor(/listing is disabled/)
-      proc.child.kill("SIGTERM")
+      proc.process.kill("SIGTERM")
       const exit = yield* proc.exit
       assert.deepStrictEqual(exit, { code: 0, signal: null })
       assert.match(proc.stderr(), /server closed/)
@@ -47,29 +47,26 @@ describe.sequential("rpyc-registry CLI", () => {
   it.scopedLive("TCP with --listing, lower-case mode, SIGINT", () =>
     Effect.gen(function*() {
       const proc = yield* cli("-m", "tcp", "-p", "0", "--listing", "-t", "60")
-      const port = Number((yield* proc.waitFor(started("TCP"), STARTUP))[1])
+      const port = Number((yield* proc.waitFor(started("TCP"), { timeout: STARTUP }))[1])
       const registrar = yield* RegistryClient.makeTcp({ host: LOOPBACK, port })
       yield* registrar.register(["CALC"], 18862)
       assert.deepStrictEqual(yield* registrar.list(), Option.some(["CALC"]))
-      proc.child.kill("SIGINT")
+      proc.process.kill("SIGINT")
       assert.deepStrictEqual(yield* proc.exit, { code: 0, signal: null })
     }), TIMEOUT)
 
   it.scopedLive("--quiet logs nothing but still prints the address; --logfile receives the log", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "rpyc-registry-"))),
-        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir("rpyc-registry-")
       const logfile = Path.join(dir, "registry.log")
       const quiet = yield* cli("--port", "0", "-q")
       const logged = yield* cli("--port", "0", "--logfile", logfile)
-      const quietPort = Number((yield* quiet.waitFor(started("UDP"), STARTUP))[1])
-      const loggedPort = Number((yield* logged.waitFor(started("UDP"), STARTUP))[1])
+      const quietPort = Number((yield* quiet.waitFor(started("UDP"), { timeout: STARTUP }))[1])
+      const loggedPort = Number((yield* logged.waitFor(started("UDP"), { timeout: STARTUP }))[1])
       yield* (yield* RegistryClient.makeUdp({ host: LOOPBACK, port: quietPort })).discover("x")
       yield* (yield* RegistryClient.makeUdp({ host: LOOPBACK, port: loggedPort })).discover("x")
-      quiet.child.kill("SIGTERM")
-      logged.child.kill("SIGTERM")
+      quiet.process.kill("SIGTERM")
+      logged.process.kill("SIGTERM")
       yield* quiet.exit
       yield* logged.exit
       assert.strictEqual(quiet.stderr(), "")
@@ -92,7 +89,7 @@ describe.sequential("rpyc-registry CLI", () => {
   it.scopedLive("a port in use exits 1 saying it cannot bind", () =>
     Effect.gen(function*() {
       const first = yield* cli("--port", "0", "--mode", "TCP")
-      const port = (yield* first.waitFor(started("TCP"), STARTUP))[1]!
+      const port = (yield* first.waitFor(started("TCP"), { timeout: STARTUP }))[1]!
       const second = yield* cli("--port", port, "--mode", "TCP")
       const exit = yield* second.exit
       assert.strictEqual(exit.code, 1)

@@ -3,14 +3,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { freePort, repoRoot, spawn } from "./support.js"
+import { ROOT, spawn, tsx } from "../support/Child.js"
+import { freePort } from "../support/Ports.js"
 
 describe("examples/registry", () => {
   it.scopedLive("discovers MY and FLOOP and calls them through connectByService", () =>
     Effect.gen(function*() {
       const port = yield* freePort("udp", "127.0.0.1")
-      const example = yield* spawn(process.execPath, ["--import", "tsx", "examples/registry/main.ts"], {
-        cwd: repoRoot,
+      const example = yield* spawn(...tsx("examples/registry/main.ts"), {
+        cwd: ROOT,
         env: { ...process.env, REGISTRY_PORT: String(port) }
       })
       const exit = yield* example.exit

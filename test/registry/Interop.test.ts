@@ -11,7 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
-import { eventually, freePort, requirePython, runInterop, runPython, spawn } from "./support.js"
+import { runPython } from "./support.js"
+import { spawn } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { freePort } from "../support/Ports.js"
+import { requirePython, runPythonTests } from "../support/Python.js"
 
 const LOOPBACK = "127.0.0.1"
 
@@ -94,7 +98,7 @@ server.start()
 // Python start-up is slow on a loaded machine
 const TIMEOUT = 60_000
 
-describe.skipIf(!runInterop)("interop with Python RPyC 5.3.0", () => {
+describe.skipIf(!runPythonTests)("interop with Python RPyC 5.3.0", () => {
   describe("(a) Python rpyc_registry, our registrars", () => {
     for (const mode of ["UDP", "TCP"] as const) {
       it.scopedLive(`${mode}: register, discover, list, unregister`, () =>
@@ -184,7 +188,7 @@ describe.skipIf(!runInterop)("interop with Python RPyC 5.3.0", () => {
           const found = yield* eventually(registrar.discover("echo"), (s) => s.length > 0)
           assert.deepStrictEqual(found, [{ host: LOOPBACK, port: rpcPort }])
           // Ctrl-C: ThreadedServer.close() unregisters
-          python.child.kill("SIGINT")
+          python.process.kill("SIGINT")
           yield* eventually(registrar.discover("echo"), (s) => s.length === 0)
         }), TIMEOUT)
     }

@@ -2,10 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Registry from "../../src/registry/Registry.js"
-import * as Brine from "../../src/wire/Brine.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
 import { hex, unhex } from "./support.js"
 
-// rpyc-protocol.md §8.1, captured against a real RPyC 5.3.0 registry
+// PROTOCOL.md §8.1, captured against a real RPyC 5.3.0 registry
 const V = {
   register: "12080d52505943080e0852454749535445521111080c464f4f080c42415216053132333435",
   ok: "080b4f4b",
@@ -20,7 +20,7 @@ const V = {
   registerTime: "12080d52505943080e0852454749535445521110080d54494d4516053138383631"
 } as const
 
-describe("Registry codec: §8.1 request vectors", () => {
+describe("Registry codec: PROTOCOL.md §8.1 request vectors", () => {
   const requests: ReadonlyArray<readonly [string, Registry.Request, string]> = [
     ["REGISTER (FOO, BAR) 12345", Registry.Request.Register({ aliases: ["FOO", "BAR"], port: 12345 }), V.register],
     ["QUERY foo", Registry.Request.Query({ name: "foo" }), V.query],
@@ -39,7 +39,7 @@ describe("Registry codec: §8.1 request vectors", () => {
   }
 })
 
-describe("Registry codec: §8.1 reply vectors", () => {
+describe("Registry codec: PROTOCOL.md §8.1 reply vectors", () => {
   it("'OK'", () => {
     assert.isTrue(Registry.isOkReply(unhex(V.ok)))
     assert.strictEqual(hex(Brine.encode(Registry.OK)), V.ok)

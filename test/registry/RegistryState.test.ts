@@ -153,7 +153,7 @@ describe("registry pruning (TestClock)", () => {
     }))
 })
 
-describe("registry requests as bytes (§8.1 vectors through the server logic)", () => {
+describe("registry requests as bytes (PROTOCOL.md §8.1 vectors through the server logic)", () => {
   const ask = (state: RegistryServer.RegistryState, requestHex: string, from = "127.0.0.1") =>
     Effect.map(RegistryServer.handleBytes(state, unhex(requestHex), from), Option.map(hex))
 

@@ -15,8 +15,9 @@ import * as Registry from "../../src/registry/Registry.js"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
 import * as Udp from "../../src/transport/Udp.js"
-import * as Brine from "../../src/wire/Brine.js"
-import { eventually, hex } from "./support.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import { hex } from "./support.js"
+import { eventually } from "../support/Eventually.js"
 
 const LOOPBACK = "127.0.0.1"
 
@@ -26,7 +27,7 @@ const tcpRegistrar = (server: RegistryServer.Server, options: Partial<RegistryCl
   RegistryClient.makeTcp({ host: LOOPBACK, port: server.address.port, ...options })
 
 // the whole registrar protocol against one server
-const fullCycle = (registrar: RegistryClient.Service) =>
+const fullCycle = (registrar: RegistryClient.Registrar) =>
   Effect.gen(function*() {
     assert.deepStrictEqual(yield* registrar.discover("echo"), [])
     yield* registrar.register(["echo", "Alias"], 23456)

@@ -6,12 +6,17 @@ import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Client from "../../src/client/Client.js"
-import * as Factories from "../../src/client/Factories.js"
+import * as Transports from "../../src/client/Transports.js"
 import * as Logging from "../../src/Logging.js"
-import * as Modes from "../../src/server/Modes.js"
+import * as Forking from "../../src/server/Forking.js"
+import * as OneShot from "../../src/server/OneShot.js"
 import * as Server from "../../src/server/Server.js"
 import { DoublerService, ModesTestService } from "./fixtures/services.js"
-import { eventually, fixture, isAlive, makePki, type Pki, tempDir, TIMEOUT, TSX } from "./support.js"
+import { fixture, TIMEOUT } from "./support.js"
+import { isAlive, TSX } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { makePki, type Pki } from "../support/Pki.js"
+import { tempDir } from "../support/TempDir.js"
 
 let pki: Pki
 beforeAll(() => {
@@ -42,7 +47,7 @@ describe("threaded (TCP) and Unix socket", () => {
       const path = Path.join(dir, "classic.sock")
       const server = yield* Server.make(ModesTestService, { socketPath: path })
       assert.deepStrictEqual(server.address, { _tag: "UnixAddress", path })
-      const conn = yield* Factories.unixConnect(path)
+      const conn = yield* Transports.unixConnect(path)
       assert.strictEqual(yield* conn.root.add(40, 2), 42)
       assert.strictEqual(server.connections.size, 1)
     }))
@@ -50,7 +55,7 @@ describe("threaded (TCP) and Unix socket", () => {
   it.scopedLive("unixConnect to a missing socket fails with an Open error", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir()
-      const error = yield* Effect.flip(Factories.unixConnect(Path.join(dir, "nobody.sock")))
+      const error = yield* Effect.flip(Transports.unixConnect(Path.join(dir, "nobody.sock")))
       assert.strictEqual(error._tag, "SocketError")
     }))
 })
@@ -58,30 +63,30 @@ describe("threaded (TCP) and Unix socket", () => {
 describe("TLS", () => {
   it.scopedLive("without a CA: encrypted, no client certificate, credentials undefined", () =>
     Effect.gen(function*() {
-      const server = yield* Modes.makeTls(ModesTestService, { keyfile: pki.files.serverKey, certfile: pki.files.serverCert })
-      const conn = yield* Factories.sslConnect({ port: server.port! })
+      const server = yield* Server.make(ModesTestService, { tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert } })
+      const conn = yield* Transports.sslConnect({ port: server.port! })
       assert.strictEqual(yield* conn.root.add(1, 1), 2)
       assert.strictEqual(yield* conn.root.peer_cn(), null)
     }))
 
   it.scopedLive("the client verifies the server with cafile, and rejects an untrusted one", () =>
     Effect.gen(function*() {
-      const server = yield* Modes.makeTls(ModesTestService, { key: pki.read(pki.files.serverKey), cert: pki.read(pki.files.serverCert) })
-      const conn = yield* Factories.sslConnect({ port: server.port!, cafile: pki.files.ca })
+      const server = yield* Server.make(ModesTestService, { tls: { key: pki.read(pki.files.serverKey), cert: pki.read(pki.files.serverCert) } })
+      const conn = yield* Transports.sslConnect({ port: server.port!, cafile: pki.files.ca })
       assert.strictEqual(yield* conn.root.add(1, 2), 3)
-      const refused = yield* Effect.flip(Factories.sslConnect({ port: server.port!, cafile: pki.files.otherCa }))
+      const refused = yield* Effect.flip(Transports.sslConnect({ port: server.port!, cafile: pki.files.otherCa }))
       assert.strictEqual(refused._tag, "SocketError")
     }))
 
   it.scopedLive("with a CA: a client certificate is required and lands in credentials", () =>
     Effect.gen(function*() {
       const logs = withLogs()
-      const server = yield* Modes.makeTls(ModesTestService, {
+      const server = yield* Server.make(ModesTestService, { tls: {
         keyfile: pki.files.serverKey,
         certfile: pki.files.serverCert,
         cafile: pki.files.ca
-      }).pipe(Effect.provide(logs.layer))
-      const conn = yield* Factories.sslConnect({
+      } }).pipe(Effect.provide(logs.layer))
+      const conn = yield* Transports.sslConnect({
         port: server.port!,
         keyfile: pki.files.clientKey,
         certfile: pki.files.clientCert,
@@ -92,20 +97,22 @@ describe("TLS", () => {
       // no certificate, or one from another CA: refused (at connect, or at the first call under TLS 1.3)
       for (const client of [{}, { keyfile: pki.files.otherClientKey, certfile: pki.files.otherClientCert }]) {
         const attempt = yield* Effect.exit(
-          Effect.scoped(Effect.flatMap(Factories.sslConnect({ port: server.port!, ...client }), (c) => c.root.add(1, 1)))
+          Effect.scoped(Effect.flatMap(Transports.sslConnect({ port: server.port!, ...client }), (c) => c.root.add(1, 1)))
         )
         assert.isTrue(Exit.isFailure(attempt), JSON.stringify(client))
       }
-      yield* eventually(() => logs.lines.some((l) => l.includes("failed to authenticate")), "the refusal is logged")
+      yield* eventually(() => logs.lines.some((l) => l.includes("failed to authenticate")), "the refusal is logged", {
+        timeout: "120 seconds"
+      })
     }))
 
   it.scopedLive("unreadable or invalid key material fails at startup", () =>
     Effect.gen(function*() {
-      const missing = yield* Effect.flip(Modes.makeTls(ModesTestService, { keyfile: "/nonexistent/key.pem", certfile: pki.files.serverCert }))
+      const missing = yield* Effect.flip(Server.make(ModesTestService, { tls: { keyfile: "/nonexistent/key.pem", certfile: pki.files.serverCert } }))
       assert.match(String(missing.cause), /nonexistent/)
-      const invalid = yield* Effect.flip(Modes.makeTls(ModesTestService, { key: "not a key", cert: pki.read(pki.files.serverCert) }))
+      const invalid = yield* Effect.flip(Server.make(ModesTestService, { tls: { key: "not a key", cert: pki.read(pki.files.serverCert) } }))
       assert.strictEqual(invalid._tag, "SocketServerError")
-      const noCert = yield* Effect.flip(Modes.makeTls(ModesTestService, { keyfile: pki.files.serverKey }))
+      const noCert = yield* Effect.flip(Server.make(ModesTestService, { tls: { keyfile: pki.files.serverKey } }))
       assert.match(String(noCert.cause), /key and a certificate/)
     }))
 })
@@ -114,7 +121,7 @@ describe("one-shot", () => {
   it.scopedLive("serves exactly one connection, then closes the listener", () =>
     Effect.gen(function*() {
       const logs = withLogs()
-      const server = yield* Modes.makeOneShot(ModesTestService, { port: 0 }).pipe(Effect.provide(logs.layer))
+      const server = yield* OneShot.make(ModesTestService, { port: 0 }).pipe(Effect.provide(logs.layer))
       const done = yield* Effect.fork(server.done)
       yield* Effect.scoped(Effect.gen(function*() {
         const conn = yield* Client.connect({ port: server.port! })
@@ -137,12 +144,12 @@ describe("one-shot", () => {
 
   it.scopedLive("over TLS with a client certificate", () =>
     Effect.gen(function*() {
-      const server = yield* Modes.makeOneShot(ModesTestService, {
+      const server = yield* OneShot.make(ModesTestService, {
         port: 0,
         tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
       })
       yield* Effect.scoped(Effect.gen(function*() {
-        const conn = yield* Factories.sslConnect({ port: server.port!, keyfile: pki.files.clientKey, certfile: pki.files.clientCert })
+        const conn = yield* Transports.sslConnect({ port: server.port!, keyfile: pki.files.clientKey, certfile: pki.files.clientCert })
         assert.strictEqual(yield* conn.root.peer_cn(), "client-1")
       }))
       yield* server.done
@@ -151,7 +158,7 @@ describe("one-shot", () => {
   it.scopedLive("closing the scope early closes the one-shot server", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const server = yield* Modes.makeOneShot(ModesTestService, { port: 0 }).pipe(Scope.extend(scope))
+      const server = yield* OneShot.make(ModesTestService, { port: 0 }).pipe(Scope.extend(scope))
       yield* Scope.close(scope, Exit.void)
       yield* server.done
       assert.isTrue(Exit.isFailure(yield* Effect.exit(Effect.scoped(Client.connect({ port: server.port! })))))
@@ -162,7 +169,7 @@ describe("stdio and subprocess", () => {
   it.scopedLive("connectSubproc talks to a serveStdio child; its console output does not corrupt the stream", () =>
     Effect.gen(function*() {
       let stderr = ""
-      const conn = yield* Factories.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], {
+      const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], {
         stderr: (chunk) => {
           stderr += new TextDecoder().decode(chunk)
         }
@@ -176,7 +183,7 @@ describe("stdio and subprocess", () => {
       assert.notStrictEqual(pid, process.pid)
       yield* conn.close()
       // the child sees EOF and exits on its own
-      yield* eventually(() => !isAlive(pid), "the stdio server exited")
+      yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
       assert.include(stderr, "noise from console.log: abc")
       assert.include(stderr, "noise from process.stdout.write: def")
     }), TIMEOUT)
@@ -184,7 +191,7 @@ describe("stdio and subprocess", () => {
   it.scopedLive("closing the scope kills the subprocess", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const conn = yield* Factories.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], { stderr: "ignore" })
+      const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], { stderr: "ignore" })
         .pipe(Scope.extend(scope))
       const pid = (yield* conn.root.pid()) as number
       assert.isTrue(isAlive(pid))
@@ -195,7 +202,7 @@ describe("stdio and subprocess", () => {
 
   it.scopedLive("a command that cannot start fails with an Open error", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Factories.connectSubproc("/nonexistent/rpyc-server"))
+      const error = yield* Effect.flip(Transports.connectSubproc("/nonexistent/rpyc-server"))
       assert.strictEqual(error._tag, "SocketError")
     }))
 })
@@ -203,7 +210,7 @@ describe("stdio and subprocess", () => {
 describe("connectThread", () => {
   it.scopedLive("an in-process server and client, both ways", () =>
     Effect.gen(function*() {
-      const conn = yield* Factories.connectThread(ModesTestService, { service: DoublerService })
+      const conn = yield* Transports.connectThread(ModesTestService, { service: DoublerService })
       assert.strictEqual(yield* conn.root.add(5, 6), 11)
       assert.strictEqual(yield* conn.root.pid(), process.pid)
       // the server calls back into the client's service
@@ -214,7 +221,7 @@ describe("connectThread", () => {
   it.scopedLive("defaults to VoidService on both sides; the scope closes both", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const conn = yield* Factories.connectThread().pipe(Scope.extend(scope))
+      const conn = yield* Transports.connectThread().pipe(Scope.extend(scope))
       assert.strictEqual(yield* conn.root.get_service_name(), "VOID")
       yield* Scope.close(scope, Exit.void)
       assert.isTrue(conn.closed)
@@ -225,7 +232,7 @@ describe("forking", () => {
   it.scopedLive("every connection is served by its own worker process, which exits with it", () =>
     Effect.gen(function*() {
       const logs = withLogs()
-      const server = yield* Modes.makeForking({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
+      const server = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
         .pipe(Effect.provide(logs.layer))
       assert.strictEqual(server.serviceName, "MODESTEST")
       const clientA = yield* Scope.make()
@@ -243,13 +250,17 @@ describe("forking", () => {
       assert.match(endpoints[1], /^127\.0\.0\.1:\d+$/)
 
       yield* Scope.close(clientA, Exit.void)
-      yield* eventually(() => !isAlive(pidA) && !server.workers.has(pidA), "worker A exited")
+      yield* eventually(() => !isAlive(pidA) && !server.workers.has(pidA), "worker A exited", {
+        timeout: "120 seconds"
+      })
       assert.isTrue(isAlive(pidB))
       assert.strictEqual(yield* b.root.add(5, 5), 10)
       yield* Scope.close(clientB, Exit.void)
-      yield* eventually(() => !isAlive(pidB) && server.workers.size === 0, "worker B exited")
+      yield* eventually(() => !isAlive(pidB) && server.workers.size === 0, "worker B exited", { timeout: "120 seconds" })
 
-      yield* eventually(() => logs.lines.filter((l) => l.includes("goodbye 127.0.0.1:")).length === 2, "two goodbyes")
+      yield* eventually(() => logs.lines.filter((l) => l.includes("goodbye 127.0.0.1:")).length === 2, "two goodbyes", {
+        timeout: "120 seconds"
+      })
       const text = logs.lines.join("")
       assert.include(text, `INFO:MODESTEST/${server.port}:server started on [127.0.0.1]:${server.port}`)
       assert.strictEqual(logs.lines.filter((l) => l.includes("accepted 127.0.0.1:")).length, 2)
@@ -260,7 +271,7 @@ describe("forking", () => {
   it.scopedLive("closing the server terminates its workers and their connections", () =>
     Effect.gen(function*() {
       const serverScope = yield* Scope.make()
-      const server = yield* Modes.makeForking({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
+      const server = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
         .pipe(Effect.provide(Logging.layer(() => {})), Scope.extend(serverScope))
       const conn = yield* Client.connect({ port: server.port! })
       const pid = (yield* conn.root.pid()) as number
@@ -276,18 +287,18 @@ describe("forking", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir()
       const path = Path.join(dir, "forking.sock")
-      const unix = yield* Modes.makeForking({ module: servicesModule, export: "ModesTestService" }, { socketPath: path })
+      const unix = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, { socketPath: path })
         .pipe(Effect.provide(Logging.layer(() => {})))
       assert.deepStrictEqual(unix.address, { _tag: "UnixAddress", path })
-      const viaUnix = yield* Factories.unixConnect(path)
+      const viaUnix = yield* Transports.unixConnect(path)
       assert.strictEqual(yield* viaUnix.root.add(1, 1), 2)
       assert.notStrictEqual(yield* viaUnix.root.pid(), process.pid)
 
-      const tls = yield* Modes.makeForking({ module: servicesModule, export: "ModesTestService" }, {
+      const tls = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, {
         port: 0,
         tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
       }).pipe(Effect.provide(Logging.layer(() => {})))
-      const viaTls = yield* Factories.sslConnect({
+      const viaTls = yield* Transports.sslConnect({
         port: tls.port!,
         keyfile: pki.files.clientKey,
         certfile: pki.files.clientCert,
@@ -296,7 +307,7 @@ describe("forking", () => {
       assert.strictEqual(yield* viaTls.root.peer_cn(), "client-1")
       assert.notStrictEqual(yield* viaTls.root.pid(), process.pid)
       const refused = yield* Effect.exit(
-        Effect.scoped(Effect.flatMap(Factories.sslConnect({ port: tls.port! }), (c) => c.root.add(1, 1)))
+        Effect.scoped(Effect.flatMap(Transports.sslConnect({ port: tls.port! }), (c) => c.root.add(1, 1)))
       )
       assert.isTrue(Exit.isFailure(refused))
       assert.isTrue(Fs.existsSync(path))
@@ -304,7 +315,7 @@ describe("forking", () => {
 
   it.scopedLive("a module without the export fails at startup", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Modes.makeForking({ module: servicesModule, export: "Nope" }))
+      const error = yield* Effect.flip(Forking.make({ module: servicesModule, export: "Nope" }))
       assert.match(String(error.cause), /no service export named Nope/)
     }))
 })

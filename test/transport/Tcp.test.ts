@@ -14,6 +14,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tcp from "../../src/transport/Tcp.js"
+import * as Unix from "../../src/transport/Unix.js"
 
 const encode = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -202,16 +203,16 @@ describe("Tcp", () => {
     }))
 })
 
-describe("Tcp (Unix domain sockets)", () => {
+describe("Unix domain sockets", () => {
   it.scopedLive("echoes over a Unix socket and removes the socket file on close", () =>
     Effect.gen(function*() {
       const path = tmpSocketPath("echo")
       const serverScope = yield* Scope.make()
-      const server = yield* Scope.extend(Tcp.makeUnixServer({ path }), serverScope)
+      const server = yield* Scope.extend(Unix.makeServer({ path }), serverScope)
       assert.deepStrictEqual(server.address, { _tag: "UnixAddress", path })
       assert.isTrue(Fs.statSync(path).isSocket())
       yield* Scope.extend(serve(server, echo()), serverScope)
-      const { bytes, exit } = yield* exchange(yield* Tcp.unixConnect(path), [encode("over unix")]).pipe(Effect.scoped)
+      const { bytes, exit } = yield* exchange(yield* Unix.connect(path), [encode("over unix")]).pipe(Effect.scoped)
       assert.strictEqual(decode(bytes), "over unix")
       assert.isTrue(Exit.isSuccess(exit))
       yield* Scope.close(serverScope, Exit.void)
@@ -234,21 +235,21 @@ describe("Tcp (Unix domain sockets)", () => {
         Effect.scoped
       )
       assert.isTrue(Fs.statSync(stale).isSocket())
-      const server = yield* Tcp.makeUnixServer({ path: stale })
+      const server = yield* Unix.makeServer({ path: stale })
       yield* serve(server, echo())
-      const { bytes } = yield* exchange(yield* Tcp.unixConnect(stale), [encode("fresh")]).pipe(Effect.scoped)
+      const { bytes } = yield* exchange(yield* Unix.connect(stale), [encode("fresh")]).pipe(Effect.scoped)
       assert.strictEqual(decode(bytes), "fresh")
     }))
 
   it.scopedLive("refuses a path that a live server uses, or that is not a socket, and leaves it alone", () =>
     Effect.gen(function*() {
       const path = tmpSocketPath("busy")
-      yield* Tcp.makeUnixServer({ path })
-      const busy = yield* Tcp.makeUnixServer({ path }).pipe(Effect.scoped, Effect.flip)
+      yield* Unix.makeServer({ path })
+      const busy = yield* Unix.makeServer({ path }).pipe(Effect.scoped, Effect.flip)
       assert.strictEqual(busy.reason, "Open")
       assert.isTrue(Fs.statSync(path).isSocket(), "the live server's socket is still there")
       yield* Effect.scoped(Effect.gen(function*() {
-        const socket = yield* Tcp.unixConnect(path)
+        const socket = yield* Unix.connect(path)
         const opened = yield* Deferred.make<void>()
         yield* socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) }).pipe(Effect.forkScoped)
         yield* Deferred.await(opened)
@@ -257,14 +258,14 @@ describe("Tcp (Unix domain sockets)", () => {
       const file = tmpSocketPath("regular")
       Fs.writeFileSync(file, "not a socket")
       yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(file, { force: true })))
-      const notSocket = yield* Tcp.makeUnixServer({ path: file }).pipe(Effect.scoped, Effect.flip)
+      const notSocket = yield* Unix.makeServer({ path: file }).pipe(Effect.scoped, Effect.flip)
       assert.strictEqual(notSocket.reason, "Open")
       assert.strictEqual(Fs.readFileSync(file, "utf8"), "not a socket")
     }))
 
   it.scopedLive("unixConnect to a missing path fails with a SocketError", () =>
     Effect.gen(function*() {
-      const error = yield* Tcp.unixConnect(tmpSocketPath("missing")).pipe(Effect.flip)
+      const error = yield* Unix.connect(tmpSocketPath("missing")).pipe(Effect.flip)
       assert.strictEqual(error.reason, "Open")
     }))
 })

@@ -8,48 +8,27 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import { execFileSync } from "node:child_process"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import type * as NodeTls from "node:tls"
 import * as Tcp from "../../src/transport/Tcp.js"
 import * as Tls from "../../src/transport/Tls.js"
+import { makePki, type Pki } from "../support/Pki.js"
 
-// A throw-away PKI made with the openssl CLI: a CA, a server certificate for localhost/127.0.0.1 and
-// a client certificate signed by it, plus an unrelated CA that must not be trusted.
-let dir = ""
+// A throw-away PKI (test/support/Pki.ts): a CA, a server certificate for localhost/127.0.0.1 and a
+// client certificate signed by it, plus an unrelated CA that must not be trusted.
+let made: Pki | undefined
 const pki = { ca: "", otherCa: "", serverKey: "", serverCert: "", clientKey: "", clientCert: "" }
 
 beforeAll(() => {
-  dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-rpyc-tls-"))
-  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-  const makeCa = (name: string, cn: string) =>
-    openssl("req", "-x509", ...ec, "-keyout", `${name}.key`, "-out", `${name}.crt`, "-subj", `/CN=${cn}`, "-days", "1",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-  const makeLeaf = (name: string, cn: string, ext: string) => {
-    Fs.writeFileSync(Path.join(dir, `${name}.ext`), ext)
-    openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`)
-    openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", `${name}.crt`, "-days", "1", "-extfile", `${name}.ext`)
-  }
-  makeCa("ca", "effect-rpyc test CA")
-  makeCa("other", "someone else's CA")
-  makeLeaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-  makeLeaf("client", "client-1", "extendedKeyUsage=clientAuth\n")
-  const read = (file: string) => Fs.readFileSync(Path.join(dir, file), "utf8")
-  pki.ca = read("ca.crt")
-  pki.otherCa = read("other.crt")
-  pki.serverKey = read("server.key")
-  pki.serverCert = read("server.crt")
-  pki.clientKey = read("client.key")
-  pki.clientCert = read("client.crt")
+  const { files, read } = made = makePki("effect-rpyc-tls-")
+  pki.ca = read(files.ca)
+  pki.otherCa = read(files.otherCa)
+  pki.serverKey = read(files.serverKey)
+  pki.serverCert = read(files.serverCert)
+  pki.clientKey = read(files.clientKey)
+  pki.clientCert = read(files.clientCert)
 })
 
-afterAll(() => {
-  if (dir !== "") Fs.rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => made?.cleanup())
 
 const encode = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)

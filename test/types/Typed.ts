@@ -6,8 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Client from "../../src/client/Client.js"
-import type { RemoteOp } from "../../src/netref/RemoteOp.js"
-import type { RemoteFailure } from "../../src/protocol/Errors.js"
+import type { RemoteOp } from "../../src/internal/netref/RemoteOp.js"
+import type { RemoteFailure } from "../../src/internal/base/Errors.js"
 import { Service } from "../../src/service/Service.js"
 
 class Widget {

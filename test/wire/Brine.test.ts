@@ -1,14 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { execFileSync } from "node:child_process"
-import * as Brine from "../../src/wire/Brine.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
 import { PYTHON, runPythonTests } from "../support/Python.js"
-import { asciiHex, brineValue, expectThrow, hex, repeatHex, u32Hex, u8Hex, unhex, utf8Hex } from "./_helpers.js"
+import { asciiHex, brineValue, expectThrow, hex, repeatHex, u32Hex, u8Hex, unhex, utf8Hex } from "./support.js"
 
 const { Complex, FrozenSet, PyFloat, Slice } = Brine
 
 // ---------------------------------------------------------------------------------------------
-// §2.6 vectors
+// PROTOCOL.md §2.6 vectors
 
 interface Vector {
   readonly name: string
@@ -122,7 +122,7 @@ const vectors: ReadonlyArray<Vector> = [
   }
 ]
 
-/** §8.1: registry requests and replies are plain brine values. */
+/** PROTOCOL.md §8.1: registry requests and replies are plain brine values. */
 const registryVectors: ReadonlyArray<Vector> = [
   {
     name: "('RPYC', 'REGISTER', (('FOO', 'BAR'), 12345))",
@@ -168,7 +168,7 @@ const checkVector = (v: Vector): void => {
   assert.deepStrictEqual(preserved, v.preserved ?? v.value, "decode, preserveFloats")
 }
 
-describe("Brine §2.6 vectors", () => {
+describe("Brine PROTOCOL.md §2.6 vectors", () => {
   for (const v of vectors) it(v.name, () => checkVector(v))
 
   it("the long vectors have the documented sizes", () => {
@@ -185,7 +185,7 @@ describe("Brine §2.6 vectors", () => {
   })
 })
 
-describe("Brine §8.1 registry vectors", () => {
+describe("Brine PROTOCOL.md §8.1 registry vectors", () => {
   for (const v of registryVectors) it(v.name, () => checkVector(v))
 })
 
@@ -305,7 +305,7 @@ describe("Brine strings", () => {
 // ---------------------------------------------------------------------------------------------
 // leniency and failures
 
-describe("Brine decoder leniency (§2.3)", () => {
+describe("Brine decoder leniency (PROTOCOL.md §2.3)", () => {
   const lenient: ReadonlyArray<readonly [string, Brine.Value]> = [
     ["0e026162", unhex("6162")],
     ["14025152", [1, 2]],

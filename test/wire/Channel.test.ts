@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import * as Zlib from "node:zlib"
-import * as Channel from "../../src/wire/Channel.js"
-import { asciiHex, expectThrow, hex, repeatHex, u32Hex, unhex } from "./_helpers.js"
+import * as Channel from "../../src/internal/wire/Channel.js"
+import { asciiHex, expectThrow, hex, repeatHex, u32Hex, unhex } from "./support.js"
 
 const { FrameDecoder, FrameError, encodeFrame } = Channel
 
@@ -31,7 +31,7 @@ const splitAt = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Arr
 
 const ones = (bytes: Uint8Array): Array<Uint8Array> => Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))
 
-// §3.15 vectors 1, 2, 8, 15 (v5), whole frames
+// PROTOCOL.md §3.15 vectors 1, 2, 8, 15 (v5), whole frames
 const FRAME_1 = "000000080012515011531151020a"
 const FRAME_2 = "0000003c00125250115412080e125f5f6d61696e5f5f2e4d7953657276696365160e3934303131363233343731343838160f" +
   "3134303233343536373839303132330a"
@@ -39,7 +39,7 @@ const FRAME_8 = "00000006001252531151530a"
 const FRAME_15 = "0000000400125358510a"
 const payloadOf = (frameHex: string): string => frameHex.slice(10, -2)
 
-// §3.15 vector 23: (2, 45, (1, 'y' * 5000)), compressed
+// PROTOCOL.md §3.15 vector 23: (2, 45, (1, 'y' * 5000)), compressed
 const FRAME_23_V5 = "0000003c017801edd0211100201000b09738ee2119b441bc273629705b848d5db95a8f98f760c080010306" +
   "0c183060c0800103060c183060c0c0f781072cdf3dc50a"
 const FRAME_23_V6 = "0000003c017801edd0310d00200c00b0858b6f5950861c0efec946055f2ba1a36eed9911ab0f060c1830" +
@@ -54,7 +54,7 @@ describe("encodeFrame", () => {
     assert.strictEqual(hex(encodeFrame(new Uint8Array(0))), "0000000000" + "0a")
   })
 
-  it("reproduces §3.15 frames from their payloads", () => {
+  it("reproduces PROTOCOL.md §3.15 frames from their payloads", () => {
     for (const frame of [FRAME_1, FRAME_2, FRAME_8, FRAME_15]) {
       assert.strictEqual(hex(encodeFrame(unhex(payloadOf(frame)))), frame)
     }
@@ -114,7 +114,7 @@ describe("encodeFrame", () => {
 })
 
 describe("FrameDecoder", () => {
-  it("decodes §3.15 vector 23 (compressed by Python) in both dialects", () => {
+  it("decodes PROTOCOL.md §3.15 vector 23 (compressed by Python) in both dialects", () => {
     assert.deepStrictEqual(decodeAll([unhex(FRAME_23_V5)]), [PAYLOAD_23_V5])
     assert.deepStrictEqual(decodeAll([unhex(FRAME_23_V6)]), [PAYLOAD_23_V6])
   })

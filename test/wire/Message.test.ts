@@ -1,14 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import * as Zlib from "node:zlib"
-import * as Brine from "../../src/wire/Brine.js"
-import { encodeFrame, FrameDecoder } from "../../src/wire/Channel.js"
-import * as Message from "../../src/wire/Message.js"
-import { expectThrow, hex, unhex, wireMessage } from "./_helpers.js"
-import type { WireMessage } from "./_helpers.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import { encodeFrame, FrameDecoder } from "../../src/internal/wire/Channel.js"
+import * as Message from "../../src/internal/wire/Message.js"
+import * as MessageSchema from "./MessageSchema.js"
+import { expectThrow, hex, unhex, wireMessage } from "./support.js"
+import type { WireMessage } from "./support.js"
 
 // ---------------------------------------------------------------------------------------------
-// §3.15 vectors
+// PROTOCOL.md §3.15 vectors
 
 const ROOT = ["__main__.MyService", 94011623471488, 140234567890123] as const
 const METHOD = ["builtins.method", 9783776, 140234567000000] as const
@@ -177,9 +178,9 @@ const vectors: ReadonlyArray<FramedVector> = [
     n: 18,
     name: "Reply with a tuple holding a reference (LABEL_TUPLE)",
     message: m(2, 11, [2, [[1, 1], [4, ["builtins.list", 9759744, 140234567111111]]]]),
-    // rpyc-protocol.md prints both frames of this vector one "31" short (59 bytes where its own header
-    // says 5 + 54 + 1 = 60; the str(140234567111111) body has 15 digits, the printed one 14). These are
-    // the frames /usr/bin/python3 rpyc 5.3.0 produces: brine.dump of the tuple above, framed.
+    // 60 bytes: 5 + 54 + 1, the str(140234567111111) body having 15 digits (some copies of the
+    // protocol notes printed it one "31" short). These are the frames /usr/bin/python3 rpyc 5.3.0
+    // produces: brine.dump of the tuple above, framed (PROTOCOL.md §3.15, vector 18).
     v5: "000000360012525b115211115151115412080e0d6275696c74696e732e6c697374160739373539373434160f31343032333435" +
       "36373131313131310a",
     v6: "000000360002115b115211115151115412080e0d6275696c74696e732e6c697374160739373539373434160f31343032333435" +
@@ -263,7 +264,7 @@ const inflatedPayload = (frame: Uint8Array): string => {
 
 const asEnvelope = (msg: WireMessage): Message.Envelope => ({ msg: msg.msg, seq: msg.seq, args: msg.args })
 
-describe("Message §3.15 framed vectors", () => {
+describe("Message PROTOCOL.md §3.15 framed vectors", () => {
   for (const v of vectors) {
     for (const version of [5, 6] as const) {
       const frameHex = version === 5 ? v.v5 : v.v6
@@ -307,17 +308,17 @@ describe("Message §3.15 framed vectors", () => {
   })
 
   it("the v5 tuples decode through Schema MessageFromTuple to the same message", () => {
-    const decodeTuple = Schema.decodeUnknownSync(Message.MessageFromTuple)
-    const expected = (msg: WireMessage): Message.Message => {
+    const decodeTuple = Schema.decodeUnknownSync(MessageSchema.MessageFromTuple)
+    const expected = (msg: WireMessage): MessageSchema.Message => {
       switch (msg.msg) {
         case 1: {
           const [handler, box] = msg.args as [number, Message.Box]
-          return new Message.Request({ seq: msg.seq, handler, args: box })
+          return new MessageSchema.Request({ seq: msg.seq, handler, args: box })
         }
         case 2:
-          return new Message.Reply({ seq: msg.seq, value: msg.args as Message.Box })
+          return new MessageSchema.Reply({ seq: msg.seq, value: msg.args as Message.Box })
         case 3:
-          return new Message.Exception({ seq: msg.seq, vinegar: msg.args as typeof Message.Vinegar.Type })
+          return new MessageSchema.Exception({ seq: msg.seq, vinegar: msg.args as typeof MessageSchema.Vinegar.Type })
       }
     }
     for (const v of vectors) {
@@ -430,10 +431,10 @@ describe("Message.decodePayload failures", () => {
 // ---------------------------------------------------------------------------------------------
 // properties
 
-const decodeTuple = Schema.decodeUnknownSync(Message.MessageFromTuple)
+const decodeTuple = Schema.decodeUnknownSync(MessageSchema.MessageFromTuple)
 
 /** The Schema's view of a message, flattened back to the hand codec's envelope. */
-const envelopeOf = (m: Message.Message): Message.Envelope => {
+const envelopeOf = (m: MessageSchema.Message): Message.Envelope => {
   switch (m._tag) {
     case "Request":
       return { msg: 1, seq: m.seq, args: [m.handler, m.args] }
@@ -455,7 +456,7 @@ describe("Message properties", () => {
       assert.deepStrictEqual(hand, envelopeOf(viaSchema))
       assert.deepStrictEqual(hand, asEnvelope(msg))
       // and the Schema's encoding of it is the tuple that was sent
-      assert.strictEqual(hex(Brine.encode(Schema.encodeSync(Message.MessageFromTuple)(viaSchema))), hex(payload))
+      assert.strictEqual(hex(Brine.encode(Schema.encodeSync(MessageSchema.MessageFromTuple)(viaSchema))), hex(payload))
     },
     { fastCheck: { numRuns: 200 } }
   )

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
-import * as Brine from "../../src/wire/Brine.js"
-import * as Pickle from "../../src/wire/Pickle.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import * as Pickle from "../../src/internal/wire/Pickle.js"
 import { PYTHON, runPythonTests } from "../support/Python.js"
 
 // ---------------------------------------------------------------------------------------------

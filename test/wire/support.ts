@@ -4,8 +4,8 @@
  */
 import { assert } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import * as Brine from "../../src/wire/Brine.js"
-import type * as Message from "../../src/wire/Message.js"
+import * as Brine from "../../src/internal/wire/Brine.js"
+import type * as Message from "../../src/internal/wire/Message.js"
 
 // ---------------------------------------------------------------------------------------------
 // bytes

@@ -1,5 +1,5 @@
 /**
- * Local objects exported to a peer: their id_packs and the refcounting table (§3.3, §3.7).
+ * Local objects exported to a peer: their id_packs and the refcounting table (PROTOCOL.md §3.3, PROTOCOL.md §3.7).
  *
  * An id_pack is `(name_pack, class_id, instance_id)`. The name_pack is chosen so that a Python
  * peer builds a working proxy without an INSPECT round trip where it can: functions are
@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import type { IdPack } from "../wire/Message.js"
-import { keyError } from "./Errors.js"
+import { keyError } from "../base/Errors.js"
 
 let nextId = 1
 const ids = new WeakMap<object, number>()

@@ -1,30 +1,28 @@
 /**
- * Connection factories beyond TCP (RPyC's `rpyc.utils.factory`, rpyc-protocol.md §7.4): Unix socket,
- * TLS, this process's stdio, a subprocess over its pipes, and an in-process server.
+ * Connections over the transports beyond TCP (RPyC's `rpyc.utils.factory`, PROTOCOL.md §7.4):
+ * Unix socket, TLS, this process's stdio, a subprocess over its pipes, and an in-process server.
  *
  * Each is a scoped Effect returning a `Connection`: the connection (and whatever it started: a child
  * process, an in-process server) lives until the scope closes or `conn.close()`. Options take the local
  * `service` (default `VoidService`), `config`, `wireVersion` (default 5, as `Client.connect`) and
- * `maxFrameSize`, like every client. The classic variants are in `classic/Factories`.
+ * `maxFrameSize`, like every client. The classic variants are in `classic/Transports`.
  *
  * @since 0.1.0
  */
-import * as Socket from "@effect/platform/Socket"
+import type * as Socket from "@effect/platform/Socket"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import * as Fs from "node:fs"
-import { createRequire } from "node:module"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import type * as Config from "../protocol/Config.js"
-import type * as Connection from "../protocol/Connection.js"
-import type { ConnectionClosed } from "../protocol/Errors.js"
+import { fileURLToPath } from "node:url"
+import type * as Config from "../internal/base/Config.js"
+import type * as Connection from "../internal/engine/Engine.js"
+import type { ConnectionClosed } from "../internal/base/Errors.js"
 import * as Service from "../service/Service.js"
 import * as Pair from "../transport/Pair.js"
 import * as Stdio from "../transport/Stdio.js"
-import * as Tcp from "../transport/Tcp.js"
 import * as Tls from "../transport/Tls.js"
+import * as Unix from "../transport/Unix.js"
 import * as Client from "./Client.js"
 
 type Connected<Api> = Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope>
@@ -47,32 +45,17 @@ export interface UnixConnectOptions extends Client.ConnectionOptions {
  */
 export const unixConnect = <Api = any>(path: string, options: UnixConnectOptions = {}): Connected<Api> =>
   Effect.flatMap(
-    Tcp.unixConnect(path, { openTimeout: options.openTimeout }),
+    Unix.connect(path, { openTimeout: options.openTimeout }),
     (socket) => Client.connectSocket<Api>(socket, options)
   )
 
 /**
- * Options of {@link sslConnect}: `Tls.ConnectOptions` (PEM contents) plus RPyC's file-name options.
- * A PEM value wins over the file of the same role.
+ * Options of {@link sslConnect}: `Tls.ConnectOptions` (PEM contents or RPyC's file names `keyfile`,
+ * `certfile`, `cafile`) plus the connection options.
  *
  * @since 0.1.0 @category models
  */
-export interface SslConnectOptions extends Tls.ConnectOptions, Client.ConnectionOptions {
-  /** File of the client's private key (RPyC's `keyfile`). */
-  readonly keyfile?: string | undefined
-  /** File of the client's certificate (RPyC's `certfile`). */
-  readonly certfile?: string | undefined
-  /** CA bundle file to verify the server with; giving one turns verification on (RPyC's `ca_certs`). */
-  readonly cafile?: string | undefined
-}
-
-const readFile = (file: string | undefined): Effect.Effect<string | undefined, Socket.SocketError> =>
-  file === undefined
-    ? Effect.succeed(undefined)
-    : Effect.tryPromise({
-      try: () => Fs.promises.readFile(file, "utf8"),
-      catch: (cause) => new Socket.SocketGenericError({ reason: "Open", cause })
-    })
+export interface SslConnectOptions extends Tls.ConnectOptions, Client.ConnectionOptions {}
 
 /**
  * Connects over TLS (RPyC's `ssl_connect`): always encrypted; the server is verified only when a CA is
@@ -81,13 +64,7 @@ const readFile = (file: string | undefined): Effect.Effect<string | undefined, S
  * @since 0.1.0 @category constructors
  */
 export const sslConnect = <Api = any>(options: SslConnectOptions): Connected<Api> =>
-  Effect.gen(function*() {
-    const key = options.key ?? (yield* readFile(options.keyfile))
-    const cert = options.cert ?? (yield* readFile(options.certfile))
-    const ca = options.ca ?? (yield* readFile(options.cafile))
-    const socket = yield* Tls.connect({ ...options, key, cert, ca })
-    return yield* Client.connectSocket<Api>(socket, options)
-  })
+  Effect.flatMap(Tls.connect(options), (socket) => Client.connectSocket<Api>(socket, options))
 
 /**
  * Speaks RPyC over this process's stdin (incoming) and stdout (outgoing): the client side for a
@@ -116,8 +93,7 @@ export interface SubprocOptions extends Client.ConnectionOptions, Stdio.SpawnOpt
 export const classicServerCommand = (): readonly [string, ReadonlyArray<string>] => {
   const fromSources = import.meta.url.endsWith(".ts")
   const cli = fileURLToPath(new URL(`../cli/rpyc-classic.${fromSources ? "ts" : "js"}`, import.meta.url))
-  const loader = fromSources ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href] : []
-  return [process.execPath, [...loader, cli, "--mode", "stdio", "--quiet"]]
+  return [process.execPath, [...Stdio.loaderExecArgv(), cli, "--mode", "stdio", "--quiet"]]
 }
 
 /**

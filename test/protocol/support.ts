@@ -1,6 +1,7 @@
 /**
- * Small helpers for engine tests: log capture, polling with a deadline, and an in-memory Socket
- * pair (for tests driven by the TestClock).
+ * Helpers of the engine tests: log capture, deadlines and timing, and an in-memory Socket pair (for
+ * tests driven by the TestClock). Polling (`eventually`) and raw TCP peers (`connectRaw`,
+ * `rawServer`) are test/support's.
  */
 import * as Socket from "@effect/platform/Socket"
 import * as Cause from "effect/Cause"
@@ -10,7 +11,7 @@ import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import { ProtocolError } from "../../../src/protocol/Errors.js"
+import { ProtocolError } from "../../src/internal/base/Errors.js"
 
 // ---------------------------------------------------------------------------------------------
 // logs
@@ -60,24 +61,7 @@ export const captureLogs = (): LogCapture => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// polling
-
-/**
- * Polls `predicate` every few milliseconds (real clock) until it holds; dies with `message` after
- * `timeout`. For counters only — events are awaited, not polled.
- */
-export const eventually = (
-  predicate: () => boolean,
-  message: string,
-  timeout: Duration.DurationInput = "5 seconds"
-): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + Duration.toMillis(timeout)
-    while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting until ${message}`)
-      yield* Effect.sleep("5 millis")
-    }
-  })
+// deadlines
 
 /** Fails the test (instead of hanging until the vitest timeout) if `effect` takes too long. */
 export const within = <A, E, R>(

@@ -1,5 +1,5 @@
 /**
- * Channel framing (rpyc-protocol.md §1): `u32 BE length` + `u8 compressed` + payload + `0x0A`.
+ * Channel framing (PROTOCOL.md §1): `u32 BE length` + `u8 compressed` + payload + `0x0A`.
  *
  * Payloads over 3000 bytes are zlib-compressed at level 1, like Python's `Channel`; compressed
  * frames of any size are inflated. `FrameDecoder` is a synchronous, streaming parser: feed it TCP

@@ -12,9 +12,9 @@
  *
  * @since 0.1.0
  */
-import * as Netref from "../netref/Netref.js"
+import * as Netref from "../netref/Brand.js"
 import * as Brine from "../wire/Brine.js"
-import { indexError, keyError, PythonException, typeError, valueError } from "./Errors.js"
+import { indexError, keyError, PythonException, typeError, valueError } from "../base/Errors.js"
 import { byRef, idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
 
 type AnyFn = (...args: Array<any>) => unknown

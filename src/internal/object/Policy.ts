@@ -1,5 +1,5 @@
 /**
- * Attribute access policy (rpyc-protocol.md §3.5), applied to the requests a peer sends us.
+ * Attribute access policy (PROTOCOL.md §3.5), applied to the requests a peer sends us.
  *
  * RPyC's rules, unchanged: an object's own `_rpyc_getattr` / `_rpyc_setattr` / `_rpyc_delattr`
  * decides alone if present; otherwise the `allow…` switches gate the operation, and a name is
@@ -13,9 +13,9 @@
  *
  * @since 0.1.0
  */
-import * as Netref from "../netref/Netref.js"
-import type { ProtocolConfig } from "./Config.js"
-import { attributeError, typeError } from "./Errors.js"
+import * as Netref from "../netref/Brand.js"
+import type { ProtocolConfig } from "../base/Config.js"
+import { attributeError, typeError } from "../base/Errors.js"
 import { isClass } from "./LocalObjects.js"
 import * as Pythonic from "./Pythonic.js"
 

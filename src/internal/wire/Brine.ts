@@ -1,5 +1,5 @@
 /**
- * Brine: RPyC's tagged binary encoding of immutable Python values (rpyc-protocol.md §2).
+ * Brine: RPyC's tagged binary encoding of immutable Python values (PROTOCOL.md §2).
  *
  * JavaScript spelling of the Python values:
  *

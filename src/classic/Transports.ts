@@ -1,6 +1,6 @@
 /**
- * Classic connection factories (RPyC's `rpyc.classic.unix_connect`, `ssl_connect`, `connect_stdpipes`,
- * `connect_subproc`, `connect_thread`): the transports of `client/Factories`, with `ClassicService` as
+ * Classic connections over the transports beyond TCP (RPyC's `rpyc.classic.unix_connect`, `ssl_connect`,
+ * `connect_stdpipes`, `connect_subproc`, `connect_thread`): those of `client/Transports`, with `ClassicService` as
  * the local service and the classic attributes (`modules`, `builtins`, `eval`, `execute`, `namespace`,
  * `teleport`) installed, as `Classic.connect` does over TCP.
  *
@@ -8,19 +8,19 @@
  * scope), or `await` it (the connection then owns its resources, released by `close()`).
  *
  * ```ts
- * const c = yield* ClassicFactories.connectSubproc()        // spawns rpyc-classic --mode stdio
+ * const c = yield* ClassicTransports.connectSubproc()        // spawns rpyc-classic --mode stdio
  * yield* c.eval("process.pid")
- * const t = yield* ClassicFactories.connectThread()         // a classic server in this process
- * const s = yield* ClassicFactories.sslConnect("localhost") // port 18821
+ * const t = yield* ClassicTransports.connectThread()         // a classic server in this process
+ * const s = yield* ClassicTransports.sslConnect("localhost") // port 18821
  * ```
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Factories from "../client/Factories.js"
-import type * as Config from "../protocol/Config.js"
-import type * as Connection from "../protocol/Connection.js"
+import * as Transports from "../client/Transports.js"
+import type * as Config from "../internal/base/Config.js"
+import type * as Connection from "../internal/engine/Engine.js"
 import type * as Tls from "../transport/Tls.js"
 import * as Classic from "./Classic.js"
 import { ClassicService } from "./ClassicService.js"
@@ -43,25 +43,18 @@ const withClassicService = <O extends Classic.ConnectionOptions>(options: O): O 
  */
 export const unixConnect = (
   path: string,
-  options: Classic.ConnectionOptions & Pick<Factories.UnixConnectOptions, "openTimeout"> = {}
-): Classic.Connecting => classic(Factories.unixConnect(path, withClassicService(options)))
+  options: Classic.ConnectionOptions & Pick<Transports.UnixConnectOptions, "openTimeout"> = {}
+): Classic.Connecting => classic(Transports.unixConnect(path, withClassicService(options)))
 
 /**
- * Options of {@link sslConnect}: TLS settings (PEM contents or RPyC's file names) plus the classic
- * connection options.
+ * Options of {@link sslConnect}: TLS settings (PEM contents or RPyC's file names `keyfile`, `certfile`,
+ * `cafile`) plus the classic connection options.
  *
  * @since 0.1.0 @category models
  */
 export interface SslConnectOptions
   extends Classic.ConnectionOptions, Omit<Tls.ConnectOptions, "host" | "port">
-{
-  /** File of the client's private key (RPyC's `keyfile`). */
-  readonly keyfile?: string | undefined
-  /** File of the client's certificate (RPyC's `certfile`). */
-  readonly certfile?: string | undefined
-  /** CA bundle file to verify the server with (RPyC's `ca_certs`); giving one turns verification on. */
-  readonly cafile?: string | undefined
-}
+{}
 
 /**
  * A classic connection over TLS (RPyC's `classic.ssl_connect(host, port=18821, …)`), e.g. to
@@ -74,7 +67,7 @@ export const sslConnect = (
   host: string,
   port: number = Classic.DEFAULT_SERVER_SSL_PORT,
   options: SslConnectOptions = {}
-): Classic.Connecting => classic(Factories.sslConnect({ ...withClassicService(options), host, port }))
+): Classic.Connecting => classic(Transports.sslConnect({ ...withClassicService(options), host, port }))
 
 /**
  * A classic connection over this process's stdin/stdout (RPyC's `classic.connect_stdpipes()`), for a
@@ -83,18 +76,18 @@ export const sslConnect = (
  * @since 0.1.0 @category constructors
  */
 export const connectStdpipes = (options: Classic.ConnectionOptions = {}): Classic.Connecting =>
-  classic(Factories.connectStdpipes(withClassicService(options)))
+  classic(Transports.connectStdpipes(withClassicService(options)))
 
 /**
  * Options of {@link connectSubproc}.
  *
  * @since 0.1.0 @category models
  */
-export interface SubprocOptions extends Classic.ConnectionOptions, Omit<Factories.SubprocOptions, "service"> {}
+export interface SubprocOptions extends Classic.ConnectionOptions, Omit<Transports.SubprocOptions, "service"> {}
 
 /**
  * Spawns a classic server and talks to it over its pipes (RPyC's `classic.connect_subproc()`). Without a
- * command: this package's `rpyc-classic --mode stdio --quiet` (`Factories.classicServerCommand`); give
+ * command: this package's `rpyc-classic --mode stdio --quiet` (`Transports.classicServerCommand`); give
  * e.g. `("/usr/bin/rpyc_classic", ["-q", "-m", "stdio"])` for Python's. The child is killed when the
  * scope closes (closing the connection already makes a stdio server exit).
  *
@@ -104,7 +97,7 @@ export const connectSubproc = (
   command?: string | undefined,
   args?: ReadonlyArray<string> | undefined,
   options: SubprocOptions = {}
-): Classic.Connecting => classic(Factories.connectSubproc(command, args, withClassicService(options)))
+): Classic.Connecting => classic(Transports.connectSubproc(command, args, withClassicService(options)))
 
 /**
  * Options of {@link connectThread}.
@@ -124,4 +117,4 @@ export interface ThreadOptions extends Classic.ConnectionOptions {
  * @since 0.1.0 @category constructors
  */
 export const connectThread = (options: ThreadOptions = {}): Classic.Connecting =>
-  classic(Factories.connectThread(ClassicService, withClassicService(options)))
+  classic(Transports.connectThread(ClassicService, withClassicService(options)))

@@ -1,5 +1,5 @@
 /**
- * Vinegar: exceptions on the wire (rpyc-protocol.md §3.8).
+ * Vinegar: exceptions on the wire (PROTOCOL.md §3.8).
  *
  * Outbound, a JavaScript error becomes `((module, class), args, attrs, traceback)` with a Python
  * `builtins` class chosen so that Python code can `except` it naturally; the JS stack is the
@@ -11,7 +11,7 @@
 import * as Brine from "../wire/Brine.js"
 import { EXC_STOP_ITERATION } from "../wire/Message.js"
 import { PickleError } from "../wire/Pickle.js"
-import { ProtocolError, PythonException, RemoteError, stopIteration } from "./Errors.js"
+import { ProtocolError, PythonException, RemoteError, stopIteration } from "../base/Errors.js"
 
 /**
  * The version we report as `_remote_version`: a 5.x string, so that Python 5.3 peers do not

@@ -5,15 +5,17 @@
  *
  * - `connectRaw(port)`: a raw client socket (scoped: destroyed when the scope closes).
  * - `rawServer()`: a listener on 127.0.0.1:0 whose accepted sockets are raw peers.
+ * - `rawClient(port)`: a raw client speaking in decoded envelopes (forged requests out, replies in).
  */
+import { assert } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import * as Channel from "../../../src/wire/Channel.js"
-import * as Message from "../../../src/wire/Message.js"
+import * as Channel from "../../src/internal/wire/Channel.js"
+import * as Message from "../../src/internal/wire/Message.js"
 
 /** One complete frame carrying `(msg, seq, args)` in the given dialect. */
 export const frame = (version: Message.WireVersion, msg: Message.MsgType, seq: number, args: unknown): Buffer =>
@@ -153,3 +155,62 @@ export const rawServer = (): Effect.Effect<RawServer, Error, Scope.Scope> =>
 /** Decodes a payload in the dialect given (throws on malformed input). */
 export const decode = (version: Message.WireVersion, payload: Uint8Array): Message.Envelope =>
   Message.decodePayload(version, payload)
+
+// ---------------------------------------------------------------------------------------------
+// a raw client in envelopes
+
+export interface RawClient {
+  /** Sends a request with an already-boxed argument tuple; returns its seq. */
+  readonly request: (handler: number, boxedArgs: unknown) => Effect.Effect<number>
+  /** The next decoded frame from the server (dies if the server closes the stream first). */
+  readonly next: Effect.Effect<Message.Envelope>
+  /** Sends a request and waits for the answer carrying its seq (replies to others are skipped). */
+  readonly call: (handler: number, boxedArgs: unknown) => Effect.Effect<Message.Envelope>
+  readonly isClosed: () => boolean
+}
+
+/** A raw client (`connectRaw`) to 127.0.0.1:`port` that writes forged requests and decodes answers. */
+export const rawClient = (
+  port: number,
+  version: Message.WireVersion = 5
+): Effect.Effect<RawClient, Error, Scope.Scope> =>
+  Effect.map(connectRaw(port), (peer) => {
+    let seq = 0
+    const request = (handler: number, boxedArgs: unknown) =>
+      Effect.suspend(() => {
+        const mySeq = seq++
+        return Effect.as(peer.write(requestFrame(version, mySeq, handler, boxedArgs)), mySeq)
+      })
+    const next = peer.nextPayload.pipe(
+      Effect.timeout("10 seconds"),
+      Effect.orDie,
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.dieMessage("the server closed the stream"),
+        onSome: (payload) => Effect.sync(() => decode(version, payload))
+      }))
+    )
+    const call = (handler: number, boxedArgs: unknown) =>
+      Effect.gen(function*() {
+        const mySeq = yield* request(handler, boxedArgs)
+        while (true) {
+          const env = yield* next
+          if (env.msg !== Message.MsgType.REQUEST && env.seq === mySeq) return env
+        }
+      })
+    return { request, next, call, isClosed: peer.isClosed }
+  })
+
+/** The exception class `(module, name)` of an EXCEPTION envelope (fails the test otherwise). */
+export const exceptionClass = (env: Message.Envelope): readonly [string, string] => {
+  assert.strictEqual(
+    env.msg,
+    Message.MsgType.EXCEPTION,
+    `expected an exception reply, got ${JSON.stringify(env.args, replacer)}`
+  )
+  const vinegar = env.args as [[string, string], unknown, unknown, string]
+  return vinegar[0]
+}
+
+/** JSON.stringify replacer for bigints and byte arrays. */
+export const replacer = (_k: string, v: unknown) =>
+  typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v

@@ -1,17 +1,16 @@
 /**
- * The message envelope (rpyc-protocol.md §3.1) in both dialects, the protocol constants, and the
- * Schema definitions of messages and boxes.
+ * The message envelope (PROTOCOL.md §3.1) in both dialects and the protocol constants.
  *
  * - v5 (rpyc ≤ 5.3): payload = brine `(msg, seq, args)`; the first byte is always `0x12`.
  * - v6 (rpyc 6.0):   payload = one raw byte `msg` + brine `(seq, args)`.
  *
- * The hot path uses the hand-written `encodePayload` / `decodePayload`; the Schemas below define
- * the same shapes and are what tests check the hand codec against.
+ * The codec is written by hand: decoding a reply through a Schema model of the message costs
+ * several times the hand codec per message (figures in test/wire/MessageSchema.ts), so the Schema
+ * model lives with the tests as the spec the hand codec is checked against.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import * as Schema from "effect/Schema"
 import * as Brine from "./Brine.js"
 
 /** @since 0.1.0 @category constants */
@@ -19,13 +18,13 @@ export const MsgType = { REQUEST: 1, REPLY: 2, EXCEPTION: 3 } as const
 /** @since 0.1.0 */
 export type MsgType = typeof MsgType[keyof typeof MsgType]
 
-/** Box labels (§3.3). @since 0.1.0 @category constants */
+/** Box labels (PROTOCOL.md §3.3). @since 0.1.0 @category constants */
 export const Label = { VALUE: 1, TUPLE: 2, LOCAL_REF: 3, REMOTE_REF: 4 } as const
 
 /** The vinegar value standing for `StopIteration`. @since 0.1.0 @category constants */
 export const EXC_STOP_ITERATION = 1
 
-/** Request handler ids (§3.4). @since 0.1.0 @category constants */
+/** Request handler ids (PROTOCOL.md §3.4). @since 0.1.0 @category constants */
 export const Handler = {
   PING: 1,
   CLOSE: 2,
@@ -73,98 +72,17 @@ export class EnvelopeError extends Data.TaggedError("EnvelopeError")<{
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas
+// shapes (test/wire/MessageSchema.ts holds them as Schemas: the spec this codec is checked against)
 
-/** @since 0.1.0 @category schemas */
-export const Seq = Schema.NonNegativeInt.annotations({ identifier: "Seq" })
+/** An id_pack: `(name_pack, class_id, instance_id)`. @since 0.1.0 @category models */
+export type IdPack = readonly [string, number | bigint, number | bigint]
 
-/** An id_pack: `(name_pack, class_id, instance_id)`. @since 0.1.0 @category schemas */
-export const IdPack = Schema.Tuple(
-  Schema.String,
-  Schema.Union(Schema.Number, Schema.BigIntFromSelf),
-  Schema.Union(Schema.Number, Schema.BigIntFromSelf)
-).annotations({ identifier: "IdPack" })
-/** @since 0.1.0 */
-export type IdPack = typeof IdPack.Type
-
-/** A boxed value (§3.3). @since 0.1.0 @category schemas */
-export const Box: Schema.Schema<Box> = Schema.Union(
-  Schema.Tuple(Schema.Literal(Label.VALUE), Schema.Unknown),
-  Schema.Tuple(Schema.Literal(Label.TUPLE), Schema.Array(Schema.suspend(() => Box))),
-  Schema.Tuple(Schema.Literal(Label.LOCAL_REF), IdPack),
-  Schema.Tuple(Schema.Literal(Label.REMOTE_REF), IdPack)
-).annotations({ identifier: "Box" })
-/** @since 0.1.0 */
+/** A boxed value: by value, a tuple of boxes, or a reference. @since 0.1.0 @category models */
 export type Box =
   | readonly [1, unknown]
   | readonly [2, ReadonlyArray<Box>]
   | readonly [3, IdPack]
   | readonly [4, IdPack]
-
-/** A vinegar exception value (§3.8). @since 0.1.0 @category schemas */
-export const Vinegar = Schema.Union(
-  Schema.Literal(EXC_STOP_ITERATION),
-  Schema.String,
-  Schema.Tuple(
-    Schema.Tuple(Schema.String, Schema.String),
-    Schema.Array(Schema.Unknown),
-    Schema.Array(Schema.Tuple(Schema.String, Schema.Unknown)),
-    Schema.String
-  )
-).annotations({ identifier: "Vinegar" })
-
-const HandlerId = Schema.Int.pipe(Schema.between(1, 20)).annotations({ identifier: "HandlerId" })
-
-/** @since 0.1.0 @category schemas */
-export class Request extends Schema.TaggedClass<Request>()("Request", {
-  seq: Seq,
-  handler: HandlerId,
-  args: Box
-}) {}
-/** @since 0.1.0 @category schemas */
-export class Reply extends Schema.TaggedClass<Reply>()("Reply", { seq: Seq, value: Box }) {}
-/** @since 0.1.0 @category schemas */
-export class Exception extends Schema.TaggedClass<Exception>()("Exception", { seq: Seq, vinegar: Vinegar }) {}
-
-/** @since 0.1.0 @category schemas */
-export const Message = Schema.Union(Request, Reply, Exception).annotations({ identifier: "Message" })
-/** @since 0.1.0 */
-export type Message = typeof Message.Type
-
-/**
- * The brine tuple `(msg, seq, args)` a payload carries, as a Schema transforming into `Message`.
- *
- * @since 0.1.0 @category schemas
- */
-export const MessageFromTuple = Schema.transform(
-  Schema.Tuple(Schema.Literal(1, 2, 3), Seq, Schema.Unknown),
-  Message,
-  {
-    strict: false,
-    decode: ([msg, seq, args]) => {
-      switch (msg) {
-        case 1: {
-          const [handler, box] = args as readonly [unknown, unknown]
-          return { _tag: "Request", seq, handler, args: box }
-        }
-        case 2:
-          return { _tag: "Reply", seq, value: args }
-        case 3:
-          return { _tag: "Exception", seq, vinegar: args }
-      }
-    },
-    encode: (m) => {
-      switch (m._tag) {
-        case "Request":
-          return [1, m.seq, [m.handler, m.args]] as const
-        case "Reply":
-          return [2, m.seq, m.value] as const
-        case "Exception":
-          return [3, m.seq, m.vinegar] as const
-      }
-    }
-  }
-)
 
 // ---------------------------------------------------------------------------------------------
 // hand codec (hot path)
@@ -196,7 +114,7 @@ export interface Envelope {
 }
 
 /**
- * Tells the dialect from the first payload byte (§10.3).
+ * Tells the dialect from the first payload byte (PROTOCOL.md §10.3).
  *
  * @since 0.1.0 @category decoding
  */

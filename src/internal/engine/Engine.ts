@@ -1,0 +1,893 @@
+/**
+ * The connection engine: one RPyC connection over an @effect/platform `Socket`.
+ *
+ * - **Outbound**: every request gets the next seq number; the caller waits on an `Effect.async`
+ *   whose resume callback sits in `pending` and is called synchronously when the reply frame is
+ *   parsed. Timeouts (`syncRequestTimeout`) are expired by one sweeper fiber per connection, not by
+ *   an `Effect.timeout` per call (that costs ~10× on the hot path, ARCHITECTURE.md, Effect note E8).
+ * - **Inbound**: the socket handler is synchronous — it frames, decodes and dispatches each message
+ *   at once, so replies and nested requests (callbacks) are served while local calls wait. A
+ *   request whose handler returns a Promise or an Effect completes in its own fiber/promise and
+ *   replies when done; requests may therefore complete out of order, as in RPyC.
+ * - **Objects**: what we send by reference is kept in an `ObjectTable` with send counts (DEL
+ *   decrements); what the peer sends us becomes a cached netref that sends DEL when released.
+ * - **Closing**: closing the scope (or `close()`) sends CLOSE, flushes, closes the socket, fails
+ *   every pending call with `ConnectionClosed` and runs `onDisconnect`. A received CLOSE tears
+ *   down at once without replying. A malformed frame closes only this connection, with a
+ *   `ProtocolError` logged.
+ *
+ * @since 0.1.0
+ */
+import type * as Socket from "@effect/platform/Socket"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import * as Awaitable from "../base/Awaitable.js"
+import * as Netref from "../netref/Netref.js"
+import * as RemoteOp from "../netref/RemoteOp.js"
+import * as Brine from "../wire/Brine.js"
+import * as Channel from "../wire/Channel.js"
+import * as Message from "../wire/Message.js"
+import * as Pickle from "../wire/Pickle.js"
+import * as Config from "../base/Config.js"
+import {
+  ConnectionClosed,
+  keyError,
+  ProtocolError,
+  type RemoteFailure,
+  RequestTimeout,
+  typeError,
+  valueError
+} from "../base/Errors.js"
+import { idOf, idPackOf, isByRef, keyOf, ObjectTable } from "../object/LocalObjects.js"
+import * as Policy from "../object/Policy.js"
+import * as Pythonic from "../object/Pythonic.js"
+import * as Vinegar from "../object/Vinegar.js"
+
+const { Handler, Label, MsgType } = Message
+
+/** @since 0.1.0 @category type ids */
+export const TypeId: unique symbol = Symbol.for("effect-rpyc/Connection")
+/** @since 0.1.0 @category type ids */
+export type TypeId = typeof TypeId
+
+/**
+ * A live RPyC connection.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface Connection<Api = any> {
+  readonly [TypeId]: TypeId
+  /** `conn1`, `conn2`, … unless `config.connid` names it. */
+  readonly id: string
+  /** This side's protocol config (mutable: classic mode turns on full trust here). */
+  readonly config: Config.ProtocolConfig
+  /** The peer's root object (GETROOT once, then cached); typed when the connection has an `Api`. */
+  readonly root: RemoteOp.RootOf<Api>
+  /** The object this side serves as its root. */
+  readonly localRoot: object
+  readonly closed: boolean
+  /** The envelope dialect in use (`undefined` until decided on an accepting side). */
+  readonly wireVersion: Message.WireVersion | undefined
+  /** Closes the connection (idempotent). */
+  readonly close: () => Awaitable.Awaitable<void>
+  /** Completes once the connection is closed, whoever closed it. */
+  readonly awaitClose: Effect.Effect<void>
+  /** Checks the peer echoes `data` within `timeout` (default 3 s; RPyC's `conn.ping()`). */
+  readonly ping: (data?: string, timeout?: Duration.DurationInput) => Awaitable.Awaitable<void, RemoteFailure>
+  /** A synchronous request: send `handler` with `args` and wait for the reply. */
+  readonly request: (
+    handler: number,
+    args: ReadonlyArray<unknown>,
+    options?: RequestOptions
+  ) => Effect.Effect<unknown, RemoteFailure>
+  /**
+   * Sends a request now and calls `onResult` once with its outcome (reply, remote error, timeout
+   * or close). Returns the request's seq. The building block of `AsyncResult`.
+   */
+  readonly submit: (
+    handler: number,
+    args: ReadonlyArray<unknown>,
+    onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void,
+    options?: RequestOptions
+  ) => number
+  /** The runtime the connection was made in (its Clock drives timeouts and expiries). */
+  readonly runtime: Runtime.Runtime<never>
+  /** Objects of ours the peer holds references to. */
+  readonly localObjectCount: number
+  /** Requests of ours awaiting a reply. */
+  readonly pendingCount: number
+  /** Live netrefs to the peer's objects. */
+  readonly netrefCount: number
+}
+
+/** @since 0.1.0 @category models */
+export interface RequestOptions {
+  /** Overrides `syncRequestTimeout` for this request; `null` waits forever. */
+  readonly timeout?: Duration.DurationInput | null | undefined
+}
+
+/** A local value the peer may hold: result of a hook that may be sync, a Promise or an Effect. */
+type Hook = (conn: Connection) => unknown
+
+/**
+ * How to run a connection.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface Options {
+  /** What GETROOT returns to the peer. */
+  readonly root: object
+  readonly config?: Config.ConfigInput | undefined
+  /**
+   * `5` / `6`: speak that dialect. `"auto"` (default): decide from the first payload received; if
+   * this side must send first, it speaks v5.
+   */
+  readonly wireVersion?: Message.WireVersion | "auto" | undefined
+  readonly maxFrameSize?: number | undefined
+  /** Compress payloads over 3000 bytes (default true, like Python). */
+  readonly compress?: boolean | undefined
+  /** Runs once the transport is open, before `make` returns; may return a Promise or an Effect. */
+  readonly onConnect?: Hook | undefined
+  /** Runs after the connection closed (no I/O possible). */
+  readonly onDisconnect?: Hook | undefined
+}
+
+const TICK_MILLIS = 100
+const PING_TIMEOUT = Duration.seconds(3)
+/** How long an accepting side that must send first waits to learn the peer's dialect (then: v5). */
+const VERSION_WAIT_MILLIS = 1000
+const CLOSE_FLUSH_MILLIS = 2000
+let connectionCounter = 0
+
+export { byRef } from "../object/LocalObjects.js"
+
+const isValue = (v: unknown): boolean => {
+  if (Array.isArray(v)) {
+    if (isByRef(v)) return false
+    for (let i = 0; i < v.length; i++) if (!isValue(v[i])) return false
+    return true
+  }
+  return Brine.isDumpable(v)
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  (typeof u === "object" || typeof u === "function") && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/**
+ * Turns what a hook or handler returned (a value, a Promise or an Effect) into an Effect.
+ *
+ * @since 0.1.0 @category utils
+ */
+export const fromHookResult = (result: unknown): Effect.Effect<unknown, unknown> =>
+  Effect.isEffect(result)
+    ? result as Effect.Effect<unknown, unknown>
+    : isPromiseLike(result)
+    ? Effect.tryPromise({ try: () => Promise.resolve(result), catch: (e) => e })
+    : Effect.succeed(result)
+
+const asIdPack = (v: unknown): Message.IdPack => {
+  if (Array.isArray(v) && v.length === 3) {
+    const name = v[0] instanceof Uint8Array ? new TextDecoder().decode(v[0]) : v[0]
+    if (typeof name === "string" && (typeof v[1] === "number" || typeof v[1] === "bigint") &&
+      (typeof v[2] === "number" || typeof v[2] === "bigint")) {
+      return [name, v[1], v[2]]
+    }
+  }
+  throw valueError(`invalid id_pack ${String(v)}`)
+}
+
+const NO_REPLY: unique symbol = Symbol("NO_REPLY")
+
+/** Handlers whose first argument is the object operated on, so that they can be forwarded to its owner. */
+const FORWARDED: ReadonlySet<number> = new Set([
+  Handler.GETATTR, Handler.DELATTR, Handler.SETATTR, Handler.CALL, Handler.CALLATTR, Handler.REPR, Handler.STR,
+  Handler.CMP, Handler.HASH, Handler.DIR, Handler.PICKLE, Handler.BUFFITER, Handler.OLDSLICING, Handler.CTXEXIT,
+  Handler.INSTANCECHECK
+])
+
+interface Pending {
+  readonly onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void
+  readonly handler: number
+  readonly deadline: number
+  readonly timeoutMillis: number | null
+}
+
+class ConnectionImpl implements Connection<any>, Netref.Owner {
+  readonly [TypeId]: TypeId = TypeId
+  readonly id: string
+  readonly config: Config.ProtocolConfig
+  readonly root: RemoteOp.Remote
+  closed = false
+  wireVersion: Message.WireVersion | undefined
+
+  private seq = 0
+  private tick = 0
+  private sweeperAwake = false
+  private closing = false
+  private shuttingDown = false
+  private readonly pending = new Map<number, Pending>()
+  private readonly objects = new ObjectTable()
+  private readonly netrefs = new Map<string, WeakRef<Netref.Netref>>()
+  private readonly decoder: Channel.FrameDecoder
+  private readonly compress: boolean
+  private readonly onDisconnect: Hook | undefined
+
+  constructor(
+    readonly localRoot: object,
+    options: Options,
+    private readonly outbox: Mailbox.Mailbox<Uint8Array>,
+    private readonly internalScope: Scope.CloseableScope,
+    readonly runtime: Runtime.Runtime<never>,
+    private readonly runHandler: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
+    private readonly sweeperLatch: Effect.Latch,
+    private readonly done: Deferred.Deferred<void>
+  ) {
+    this.config = Config.make(options.config)
+    this.id = this.config.connid ?? `conn${++connectionCounter}`
+    this.wireVersion = options.wireVersion === 5 || options.wireVersion === 6 ? options.wireVersion : undefined
+    this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
+    this.compress = options.compress !== false
+    this.onDisconnect = options.onDisconnect
+    this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
+  }
+
+  private rootRef: Netref.Netref | undefined
+  /** callers waiting for the one GETROOT in flight */
+  private rootWaiters: Array<(exit: Exit.Exit<unknown, RemoteFailure>) => void> | undefined
+
+  /** GETROOT once per connection, shared by concurrent first uses, then cached. */
+  private fetchRoot(): Effect.Effect<unknown, RemoteFailure> {
+    if (this.rootRef !== undefined) return Effect.succeed(this.rootRef)
+    return Effect.async<unknown, RemoteFailure>((resume) => {
+      if (this.rootWaiters !== undefined) {
+        this.rootWaiters.push(resume)
+        return
+      }
+      const waiters = this.rootWaiters = [resume]
+      this.submit(Handler.GETROOT, [], (exit) => {
+        this.rootWaiters = undefined
+        if (Exit.isSuccess(exit) && Netref.isNetref(exit.value)) this.rootRef = exit.value
+        for (const waiter of waiters) waiter(exit)
+      })
+    })
+  }
+
+  get localObjectCount(): number {
+    return this.objects.size
+  }
+  get pendingCount(): number {
+    return this.pending.size
+  }
+  get netrefCount(): number {
+    let n = 0
+    for (const ref of this.netrefs.values()) if (ref.deref() !== undefined) n++
+    return n
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // outbound
+
+  private send(msg: Message.MsgType, seq: number, args: unknown): void {
+    if (this.shuttingDown) return
+    if (this.wireVersion === undefined) {
+      // an accepting side that must speak first waits to hear which dialect the peer speaks
+      this.beforeVersion.push([msg, seq, args])
+      this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
+      return
+    }
+    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), { compress: this.compress })
+    this.outbox.unsafeOffer(frame)
+  }
+
+  private readonly beforeVersion: Array<readonly [Message.MsgType, number, unknown]> = []
+  private versionFallback: ReturnType<typeof setTimeout> | undefined
+
+  /** Fixes the dialect (detected, or v5 after a silent peer) and sends what waited for it. */
+  private settleVersion(version: Message.WireVersion): void {
+    if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
+    this.versionFallback = undefined
+    if (this.wireVersion === undefined) this.wireVersion = version
+    for (const [msg, seq, args] of this.beforeVersion.splice(0)) this.send(msg, seq, args)
+  }
+
+  private timeoutMillisFor(options: RequestOptions | undefined): number | null {
+    const timeout = options?.timeout
+    if (timeout !== undefined) return timeout === null ? null : Duration.toMillis(timeout)
+    const t = this.config.syncRequestTimeout
+    return t === null || t < 0 ? null : t * 1000
+  }
+
+  readonly submit = (
+    handler: number,
+    args: ReadonlyArray<unknown>,
+    onResult: (exit: Exit.Exit<unknown, RemoteFailure>) => void,
+    options?: RequestOptions
+  ): number => {
+    if (this.closed) {
+      onResult(Exit.fail(new ConnectionClosed({ reason: "Closed" })))
+      return -1
+    }
+    let boxed: unknown
+    try {
+      boxed = this.box(args)
+    } catch (e) {
+      onResult(Exit.fail(encodeFailure(e)))
+      return -1
+    }
+    const seq = this.seq++
+    const timeoutMillis = this.timeoutMillisFor(options)
+    const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
+    this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
+    this.send(MsgType.REQUEST, seq, [handler, boxed])
+    if (timeoutMillis !== null) {
+      this.timedPending++
+      if (!this.sweeperAwake) {
+        this.sweeperAwake = true
+        this.sweeperLatch.unsafeOpen()
+      }
+    }
+    return seq
+  }
+
+  /** Requests with a deadline still waiting: the sweeper sleeps when there are none. */
+  private timedPending = 0
+
+  /** Removes and returns a pending request. */
+  private takePending(seq: number): Pending | undefined {
+    const p = this.pending.get(seq)
+    if (p !== undefined) {
+      this.pending.delete(seq)
+      if (p.timeoutMillis !== null) this.timedPending--
+    }
+    return p
+  }
+
+  readonly request = (
+    handler: number,
+    args: ReadonlyArray<unknown>,
+    options?: RequestOptions
+  ): Effect.Effect<unknown, RemoteFailure> =>
+    Effect.async<unknown, RemoteFailure>((resume) => {
+      const seq = this.submit(handler, args, resume, options)
+      return seq < 0 ? undefined : Effect.sync(() => {
+        this.takePending(seq)
+      })
+    })
+
+  /** Sends a request nobody waits for (DEL); its reply is consumed silently. */
+  private sendAsync(handler: number, boxedArgs: unknown): void {
+    if (this.closed) return
+    const seq = this.seq++
+    this.pending.set(seq, { onResult: ignore, handler, deadline: Infinity, timeoutMillis: null })
+    this.send(MsgType.REQUEST, seq, [handler, boxedArgs])
+  }
+
+  /** Called by the sweeper fiber every tick while timed requests are pending. */
+  expire(): void {
+    this.tick++
+    for (const [seq, p] of this.pending) {
+      if (p.deadline <= this.tick) {
+        this.takePending(seq)
+        p.onResult(Exit.fail(
+          new RequestTimeout({
+            reason: "Expired",
+            handler: Message.handlerName(p.handler),
+            seq,
+            timeoutMillis: p.timeoutMillis ?? 0
+          })
+        ))
+      }
+    }
+    if (this.timedPending === 0) {
+      this.sweeperAwake = false
+      this.sweeperLatch.unsafeClose()
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // boxing
+
+  private box(value: unknown): unknown {
+    if (isValue(value)) return [Label.VALUE, value]
+    if (Array.isArray(value) && !isByRef(value)) return [Label.TUPLE, value.map((v) => this.box(v))]
+    const state = Netref.stateOf(value)
+    if (state !== undefined) {
+      if (state.released) {
+        throw new ProtocolError({ reason: "Encode", detail: `${state.idPack[0]} netref was released` })
+      }
+      if (state.owner === this) return [Label.LOCAL_REF, state.idPack]
+      // a netref of another connection: re-export it under its own id_pack (RPyC over RPyC)
+      this.objects.add(value as object, state.idPack)
+      return [Label.REMOTE_REF, state.idPack]
+    }
+    if ((typeof value === "object" && value !== null) || typeof value === "function") {
+      const idPack = idPackOf(value)
+      this.objects.add(value, idPack)
+      return [Label.REMOTE_REF, idPack]
+    }
+    throw new ProtocolError({
+      reason: "Encode",
+      detail: typeof value === "string" ? "string contains a lone surrogate" : `cannot send a ${typeof value}`
+    })
+  }
+
+  private unbox(box: unknown): unknown {
+    if (!Array.isArray(box) || box.length !== 2) throw valueError("invalid box")
+    const [label, value] = box
+    switch (label) {
+      case Label.VALUE:
+        return value
+      case Label.TUPLE:
+        if (!Array.isArray(value)) throw valueError("invalid tuple box")
+        return value.map((v) => this.unbox(v))
+      case Label.LOCAL_REF:
+        return this.objects.get(asIdPack(value))
+      case Label.REMOTE_REF:
+        return this.netrefFor(asIdPack(value))
+    }
+    throw valueError(`invalid label ${String(label)}`)
+  }
+
+  private netrefFor(idPack: Message.IdPack): Netref.Netref {
+    const key = keyOf(idPack)
+    const cached = this.netrefs.get(key)?.deref()
+    if (cached !== undefined) {
+      const state = Netref.stateOf(cached)!
+      if (!state.released) {
+        state.refcount++
+        return cached
+      }
+    }
+    const ref = Netref.make(this, idPack, key, RemoteOp.netrefOps)
+    this.netrefs.set(key, new WeakRef(ref))
+    return ref
+  }
+
+  readonly release = (state: Netref.State): void => {
+    const current = this.netrefs.get(state.key)?.deref()
+    if (current === undefined || Netref.stateOf(current) === state) this.netrefs.delete(state.key)
+    if (this.closed) return
+    this.sendAsync(Handler.DEL, [Label.TUPLE, [[Label.LOCAL_REF, state.idPack], [Label.VALUE, state.refcount]]])
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // inbound
+
+  /** The socket handler: synchronous, so frames are handled in order and nothing is forked per chunk. */
+  onChunk(chunk: Uint8Array): void {
+    if (this.shuttingDown) return
+    let payloads: Array<Uint8Array>
+    try {
+      payloads = this.decoder.push(chunk)
+    } catch (e) {
+      return this.protocolFailure(new ProtocolError({ reason: "Frame", detail: (e as Error).message }))
+    }
+    for (const payload of payloads) {
+      if (this.shuttingDown) return
+      this.onPayload(payload)
+    }
+    // frames completed before bad bytes in the same chunk were served first, as Python would
+    if (this.decoder.failure !== undefined && !this.shuttingDown) {
+      this.protocolFailure(new ProtocolError({ reason: "Frame", detail: this.decoder.failure.message }))
+    }
+  }
+
+  private onPayload(payload: Uint8Array): void {
+    let envelope: Message.Envelope
+    try {
+      let version = this.wireVersion
+      if (version === undefined) {
+        version = Message.detectVersion(payload)
+        this.settleVersion(version)
+      }
+      envelope = Message.decodePayload(version, payload)
+    } catch (e) {
+      const reason = e instanceof Brine.BrineError ? "Brine" : e instanceof Message.EnvelopeError &&
+          e.reason === "UnknownVersion"
+        ? "WireVersion"
+        : "Envelope"
+      return this.protocolFailure(new ProtocolError({ reason, detail: (e as Error).message }))
+    }
+    switch (envelope.msg) {
+      case MsgType.REQUEST:
+        return this.onRequest(envelope.seq, envelope.args)
+      case MsgType.REPLY:
+        return this.onReply(envelope.seq, envelope.args)
+      case MsgType.EXCEPTION:
+        return this.onException(envelope.seq, envelope.args)
+    }
+  }
+
+  private onReply(seq: number, box: unknown): void {
+    const p = this.takePending(seq)
+    if (p === undefined) return // timed out or never sent: dropped, as RPyC does
+    let value: unknown
+    try {
+      value = this.unbox(box)
+    } catch (e) {
+      return p.onResult(Exit.fail(new ProtocolError({ reason: "Label", detail: String((e as Error).message) })))
+    }
+    p.onResult(Exit.succeed(value))
+  }
+
+  private onException(seq: number, vinegar: unknown): void {
+    const p = this.takePending(seq)
+    if (p === undefined) return
+    try {
+      p.onResult(Exit.fail(Vinegar.load(vinegar)))
+    } catch (e) {
+      p.onResult(Exit.fail(e as ProtocolError))
+    }
+  }
+
+  private onRequest(seq: number, raw: unknown): void {
+    let result: unknown
+    try {
+      if (!Array.isArray(raw) || raw.length !== 2) throw valueError("malformed request")
+      const args = this.unbox(raw[1])
+      if (!Array.isArray(args)) throw typeError("request arguments must be a tuple")
+      result = this.serve(raw[0], args)
+    } catch (e) {
+      return this.replyError(seq, e)
+    }
+    if (result !== NO_REPLY) this.settle(seq, result)
+  }
+
+  /** Replies with `result` once it is a plain value: awaits Promises, runs Effects in their own fiber. */
+  private settle(seq: number, result: unknown): void {
+    if (Effect.isEffect(result)) {
+      this.runHandler(
+        Effect.matchCauseEffect(result as Effect.Effect<unknown, unknown>, {
+          onSuccess: (v) => Effect.sync(() => this.settle(seq, v)),
+          onFailure: (cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => this.replyError(seq, Cause.squash(cause)))
+        })
+      )
+    } else if (isPromiseLike(result)) {
+      result.then((v) => this.settle(seq, v), (e) => this.replyError(seq, e))
+    } else {
+      let boxed: unknown
+      try {
+        boxed = this.box(result)
+      } catch (e) {
+        return this.replyError(seq, e)
+      }
+      this.send(MsgType.REPLY, seq, boxed)
+    }
+  }
+
+  private replyError(seq: number, error: unknown): void {
+    const vinegar = Vinegar.dump(error, this.config)
+    if (vinegar !== Message.EXC_STOP_ITERATION) {
+      // as RPyC's logger.debug("Exception caught"): a peer's failed request is not our error
+      const line = `${this.id}: request #${seq} raised ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
+      this.config.logger?.(line)
+      this.log("Debug", line)
+    }
+    this.send(MsgType.EXCEPTION, seq, vinegar)
+  }
+
+  /** The request handlers (PROTOCOL.md §3.4). Returns the reply value, a Promise/Effect of it, or NO_REPLY. */
+  private serve(handler: unknown, args: ReadonlyArray<unknown>): unknown {
+    const target = args[0]
+    // a netref of another connection in our table (RPyC over RPyC): forward the operation to it
+    const chained = Netref.stateOf(target)
+    if (chained !== undefined && chained.owner !== this && FORWARDED.has(handler as number)) {
+      return chained.owner.request(handler as number, args)
+    }
+    const config = this.config
+    switch (handler) {
+      case Handler.PING:
+        return args[0]
+      case Handler.CLOSE:
+        this.shutdown(new ConnectionClosed({ reason: "PeerClosed", detail: "the peer sent CLOSE" }))
+        return NO_REPLY
+      case Handler.GETROOT:
+        return this.localRoot
+      case Handler.GETATTR:
+        return Policy.getattr(config, objectArg(target), args[1])
+      case Handler.DELATTR:
+        Policy.delattr(config, objectArg(target), args[1])
+        return null
+      case Handler.SETATTR:
+        Policy.setattr(config, objectArg(target), args[1], args[2])
+        return null
+      case Handler.CALL:
+        return Pythonic.call(target, tupleArg(args[1]), kwargsArg(args[2]))
+      case Handler.CALLATTR: {
+        const fn = Policy.getattr(config, objectArg(target), args[1])
+        return Pythonic.call(fn, tupleArg(args[2]), kwargsArg(args[3]))
+      }
+      case Handler.REPR:
+        return Pythonic.reprOf(target)
+      case Handler.STR:
+        return Pythonic.strOf(target)
+      case Handler.CMP: {
+        const op = Policy.resolve(config, objectArg(target), args[2] ?? "__cmp__", "allowGetattr")
+        return Pythonic.compare(objectArg(target), args[1], op)
+      }
+      case Handler.HASH:
+        return Pythonic.hashOf(objectArg(target))
+      case Handler.DIR:
+        return Pythonic.dirOf(objectArg(target))
+      case Handler.PICKLE:
+        if (!config.allowPickle) throw valueError("pickling is disabled")
+        return Pickle.dumps(target)
+      case Handler.DEL: {
+        const count = args[1] ?? 1
+        if (typeof count !== "number") throw typeError("DEL count must be an int")
+        this.objects.decref(chained?.idPack ?? idPackOf(objectArg(target)), count)
+        return null
+      }
+      case Handler.INSPECT: {
+        const obj = this.objects.get(asIdPack(target))
+        const owner = Netref.stateOf(obj)
+        if (owner !== undefined) return owner.owner.request(Handler.INSPECT, [owner.idPack])
+        return Pythonic.dunderNames(obj).map((name) => [name, null])
+      }
+      case Handler.BUFFITER:
+        return Pythonic.takeFrom(objectArg(target), Number(args[1]))
+      case Handler.OLDSLICING: {
+        const [, attempt, fallback, start, stop, rest] = args
+        const obj = objectArg(target)
+        try {
+          return Pythonic.call(Policy.getattr(config, obj, attempt), [new Brine.Slice(start as Brine.Value, stop as Brine.Value), ...tupleArg(rest)])
+        } catch {
+          return Pythonic.call(Policy.getattr(config, obj, fallback), [start, stop, ...tupleArg(rest)])
+        }
+      }
+      case Handler.CTXEXIT: {
+        const exit = Policy.getattr(config, objectArg(target), "__exit__")
+        return Pythonic.call(exit, [args[1] ?? null, null, null])
+      }
+      case Handler.INSTANCECHECK: {
+        if (typeof target !== "function") throw typeError("isinstance() arg 2 must be a type")
+        const other = asIdPack(args[1])
+        if (this.objects.has(other)) return this.objects.get(other) instanceof target
+        return Number(other[1]) === idOf(target)
+      }
+    }
+    throw keyError(handler)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // lifetime
+
+  private log(level: "Warning" | "Error" | "Debug" | "Info", message: string, cause?: unknown): void {
+    const log = level === "Warning"
+      ? Effect.logWarning
+      : level === "Error"
+      ? Effect.logError
+      : level === "Debug"
+      ? Effect.logDebug
+      : Effect.logInfo
+    Runtime.runFork(this.runtime)(
+      log(message, ...(cause === undefined ? [] : [cause])).pipe(Effect.annotateLogs("connection", this.id))
+    )
+  }
+
+  private protocolFailure(error: ProtocolError): void {
+    this.log("Error", `closing ${this.id}: protocol error`, error)
+    this.shutdown(new ConnectionClosed({ reason: "ProtocolError", detail: error.message }))
+  }
+
+  /** The transport's reader ended: the peer closed, reset, or we closed it. */
+  onTransportEnd(exit: Exit.Exit<void, Socket.SocketError>): void {
+    if (this.shuttingDown) return
+    try {
+      this.decoder.end()
+    } catch (e) {
+      this.log("Error", `${this.id}: stream ended inside a frame`, new ProtocolError({ reason: "Frame", detail: String((e as Error).message) }))
+    }
+    this.shutdown(
+      Exit.isSuccess(exit)
+        ? new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
+        : new ConnectionClosed({ reason: "Transport", detail: String(Cause.squash(exit.cause)) })
+    )
+  }
+
+  /** Starts the teardown; idempotent. Fails every pending call at once. */
+  shutdown(reason: ConnectionClosed): void {
+    if (this.shuttingDown) return
+    this.shuttingDown = true
+    this.closed = true
+    if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    this.timedPending = 0
+    for (const p of pending) p.onResult(Exit.fail(reason))
+    this.outbox.unsafeDone(Exit.void)
+    Runtime.runFork(this.runtime)(this.teardown)
+  }
+
+  private readonly teardown: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.gen(this, function*() {
+      yield* Scope.close(this.internalScope, Exit.void)
+      this.objects.clear()
+      this.netrefs.clear()
+      this.rootRef = undefined
+      if (this.onDisconnect !== undefined) {
+        const hook = this.onDisconnect
+        yield* Effect.suspend(() => fromHookResult(hook(this))).pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning(`${this.id}: onDisconnect failed`, cause))
+        )
+      }
+      yield* Deferred.succeed(this.done, undefined)
+    })
+  )
+
+  readonly awaitClose: Effect.Effect<void> = Effect.suspend(() => Deferred.await(this.done))
+
+  /** The writer fiber, flushed before a local close. */
+  writerFiber: Fiber.RuntimeFiber<void, unknown> | undefined
+
+  private readonly closeEffect: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.closing || this.shuttingDown) return this.awaitClose
+    this.closing = true
+    return Effect.gen(this, function*() {
+      const before = this.config.beforeClosed
+      const beforeExit = before === undefined
+        ? Exit.void
+        : yield* Effect.exit(Effect.flatMap(RemoteOp.toEffect(this.root), (root) => fromHookResult(before(root))))
+      this.closed = true
+      // CLOSE is fire-and-forget (5.x semantics); the peer tears down without replying
+      this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
+      this.outbox.unsafeDone(Exit.void)
+      if (this.writerFiber !== undefined) {
+        yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
+      }
+      this.shutdown(new ConnectionClosed({ reason: "Closed" }))
+      yield* this.awaitClose
+      // the connection is closed either way; as in RPyC, the hook's error surfaces unless closeCatchall
+      if (Exit.isFailure(beforeExit) && !this.config.closeCatchall) {
+        return yield* Effect.die(Cause.squash(beforeExit.cause))
+      }
+    })
+  })
+
+  readonly close = (): Awaitable.Awaitable<void> => Awaitable.make(this.closeEffect)
+
+  readonly ping = (data = "abcdefghijklmnopqrstuvwxyz".repeat(20), timeout: Duration.DurationInput = PING_TIMEOUT) =>
+    Awaitable.make(
+      Effect.flatMap(this.request(Handler.PING, [data], { timeout }), (echo) =>
+        echo === data
+          ? Effect.void
+          : Effect.fail(new ProtocolError({ reason: "Envelope", detail: "ping: echo mismatches sent data" })))
+    )
+}
+
+const ignore = () => {}
+
+const encodeFailure = (e: unknown): RemoteFailure =>
+  e instanceof ProtocolError ? e : new ProtocolError({ reason: "Encode", detail: String((e as Error)?.message ?? e) })
+
+const objectArg = (u: unknown): object => {
+  if ((typeof u === "object" && u !== null) || typeof u === "function") return u
+  throw typeError(`expected an object reference, got ${Pythonic.typeNameOf(u)}`)
+}
+
+const tupleArg = (u: unknown): ReadonlyArray<unknown> => {
+  if (u === undefined || u === null) return []
+  if (Array.isArray(u)) return u
+  throw typeError("call arguments must be a tuple")
+}
+
+const kwargsArg = (u: unknown): ReadonlyArray<readonly [string, unknown]> => {
+  const pairs = tupleArg(u)
+  for (const p of pairs) {
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string") throw typeError("malformed keyword arguments")
+  }
+  return pairs as ReadonlyArray<readonly [string, unknown]>
+}
+
+/**
+ * Runs an RPyC connection over `socket` for the lifetime of the current scope.
+ *
+ * Fails with the transport's error if the socket cannot be opened, or with the error of
+ * `onConnect`.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const make = <Api = any>(
+  socket: Socket.Socket,
+  options: Options
+): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const internalScope = yield* Scope.make()
+    const runtime = yield* Effect.runtime<never>()
+    const done = yield* Deferred.make<void>()
+    const outbox = yield* Mailbox.make<Uint8Array>()
+    const sweeperLatch = yield* Effect.makeLatch(false)
+    const handlers = yield* FiberSet.make().pipe(Scope.extend(internalScope))
+    const runHandler = yield* FiberSet.runtime(handlers)<never>()
+    const conn = new ConnectionImpl(
+      options.root,
+      options,
+      outbox,
+      internalScope,
+      runtime,
+      runHandler as <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
+      sweeperLatch,
+      done
+    )
+    yield* Effect.addFinalizer(() => conn.close())
+
+    const opened = yield* Deferred.make<void>()
+    const reader = yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) }).pipe(
+      Effect.onExit((exit) => Effect.sync(() => conn.onTransportEnd(exit))),
+      Effect.forkIn(internalScope)
+    )
+    const openExit = yield* Effect.raceFirst(
+      Effect.as(Deferred.await(opened), Option.none()),
+      Effect.map(Fiber.await(reader), Option.some)
+    )
+    if (Option.isSome(openExit) && Exit.isFailure(openExit.value)) {
+      return yield* Effect.failCause(openExit.value.cause)
+    }
+
+    const write = yield* socket.writer.pipe(Scope.extend(internalScope))
+    conn.writerFiber = yield* Effect.gen(function*() {
+      while (true) {
+        const [chunks, finished] = yield* outbox.takeAll
+        if (chunks.length === 1) yield* write(Array.from(chunks)[0])
+        else if (chunks.length > 1) yield* write(Buffer.concat(Array.from(chunks)))
+        if (finished) return
+      }
+    }).pipe(Effect.catchAll(() => Effect.void), Effect.forkIn(internalScope))
+
+    yield* Effect.gen(function*() {
+      while (true) {
+        yield* sweeperLatch.await
+        yield* Effect.sleep(TICK_MILLIS)
+        conn.expire()
+      }
+    }).pipe(Effect.forkIn(internalScope))
+
+    if (options.onConnect !== undefined) {
+      const hook = options.onConnect
+      const exit = yield* Effect.exit(Effect.suspend(() => fromHookResult(hook(conn))))
+      if (Exit.isFailure(exit)) {
+        yield* conn.close()
+        return yield* new ConnectionClosed({ reason: "Closed", detail: `onConnect failed: ${Cause.pretty(exit.cause)}` })
+      }
+    }
+    return conn as Connection<Api>
+  })
+
+/**
+ * Whether `u` is a Connection.
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isConnection = (u: unknown): u is Connection =>
+  typeof u === "object" && u !== null && (u as { [TypeId]?: unknown })[TypeId] === TypeId
+
+/**
+ * Runs a scoped connection Effect as a Promise for scripts: the connection owns the scope, which
+ * closes once the connection does (`conn.close()` or the peer hanging up). A failure closes the
+ * scope at once and rejects with the typed error.
+ *
+ * @since 0.1.0 @category running
+ */
+export const runOwned = async <C extends Connection<any>, E>(
+  connect: Effect.Effect<C, E, Scope.Scope>
+): Promise<C> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const conn = await Awaitable.runPromise(Scope.extend(connect, scope))
+    Effect.runFork(Effect.zipRight(conn.awaitClose, Scope.close(scope, Exit.void)))
+    return conn
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw error
+  }
+}

@@ -1,0 +1,478 @@
+/**
+ * Remote operations: what reading, calling or constructing through a netref returns.
+ *
+ * A `RemoteOp` is lazy, and is at once
+ * - an `Effect<A, RemoteFailure>` (`yield*` it in `Effect.gen`, pipe it, race it, …), and
+ * - a `PromiseLike<A>` (`await` it; a failure rejects with the typed error).
+ *
+ * Operations chain without waiting: `conn.modules.os.path.join("a", "b")` becomes, when awaited,
+ * the requests that resolve `os`, then `path`, then one CALLATTR for `join`. Calling an attribute
+ * operation sends CALLATTR (one round trip) rather than GETATTR + CALL.
+ *
+ * Every string property of a RemoteOp is a remote attribute, except `then` and `pipe`, which keep
+ * their Promise and Effect meanings (`pipe` called with one or more functions); reach remote
+ * attributes of those names with `Operations.getattr(op, "then")`.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
+import * as Exit from "effect/Exit"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import { pipeArguments } from "effect/Pipeable"
+import { SingleShotGen, YieldWrap } from "effect/Utils"
+import { runPromise } from "../base/Awaitable.js"
+import type { RemoteFailure } from "../base/Errors.js"
+import { Handler } from "../wire/Message.js"
+import * as Netref from "./Netref.js"
+
+/**
+ * A lazy remote operation resolving to `A`.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {}
+
+/**
+ * An untyped remote value: every property is another `Remote`, and it can be called, constructed,
+ * awaited and yielded.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Remote =
+  & RemoteOp<any>
+  & {
+    readonly [name: string]: Remote
+    // remote attributes that would otherwise be typed as Function's own members
+    readonly call: Remote
+    readonly apply: Remote
+    readonly bind: Remote
+    readonly name: Remote
+    readonly length: Remote
+    readonly arguments: Remote
+    readonly caller: Remote
+  }
+  & ((...args: Array<any>) => Remote)
+  & (new(...args: Array<any>) => Remote)
+
+/**
+ * Keyword arguments for a Python callee: `ref.f(1, kwargs({ sep: "," }))`.
+ *
+ * @since 0.1.0 @category models
+ */
+export class Kwargs {
+  constructor(readonly values: Readonly<Record<string, unknown>>) {}
+}
+
+/**
+ * Marks keyword arguments for the call they end.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const kwargs = (values: Readonly<Record<string, unknown>>): Kwargs => new Kwargs(values)
+
+/** Keyword arguments as `(name, value)` pairs, as RPyC sends them. @since 0.1.0 @category models */
+export type KwPairs = ReadonlyArray<readonly [string, unknown]>
+
+/**
+ * Call arguments split into positional ones and the keyword pairs of a trailing `kwargs(…)`.
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const splitArgs = (args: ReadonlyArray<unknown>): readonly [ReadonlyArray<unknown>, KwPairs] => {
+  const last = args[args.length - 1]
+  return last instanceof Kwargs ? [args.slice(0, -1), Object.entries(last.values)] : [args, []]
+}
+
+interface Spec {
+  /** what yielding the operation runs */
+  readonly effect: Effect.Effect<unknown, RemoteFailure>
+  /** what calling the operation runs */
+  readonly call: (args: ReadonlyArray<unknown>, kw: KwPairs) => Effect.Effect<unknown, RemoteFailure>
+  /**
+   * What awaiting runs: the same requests, sent straight from the Promise when the target is
+   * already known — no fiber per call for the scripts' `await` path.
+   */
+  readonly promise: () => Promise<unknown>
+  readonly callPromise: (args: ReadonlyArray<unknown>, kw: KwPairs) => Promise<unknown>
+  /** the value, when known without waiting (a netref, a cached root); else `NOT_KNOWN` */
+  readonly peek: () => unknown
+  readonly label: string
+}
+
+const NOT_KNOWN: unique symbol = Symbol("NOT_KNOWN")
+const notKnown = () => NOT_KNOWN
+
+// ---------------------------------------------------------------------------------------------
+// the requests behind the operations (local values are handled locally)
+
+const getattrOf = (value: unknown, name: string): Effect.Effect<unknown, RemoteFailure> => {
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.GETATTR, [value, name])
+  return Effect.sync(() => {
+    const v = (value as Record<string, unknown>)[name]
+    return typeof v === "function" ? v.bind(value) : v
+  })
+}
+
+/** Whether some arguments are operations still to be performed (sent as their values). */
+const hasOps = (args: ReadonlyArray<unknown>, kw: KwPairs): boolean =>
+  args.some(isRemoteOp) || kw.some((p) => isRemoteOp(p[1]))
+
+/**
+ * Performs the operations among `args` (and keyword values) first: `root.f(root.g)` passes the
+ * value of `root.g`, as Python's `root.f(root.g)` does.
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const resolveArgs = (
+  args: ReadonlyArray<unknown>,
+  kw: KwPairs = []
+): Effect.Effect<readonly [ReadonlyArray<unknown>, KwPairs], RemoteFailure> =>
+  !hasOps(args, kw)
+    ? Effect.succeed([args, kw] as const)
+    : Effect.all([
+      Effect.forEach(args, toEffect),
+      Effect.forEach(kw, ([k, v]) => Effect.map(toEffect(v), (x) => [k, x] as const))
+    ])
+
+const callattrOf = (
+  value: unknown,
+  name: string,
+  args: ReadonlyArray<unknown>,
+  kw: KwPairs
+): Effect.Effect<unknown, RemoteFailure> => {
+  if (hasOps(args, kw)) return Effect.flatMap(resolveArgs(args, kw), ([a, k]) => callattrOf(value, name, a, k))
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.CALLATTR, [value, name, args, kw])
+  return Effect.flatMap(getattrOf(value, name), (f) => callOf(f, args, kw))
+}
+
+const callOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Effect.Effect<unknown, RemoteFailure> => {
+  if (hasOps(args, kw)) return Effect.flatMap(resolveArgs(args, kw), ([a, k]) => callOf(value, a, k))
+  const state = Netref.stateOf(value)
+  if (state) return state.owner.request(Handler.CALL, [value, args, kw])
+  return Effect.promise(async () => {
+    if (typeof value !== "function") throw new TypeError(`${String(value)} is not callable`)
+    return value(...args, ...(kw.length > 0 ? [Object.fromEntries(kw)] : []))
+  })
+}
+
+/** The request as a Promise, straight through the owner (no Effect runtime on the way). */
+const submitPromise = (state: Netref.State, handler: number, args: ReadonlyArray<unknown>): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    state.owner.submit(handler, args, (exit) => {
+      if (Exit.isSuccess(exit)) resolve(exit.value)
+      else reject(Cause.squash(exit.cause))
+    })
+  })
+
+const getattrPromise = (value: unknown, name: string): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state ? submitPromise(state, Handler.GETATTR, [value, name]) : runPromise(getattrOf(value, name))
+}
+
+const callattrPromise = (value: unknown, name: string, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state && !hasOps(args, kw)
+    ? submitPromise(state, Handler.CALLATTR, [value, name, args, kw])
+    : runPromise(callattrOf(value, name, args, kw))
+}
+
+const callPromise = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> => {
+  const state = Netref.stateOf(value)
+  return state && !hasOps(args, kw)
+    ? submitPromise(state, Handler.CALL, [value, args, kw])
+    : runPromise(callOf(value, args, kw))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the proxy
+
+const SpecSymbol: unique symbol = Symbol.for("effect-rpyc/RemoteOp/Spec")
+
+/**
+ * A RemoteOp is an Effect through Effect's public extension point for user-defined effects: a
+ * "commit" effect (`Effectable.CommitPrototype`), whose `commit()` returns the effect to run. The
+ * proxy forwards every key that prototype defines, whatever the runtime calls them, so it holds
+ * no knowledge of the fiber loop's own field names.
+ */
+const effectKeys: ReadonlySet<PropertyKey> = new Set(
+  Reflect.ownKeys(Effectable.CommitPrototype).filter((k) => k !== Symbol.iterator && k !== "pipe")
+)
+
+/**
+ * `commit` is also a common remote method name (`db.commit()`), so the proxy hands out its own
+ * `commit` only to a reader that has just looked at the prototype's string keys, as the runtime
+ * does right before committing an effect; anyone else gets the remote attribute.
+ */
+const committing = new WeakSet<object>()
+
+const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
+  get(target, key) {
+    const spec = target[SpecSymbol]
+    if (typeof key === "string") {
+      switch (key) {
+        case "then":
+          return (onF?: (v: unknown) => unknown, onR?: (e: unknown) => unknown) => spec.promise().then(onF, onR)
+        case "pipe":
+          return pipeOrRemote(target)
+        case "commit":
+          if (committing.has(target)) {
+            committing.delete(target)
+            return () => spec.effect
+          }
+          return attrOp(spec, key)
+      }
+      committing.delete(target)
+      if (effectKeys.has(key)) {
+        committing.add(target)
+        return Reflect.get(Effectable.CommitPrototype, key)
+      }
+      return attrOp(spec, key)
+    }
+    committing.delete(target)
+    if (key === SpecSymbol) return spec
+    if (key === Symbol.iterator) return () => new SingleShotGen(new YieldWrap(spec.effect))
+    if (key === Symbol.asyncIterator) return () => iterateResult(spec)
+    if (key === NodeInspectSymbol || key === Symbol.toPrimitive) return () => `<RemoteOp ${spec.label}>`
+    if (key === Symbol.toStringTag) return "RemoteOp"
+    return effectKeys.has(key) ? Reflect.get(Effectable.CommitPrototype, key) : undefined
+  },
+  has(_target, key) {
+    return key === SpecSymbol || effectKeys.has(key)
+  },
+  apply(target, _this, args) {
+    return callOp(target[SpecSymbol], args)
+  },
+  construct(target, args) {
+    return callOp(target[SpecSymbol], args) as object
+  },
+  set(target, key) {
+    throw new TypeError(`cannot assign ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use setattr()`)
+  },
+  deleteProperty(target, key) {
+    throw new TypeError(`cannot delete ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use delattr()`)
+  },
+  defineProperty(target, key) {
+    throw new TypeError(`cannot define ${String(key)} on <RemoteOp ${target[SpecSymbol].label}>: use setattr()`)
+  }
+}
+
+/** `op.pipe(f, g)` is Effect's pipe; `op.pipe()` / `op.pipe(x)` with non-functions is the remote `pipe`. */
+const pipeOrRemote = (target: Function & { [SpecSymbol]: Spec }) =>
+  function(this: unknown, ...args: Array<unknown>) {
+    const self = proxies.get(target)!
+    if (args.length > 0 && args.every((a) => typeof a === "function")) return pipeArguments(self, args as never)
+    return callOp(attrSpec(target[SpecSymbol], "pipe"), args)
+  }
+
+const proxies = new WeakMap<object, Remote>()
+
+const makeOp = (spec: Spec): Remote => {
+  const target = Object.assign(function remoteOp() {}, { [SpecSymbol]: spec })
+  const proxy = new Proxy(target, opHandler) as unknown as Remote
+  proxies.set(target, proxy)
+  return proxy
+}
+
+/**
+ * The operation whose value is what `effect` produces (or `peek()` already knows); calling it sends
+ * CALL to that value.
+ */
+const baseSpec = (
+  effect: Effect.Effect<unknown, RemoteFailure>,
+  label: string,
+  peek: () => unknown = notKnown
+): Spec => ({
+  effect,
+  call: (args, kw) => Effect.flatMap(effect, (v) => callOf(v, args, kw)),
+  promise: () => {
+    const v = peek()
+    return v === NOT_KNOWN ? runPromise(effect) : Promise.resolve(v)
+  },
+  callPromise: (args, kw) => {
+    const v = peek()
+    return v === NOT_KNOWN ? runPromise(Effect.flatMap(effect, (x) => callOf(x, args, kw))) : callPromise(v, args, kw)
+  },
+  peek,
+  label
+})
+
+const valueSpec = (value: unknown, label: string): Spec => baseSpec(Effect.succeed(value), label, () => value)
+
+const attrSpec = (base: Spec, name: string): Spec => {
+  const effect = Effect.flatMap(base.effect, (v) => getattrOf(v, name))
+  return {
+    effect,
+    call: (args, kw) => Effect.flatMap(base.effect, (v) => callattrOf(v, name, args, kw)),
+    promise: () => {
+      const v = base.peek()
+      return v === NOT_KNOWN ? runPromise(effect) : getattrPromise(v, name)
+    },
+    callPromise: (args, kw) => {
+      const v = base.peek()
+      return v === NOT_KNOWN
+        ? runPromise(Effect.flatMap(base.effect, (x) => callattrOf(x, name, args, kw)))
+        : callattrPromise(v, name, args, kw)
+    },
+    peek: notKnown,
+    label: `${base.label}.${name}`
+  }
+}
+
+const attrOp = (base: Spec, name: string): Remote => makeOp(attrSpec(base, name))
+
+const callOp = (base: Spec, rawArgs: ReadonlyArray<unknown>): Remote => {
+  const [args, kw] = splitArgs(rawArgs)
+  const effect = base.call(args, kw)
+  return makeOp({
+    effect,
+    call: (args2, kw2) => Effect.flatMap(effect, (v) => callOf(v, args2, kw2)),
+    promise: () => base.callPromise(args, kw),
+    callPromise: (args2, kw2) => base.callPromise(args, kw).then((v) => callPromise(v, args2, kw2)),
+    peek: notKnown,
+    label: `${base.label}(…)`
+  })
+}
+
+const iterateResult = (spec: Spec): AsyncIterator<unknown> => {
+  let inner: AsyncIterator<unknown> | undefined
+  const start = async () => {
+    if (inner) return inner
+    const value = await runPromise(spec.effect)
+    const it = (value as AsyncIterable<unknown> | Iterable<unknown>)
+    inner = Symbol.asyncIterator in Object(it)
+      ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (async function*() {
+        yield* it as Iterable<unknown>
+      })()
+    return inner
+  }
+  return {
+    next: async () => (await start()).next(),
+    return: async (v?: unknown) => (inner?.return ? inner.return(v) : { done: true, value: v })
+  }
+}
+
+/**
+ * The operation that yields `value` itself (a netref, or any local value), from which attribute
+ * and call operations chain.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const of = (value: unknown, label = "value"): Remote => makeOp(valueSpec(value, label))
+
+/**
+ * An operation defined by an effect that produces the base value (e.g. GETROOT).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const fromEffect = (
+  effect: Effect.Effect<unknown, RemoteFailure>,
+  label: string,
+  peek?: () => unknown
+): Remote => makeOp(baseSpec(effect, label, peek === undefined ? notKnown : () => {
+  const v = peek()
+  return v === undefined ? NOT_KNOWN : v
+}))
+
+/**
+ * Whether `u` is a RemoteOp.
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isRemoteOp = (u: unknown): u is Remote => typeof u === "function" && SpecSymbol in u
+
+/**
+ * The effect of a RemoteOp (or of a netref or plain value: succeed with it).
+ *
+ * @since 0.1.0 @category conversions
+ */
+export const toEffect = (u: unknown): Effect.Effect<unknown, RemoteFailure> =>
+  isRemoteOp(u) ? (u as unknown as { [SpecSymbol]: Spec })[SpecSymbol].effect : Effect.succeed(u)
+
+/**
+ * Reads an attribute explicitly, including the names a RemoteOp keeps for itself (`then`, `pipe`).
+ *
+ * @since 0.1.0 @category operations
+ */
+export const getattr = (target: unknown, name: string): Remote => attrOp(baseSpec(toEffect(target), "ref"), name)
+
+/**
+ * The operations a netref hands out (reading, calling, iterating through it); the engine passes
+ * them to every netref it makes.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const netrefOps: Netref.OpFactory = {
+  attr: (ref, name) => attrOp(valueSpec(ref, "ref"), name),
+  call: (ref, args) => callOp(valueSpec(ref, "ref"), args),
+  iterate: (ref) => iterateNetref(ref)
+}
+
+async function* iterateNetrefGen(ref: Netref.Netref): AsyncGenerator<unknown> {
+  const state = Netref.stateOf(ref)!
+  const it = await runPromise(state.owner.request(Handler.CALLATTR, [ref, "__iter__", [], []]))
+  if (!Netref.isNetref(it)) {
+    // the peer sent the iterator's items by value (a tuple)
+    yield* it as Iterable<unknown>
+    return
+  }
+  try {
+    while (true) {
+      const next = await runPromise(
+        Effect.either(state.owner.request(Handler.CALLATTR, [it, "__next__", [], []]))
+      )
+      if (next._tag === "Left") {
+        if (next.left._tag === "RemoteError" && next.left.name === "StopIteration") return
+        throw next.left
+      }
+      yield next.right
+    }
+  } finally {
+    Netref.release(it)
+  }
+}
+
+const iterateNetref = (ref: Netref.Netref): AsyncIterator<unknown> => iterateNetrefGen(ref)
+
+// ---------------------------------------------------------------------------------------------
+// typed remotes
+
+/** What a value of type `A` looks like once it crossed the wire. @since 0.1.0 @category typed */
+export type Received<A> = A extends string | number | boolean | bigint | null | undefined | Uint8Array ? A
+  : A extends Effect.Effect<infer B, any, any> ? Received<B>
+  : A extends PromiseLike<infer B> ? Received<B>
+  : A extends ReadonlyArray<infer I> ? Array<Received<I>>
+  : Remote
+
+type ExposedName<K, P extends string> = K extends `${P}${infer N}` ? N : never
+
+/**
+ * The remote view of a service class `T`: its `exposed_` members with the prefix stripped; methods
+ * return remote operations of their (awaited, unwrapped) result type, attributes are remote
+ * operations of their type.
+ *
+ * ```ts
+ * const conn = yield* Client.connect<MyService>({ port })
+ * const n: number = yield* conn.root.get_answer()   // typed
+ * ```
+ *
+ * @since 0.1.0 @category typed
+ */
+export type Typed<T, P extends string = "exposed_"> =
+  & {
+    readonly [K in keyof T as ExposedName<K, P>]: T[K] extends (...args: infer A) => infer R
+      ? ((...args: A) => RemoteOp<Received<R>>) & RemoteOp<Remote>
+      : RemoteOp<Received<T[K]>>
+  }
+  & RemoteOp<Remote>
+
+/**
+ * The type of `conn.root`: untyped (`Remote`) unless the connection was given an API type.
+ *
+ * @since 0.1.0 @category typed
+ */
+export type RootOf<Api> = 0 extends (1 & Api) ? Remote : Typed<Api>
