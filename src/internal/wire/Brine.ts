@@ -134,7 +134,7 @@ export type Value =
  * @since 0.1.0 @category errors
  */
 export class BrineError extends Data.TaggedError("BrineError")<{
-  readonly reason: "Unencodable" | "UnknownTag" | "Truncated" | "InvalidUtf8" | "Malformed"
+  readonly reason: "Unencodable" | "UnknownTag" | "Truncated" | "InvalidUtf8" | "Malformed" | "TooManyDigits"
   readonly detail: string
 }> {
   override get message(): string {
@@ -383,13 +383,26 @@ export const encode = (value: unknown): Uint8Array => {
 export interface DecodeOptions {
   /** Decode integral floats as `PyFloat` so that they re-encode as floats (default false: plain numbers). */
   readonly preserveFloats?: boolean | undefined
+  /**
+   * Most decimal digits an int may have (default `DEFAULT_MAX_INT_DIGITS`, CPython's limit on
+   * int/str conversion): turning a longer one into a BigInt would hold the event loop for seconds.
+   */
+  readonly maxIntDigits?: number | undefined
 }
+
+/** CPython's default `sys.get_int_max_str_digits()`. @since 0.1.0 @category decoding */
+export const DEFAULT_MAX_INT_DIGITS = 4300
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 class Reader {
   pos = 0
-  constructor(readonly bytes: Uint8Array, readonly view: DataView, readonly preserveFloats: boolean) {}
+  readonly preserveFloats: boolean
+  readonly maxIntDigits: number
+  constructor(readonly bytes: Uint8Array, readonly view: DataView, options: DecodeOptions | undefined) {
+    this.preserveFloats = options?.preserveFloats ?? false
+    this.maxIntDigits = options?.maxIntDigits ?? DEFAULT_MAX_INT_DIGITS
+  }
   need(n: number): void {
     if (this.pos + n > this.bytes.length) {
       throw new BrineError({ reason: "Truncated", detail: `needed ${n} more bytes at offset ${this.pos}` })
@@ -443,9 +456,19 @@ const strictUtf8 = (b: Uint8Array): string => {
   }
 }
 
-const parseInt_ = (text: Uint8Array): number | bigint => {
-  // fast path: plain decimal digits that fit a double exactly (ids, seqs, counts)
+const parseInt_ = (text: Uint8Array, maxDigits: number): number | bigint => {
   const n = text.length
+  if (n > maxDigits) {
+    let digits = 0
+    for (let i = 0; i < n && digits <= maxDigits; i++) if (text[i] >= 0x30 && text[i] <= 0x39) digits++
+    if (digits > maxDigits) {
+      throw new BrineError({
+        reason: "TooManyDigits",
+        detail: `an int of more than ${maxDigits} digits (the limit for integer string conversion)`
+      })
+    }
+  }
+  // fast path: plain decimal digits that fit a double exactly (ids, seqs, counts)
   if (n > 0 && n <= 15) {
     let neg = false, i = 0, v = 0
     if (text[0] === 0x2d) {
@@ -500,9 +523,9 @@ const read = (r: Reader): Value => {
     case Tag.TUPLE_L4:
       return readItems(r, r.u32())
     case Tag.INT_L1:
-      return parseInt_(r.take(r.u8()))
+      return parseInt_(r.take(r.u8()), r.maxIntDigits)
     case Tag.INT_L4:
-      return parseInt_(r.take(r.u32()))
+      return parseInt_(r.take(r.u32()), r.maxIntDigits)
     case Tag.FLOAT: {
       r.need(8)
       const v = r.view.getFloat64(r.pos)
@@ -549,7 +572,7 @@ const readItems = (r: Reader, n: number): Array<Value> => {
  * @since 0.1.0 @category decoding
  */
 export const decode = (bytes: Uint8Array, options?: DecodeOptions): Value => {
-  const r = new Reader(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), options?.preserveFloats ?? false)
+  const r = new Reader(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), options)
   return read(r)
 }
 
@@ -559,7 +582,7 @@ export const decode = (bytes: Uint8Array, options?: DecodeOptions): Value => {
  * @since 0.1.0 @category decoding
  */
 export const decodeAt = (bytes: Uint8Array, offset: number, options?: DecodeOptions): readonly [Value, number] => {
-  const r = new Reader(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), options?.preserveFloats ?? false)
+  const r = new Reader(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), options)
   r.pos = offset
   const v = read(r)
   return [v, r.pos]

@@ -20,6 +20,9 @@ export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
 const HEADER_SIZE = 5
 const TRAILER = 0x0a
 
+const readUInt32BE = (bytes: Uint8Array, at: number): number =>
+  bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3])
+
 /**
  * A frame the decoder cannot accept: too large, not inflatable, or cut short by end of stream.
  *
@@ -70,11 +73,22 @@ export interface DecoderOptions {
  * Streaming frame parser. `push` returns the payloads completed by the chunk (possibly none,
  * possibly several) and throws `FrameError` when the stream cannot be a valid channel.
  *
+ * Linear in the bytes received: a frame that arrives whole inside one chunk is handed out as a
+ * view of that chunk; a frame split across chunks keeps copies of its parts (the caller may reuse
+ * its chunk buffer) and is joined once, in one allocation, when its last byte arrives. Memory held
+ * is what the peer actually sent, never what a header merely announces.
+ *
  * @since 0.1.0 @category decoding
  */
 export class FrameDecoder {
   readonly maxFrameSize: number
-  private pending: Buffer = Buffer.alloc(0)
+  private readonly header = Buffer.alloc(HEADER_SIZE)
+  private headerFill = 0
+  /** the frame being received across chunks: its payload length, flag and the parts so far */
+  private length = 0
+  private compressed = false
+  private parts: Array<Uint8Array> | undefined
+  private received = 0
 
   constructor(options?: DecoderOptions) {
     this.maxFrameSize = options?.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE
@@ -82,7 +96,7 @@ export class FrameDecoder {
 
   /** Bytes received that do not yet make a whole frame. */
   get buffered(): number {
-    return this.pending.length
+    return this.parts === undefined ? this.headerFill : HEADER_SIZE + this.received
   }
 
   /**
@@ -93,46 +107,76 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): Array<Uint8Array> {
     if (this.failure !== undefined) throw this.failure
-    let buf: Buffer = this.pending.length === 0
-      ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-      : Buffer.concat([this.pending, chunk])
     const out: Array<Uint8Array> = []
+    const size = chunk.length
     let pos = 0
     try {
-      while (buf.length - pos >= HEADER_SIZE) {
-        const length = buf.readUInt32BE(pos)
-        if (length > this.maxFrameSize) {
-          throw new FrameError({
-            reason: "TooLarge",
-            detail: `frame of ${length} bytes exceeds the maximum of ${this.maxFrameSize}`
-          })
+      while (pos < size) {
+        if (this.parts === undefined) {
+          if (this.headerFill === 0 && size - pos >= HEADER_SIZE) {
+            this.length = readUInt32BE(chunk, pos)
+            this.compressed = chunk[pos + 4] !== 0
+            pos += HEADER_SIZE
+          } else {
+            const take = Math.min(HEADER_SIZE - this.headerFill, size - pos)
+            this.header.set(chunk.subarray(pos, pos + take), this.headerFill)
+            this.headerFill += take
+            pos += take
+            if (this.headerFill < HEADER_SIZE) break
+            this.headerFill = 0
+            this.length = this.header.readUInt32BE(0)
+            this.compressed = this.header[4] !== 0
+          }
+          if (this.length > this.maxFrameSize) {
+            throw new FrameError({
+              reason: "TooLarge",
+              detail: `frame of ${this.length} bytes exceeds the maximum of ${this.maxFrameSize}`
+            })
+          }
+          // payload and trailer
+          const frameRest = this.length + 1
+          if (size - pos >= frameRest) {
+            out.push(this.payload(chunk.subarray(pos, pos + this.length)))
+            pos += frameRest
+            continue
+          }
+          this.parts = []
+          this.received = 0
         }
-        const end = pos + HEADER_SIZE + length + 1
-        if (buf.length < end) break
-        const compressed = buf[pos + 4] !== 0
-        const body = buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + length)
-        out.push(compressed ? this.inflate(body) : body)
-        pos = end
+        const take = Math.min(this.length + 1 - this.received, size - pos)
+        this.parts.push(chunk.slice(pos, pos + take))
+        this.received += take
+        pos += take
+        if (this.received < this.length + 1) break
+        const whole = Buffer.concat(this.parts, this.length + 1)
+        this.parts = undefined
+        this.received = 0
+        out.push(this.payload(whole.subarray(0, this.length)))
       }
     } catch (e) {
-      this.pending = Buffer.alloc(0)
+      this.parts = undefined
+      this.received = 0
+      this.headerFill = 0
       if (out.length === 0) throw e
       this.failure = e as FrameError
       return out
     }
-    // keep the unfinished tail; copy so the caller's chunk can be reused
-    buf = buf.subarray(pos)
-    this.pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf)
     return out
   }
 
   /** Call at end of stream: throws if a partial frame was left behind. */
   end(): void {
-    if (this.pending.length > 0) {
-      const n = this.pending.length
-      this.pending = Buffer.alloc(0)
+    const n = this.buffered
+    if (n > 0) {
+      this.parts = undefined
+      this.received = 0
+      this.headerFill = 0
       throw new FrameError({ reason: "Truncated", detail: `stream ended inside a frame (${n} bytes buffered)` })
     }
+  }
+
+  private payload(body: Uint8Array): Uint8Array {
+    return this.compressed ? this.inflate(body) : body
   }
 
   private inflate(body: Uint8Array): Uint8Array {
