@@ -635,7 +635,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         return Pythonic.dunderNames(obj).map((name) => [name, null])
       }
       case Handler.BUFFITER:
-        return Pythonic.takeFrom(objectArg(target), Number(args[1]))
+        return Pythonic.takeFrom(objectArg(target), args[1])
       case Handler.OLDSLICING: {
         const [, attempt, fallback, start, stop, rest] = args
         const obj = objectArg(target)

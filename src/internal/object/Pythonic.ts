@@ -31,7 +31,13 @@ const toIndex = (i: unknown, length: number, forInsert = false): number => {
 }
 
 const sliceIndices = (s: Brine.Slice, length: number): Array<number> => {
-  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v))
+  // as Python: integers (or bool) and None only; a float would never advance the index loop below
+  const num = (v: unknown): number | undefined => {
+    if (v === null || v === undefined) return undefined
+    if (typeof v === "bigint" || typeof v === "boolean") return Number(v)
+    if (typeof v === "number" && Number.isInteger(v)) return v
+    throw typeError("slice indices must be integers or None or have an __index__ method")
+  }
   const step = num(s.step) ?? 1
   if (step === 0) throw valueError("slice step cannot be zero")
   const clamp = (v: number | undefined, dflt: number, lo: number, hi: number) =>
@@ -483,7 +489,12 @@ export const dirOf = (o: object): Array<string> => {
  *
  * @since 0.1.0 @category protocol
  */
-export const takeFrom = (it: object, count: number): Array<unknown> | Promise<Array<unknown>> => {
+export const takeFrom = (it: object, countArg: unknown): Array<unknown> | Promise<Array<unknown>> => {
+  // as Python's islice: an int from 0 up; anything else (a float, inf) would never end the loop
+  const count = typeof countArg === "bigint" ? Number(countArg) : countArg
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
+    throw valueError("Stop argument for islice() must be None or an integer: 0 <= x <= sys.maxsize.")
+  }
   const next = (it as Iterator<unknown>).next
   if (typeof next !== "function") throw typeError(`'${typeNameOf(it)}' object is not an iterator`)
   const out: Array<unknown> = []
