@@ -29,7 +29,11 @@ class BenchService extends Service {
 
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000)
 const report = (label: string, perSecond: number | string) =>
-  console.log(`${label.padEnd(48)} ${typeof perSecond === "number" ? perSecond.toLocaleString("en-US").padStart(9) + " calls/s" : perSecond}`)
+  console.log(
+    `${label.padEnd(48)} ${
+      typeof perSecond === "number" ? perSecond.toLocaleString("en-US").padStart(9) + " calls/s" : perSecond
+    }`
+  )
 
 const tsToTs = Effect.gen(function*() {
   const server = yield* Server.make(BenchService, { host: "127.0.0.1", port: 0 })
@@ -69,10 +73,11 @@ const rawPingPong = async (): Promise<number> => {
       pending?.()
     }
   })
-  const roundTrip = () => new Promise<void>((r) => {
-    pending = r
-    sock.write(msg)
-  })
+  const roundTrip = () =>
+    new Promise<void>((r) => {
+      pending = r
+      sock.write(msg)
+    })
   for (let i = 0; i < 2000; i++) await roundTrip()
   let n = 0
   const start = performance.now()
@@ -87,7 +92,9 @@ const rawPingPong = async (): Promise<number> => {
 
 const python = async (target: string): Promise<number | string> => {
   try {
-    const { stdout } = await run("/usr/bin/python3", ["bench/python_calls.py", target, String(SECONDS)], { timeout: 60_000 })
+    const { stdout } = await run("/usr/bin/python3", ["bench/python_calls.py", target, String(SECONDS)], {
+      timeout: 60_000
+    })
     return Math.round(JSON.parse(stdout.trim().split("\n").pop()!).rate)
   } catch (e) {
     return `skipped (${(e as Error).message.split("\n")[0]})`
@@ -95,7 +102,9 @@ const python = async (target: string): Promise<number | string> => {
 }
 
 const main = Effect.gen(function*() {
-  console.log(`effect-rpyc call benchmark: node ${process.version}, ${SECONDS} s per row, sequential calls of echo(i)\n`)
+  console.log(
+    `effect-rpyc call benchmark: node ${process.version}, ${SECONDS} s per row, sequential calls of echo(i)\n`
+  )
   const ts = yield* tsToTs
   report("TS client -> TS server (yield*)", ts.yieldRate)
   report("TS client -> TS server (await)", ts.awaitRate)

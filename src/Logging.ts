@@ -91,7 +91,9 @@ export const layerCli = (options: {
  */
 export class LogfileError extends Data.TaggedError("LogfileError")<{ readonly path: string; readonly cause: unknown }> {
   override get message(): string {
-    return `cannot open the log file ${this.path}: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+    return `cannot open the log file ${this.path}: ${
+      this.cause instanceof Error ? this.cause.message : String(this.cause)
+    }`
   }
 }
 

@@ -34,8 +34,8 @@ export * as RegistryClient from "./registry/RegistryClient.js"
 export * as RegistryServer from "./registry/RegistryServer.js"
 export * as Forking from "./server/Forking.js"
 export * as OneShot from "./server/OneShot.js"
-export * as StdioServer from "./server/StdioServer.js"
 export * as Server from "./server/Server.js"
+export * as StdioServer from "./server/StdioServer.js"
 export * as Services from "./service/Service.js"
 
 export { async_, AsyncResult, buffiter, buffiterStream, ExpiredError, timed, withTimeout } from "./async/Async.js"
@@ -46,8 +46,8 @@ export {
   ConnectionClosed,
   ProtocolError,
   PythonException,
-  type RemoteFailure,
   RemoteError,
+  type RemoteFailure,
   RequestTimeout
 } from "./protocol/Errors.js"
 export { ThreadedServer } from "./server/Server.js"
@@ -132,5 +132,7 @@ export const connectByService = <Api = any>(
  *
  * @since 0.1.0 @category scripts
  */
-export const listServices = (options: { readonly registrar?: RegistryClient.Registrar | undefined; readonly filterHost?: string | undefined } = {}): Promise<ReadonlyArray<string>> =>
+export const listServices = (
+  options: { readonly registrar?: RegistryClient.Registrar | undefined; readonly filterHost?: string | undefined } = {}
+): Promise<ReadonlyArray<string>> =>
   runPromise(withRegistrar(options.registrar, RegistryClient.listServices(options.filterHost)))

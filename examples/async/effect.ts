@@ -6,6 +6,8 @@
  * `yield* res.value` waits for an AsyncResult inside `Effect.gen`; its failures are typed
  * (`RemoteError`, `ExpiredError`, `ConnectionClosed`, …) and can be caught by tag.
  */
+import { Client, PythonException, Server, Service } from "effect-rpyc"
+import { async_, buffiterStream, timed } from "effect-rpyc/Async"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -13,8 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
-import { Client, PythonException, Server, Service } from "effect-rpyc"
-import { async_, buffiterStream, timed } from "effect-rpyc/Async"
 
 export class SleepyService extends Service {
   /** Service methods may return Effects: the reply is sent when it completes. */
@@ -22,7 +22,9 @@ export class SleepyService extends Service {
     return Effect.sleep(Duration.seconds(seconds)).pipe(Effect.as(null))
   }
   exposed_int(s: string): number {
-    if (!/^\s*[-+]?\d+\s*$/.test(s)) throw new PythonException("ValueError", `invalid literal for int() with base 10: '${s}'`)
+    if (!/^\s*[-+]?\d+\s*$/.test(s)) {
+      throw new PythonException("ValueError", `invalid literal for int() with base 10: '${s}'`)
+    }
     return Number.parseInt(s, 10)
   }
   exposed_count(n: number) {
@@ -54,10 +56,12 @@ const program = Effect.gen(function*() {
 
   // an expiry per call: the reply is late, the result expires, the late reply is dropped
   const late = timed(conn.root.sleep, 0.1)(1)
-  yield* Console.log(yield* late.value.pipe(
-    Effect.map(() => "in time"),
-    Effect.catchTag("ExpiredError", (e) => Effect.succeed(`expired: ${e.message}`))
-  ))
+  yield* Console.log(
+    yield* late.value.pipe(
+      Effect.map(() => "in time"),
+      Effect.catchTag("ExpiredError", (e) => Effect.succeed(`expired: ${e.message}`))
+    )
+  )
 
   // many calls in flight at once; they may complete in any order
   const results = Array.from({ length: 1000 }, (_, i) => aint(String(i)))
@@ -66,7 +70,9 @@ const program = Effect.gen(function*() {
 
   // a remote iterator in batches of 10, 20, 40, …
   const batches = yield* Stream.runCollect(Stream.chunks(buffiterStream<number>(conn.root.count(100))))
-  yield* Console.log(`buffiter batches: ${Chunk.toReadonlyArray(batches).map((c) => c.length).filter((n) => n > 0).join(", ")}`)
+  yield* Console.log(
+    `buffiter batches: ${Chunk.toReadonlyArray(batches).map((c) => c.length).filter((n) => n > 0).join(", ")}`
+  )
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
 
 Effect.runPromise(program).catch((e) => {

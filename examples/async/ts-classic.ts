@@ -14,7 +14,9 @@ const seconds = Number(process.env.SLEEP ?? 15)
 const c = await classic.connect("localhost", port)
 
 // a setTimeout-based sleep on the server: the server replies once the Promise settles
-await c.execute("function sleep(seconds) { return new Promise((resolve) => setTimeout(() => resolve(null), seconds * 1000)) }")
+await c.execute(
+  "function sleep(seconds) { return new Promise((resolve) => setTimeout(() => resolve(null), seconds * 1000)) }"
+)
 const sleep = await c.eval("sleep")
 await sleep(0.5) // await for half a second, until the call returns
 

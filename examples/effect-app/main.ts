@@ -9,12 +9,13 @@
  * and its connections: every resource is scoped.
  */
 import { NodeRuntime } from "@effect/platform-node"
+import type { Connection } from "effect-rpyc"
+import { Client, Server, Service } from "effect-rpyc"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { Client, Connection, Server, Service } from "effect-rpyc"
 
 /** The service: exposed methods may return values, Promises or Effects. */
 class CalcService extends Service {

@@ -7,10 +7,10 @@
  * No BgServingThread: the connection serves the server's callback requests by itself, whenever
  * they arrive — while this script awaits something else, or nothing at all.
  */
+import * as rpyc from "effect-rpyc"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as rpyc from "effect-rpyc"
 import { formatStat } from "./service.js"
 
 const file = process.argv[2] ?? Path.join(await Fs.mkdtemp(Path.join(Os.tmpdir(), "floop-")), "floop.bloop")

@@ -11,13 +11,13 @@
  * `(st_mode, st_ino, st_dev, st_nlink, st_uid, st_gid, st_size, st_atime, st_mtime, st_ctime)`
  * (times in seconds, as floats), or `null` while the file does not exist.
  */
+import { Netref, Service } from "effect-rpyc"
+import { async_ } from "effect-rpyc/Async"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Fs from "node:fs"
-import { Netref, Service } from "effect-rpyc"
-import { async_ } from "effect-rpyc/Async"
 
 /** `os.stat_result` as a tuple (by value on the wire). */
 export type StatTuple = readonly [
@@ -33,10 +33,30 @@ export type StatTuple = readonly [
   ctime: number
 ]
 
-export const STAT_FIELDS = ["st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_mtime", "st_ctime"] as const
+export const STAT_FIELDS = [
+  "st_mode",
+  "st_ino",
+  "st_dev",
+  "st_nlink",
+  "st_uid",
+  "st_gid",
+  "st_size",
+  "st_atime",
+  "st_mtime",
+  "st_ctime"
+] as const
 
 const toTuple = (s: Fs.Stats): StatTuple => [
-  s.mode, s.ino, s.dev, s.nlink, s.uid, s.gid, s.size, s.atimeMs / 1000, s.mtimeMs / 1000, s.ctimeMs / 1000
+  s.mode,
+  s.ino,
+  s.dev,
+  s.nlink,
+  s.uid,
+  s.gid,
+  s.size,
+  s.atimeMs / 1000,
+  s.mtimeMs / 1000,
+  s.ctimeMs / 1000
 ]
 
 /** What counts as a change: everything but the access time (reading the file is not a change). */
@@ -91,7 +111,9 @@ export class FileMonitor {
           this.exposed_notifications++
           notify(last, stat).addCallback((res) => {
             const exit = res.exit
-            if (exit !== undefined && Exit.isFailure(exit)) console.error(`FileMonitor(${filename}): callback failed`, exit.cause.toString())
+            if (exit !== undefined && Exit.isFailure(exit)) {
+              console.error(`FileMonitor(${filename}): callback failed`, exit.cause.toString())
+            }
           })
         }
         last = stat

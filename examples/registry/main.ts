@@ -8,12 +8,12 @@
  * unicast to 127.0.0.1 (see the README for unicast vs broadcast). The registry port is 18811 (RPyC's
  * default) unless REGISTRY_PORT says otherwise.
  */
+import { Client, RegistryClient, RegistryServer, Server, Service } from "effect-rpyc"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
-import { Client, RegistryClient, RegistryServer, Server, Service } from "effect-rpyc"
 
 class MyService extends Service {
   exposed_get_answer() {
@@ -44,7 +44,9 @@ const main = Effect.gen(function*() {
 
   // 3. discovery, as rpyc.discover("MY") — retried briefly while the servers' first registration lands
   const discover = (name: string) =>
-    RegistryClient.discover(name).pipe(Effect.retry(Schedule.intersect(Schedule.spaced("50 millis"), Schedule.recurs(40))))
+    RegistryClient.discover(name).pipe(
+      Effect.retry(Schedule.intersect(Schedule.spaced("50 millis"), Schedule.recurs(40)))
+    )
   yield* Console.log(`discover("MY")    ->`, yield* discover("MY"))
   yield* Console.log(`discover("bloop") ->`, yield* discover("bloop"))
   yield* Console.log(`listServices()    ->`, yield* RegistryClient.listServices())

@@ -34,9 +34,9 @@ import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Awaitable from "../internal/base/Awaitable.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
 import * as Netref from "../internal/netref/Netref.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
-import type { RemoteFailure } from "../internal/base/Errors.js"
 import { Handler } from "../internal/wire/Message.js"
 import { AsyncResult } from "./AsyncResult.js"
 
@@ -180,11 +180,15 @@ const wrap = <F extends Function>(fn: F, proxy: unknown, label: string): F => {
 export const async_ = <F>(fn: F): AsyncOf<F> => {
   const sendTo = sender("async_", fn)
   const label = `async_(${labelOf(fn)})`
-  const wrapper = wrap((...args: Array<unknown>) => {
-    const result = new AsyncResult(label)
-    sendTo(args, result)
-    return result
-  }, fn, label)
+  const wrapper = wrap(
+    (...args: Array<unknown>) => {
+      const result = new AsyncResult(label)
+      sendTo(args, result)
+      return result
+    },
+    fn,
+    label
+  )
   asyncFunctions.add(wrapper)
   return wrapper as unknown as AsyncOf<F>
 }
@@ -198,11 +202,15 @@ export const async_ = <F>(fn: F): AsyncOf<F> => {
 export const timed = <F>(fn: F, seconds: number | null): AsyncOf<F> => {
   const sendTo = sender("timed", fn)
   const label = `timed(${labelOf(fn)}, ${seconds})`
-  const wrapper = wrap((...args: Array<unknown>) => {
-    const result = new AsyncResult(label)
-    sendTo(args, result)
-    return result.setExpiry(seconds)
-  }, fn, label)
+  const wrapper = wrap(
+    (...args: Array<unknown>) => {
+      const result = new AsyncResult(label)
+      sendTo(args, result)
+      return result.setExpiry(seconds)
+    },
+    fn,
+    label
+  )
   asyncFunctions.add(wrapper)
   return wrapper as unknown as AsyncOf<F>
 }
@@ -227,18 +235,22 @@ export const withTimeout = <F>(fn: F, seconds: number | null): TimeoutOf<F> => {
   if (!Netref.isNetref(fn) && !RemoteOp.isRemoteOp(fn)) throw notRemote("withTimeout", fn)
   const label = `withTimeout(${labelOf(fn)}, ${seconds})`
   const timeout = seconds === null ? null : Duration.seconds(Math.max(0, seconds))
-  return wrap((...args: Array<unknown>) =>
-    Awaitable.make(
-      Effect.flatMap(RemoteOp.toEffect(fn), (ref): Effect.Effect<unknown, RemoteFailure> => {
-        const state = Netref.stateOf(ref)
-        if (state === undefined) return Effect.die(notRemote("withTimeout", ref))
-        const [positional, kw] = splitArgs(args)
-        return Effect.flatMap(
-          RemoteOp.resolveArgs(positional, kw),
-          (resolved) => state.owner.request(Handler.CALL, [ref, ...resolved], { timeout })
-        )
-      })
-    ), fn, label) as unknown as TimeoutOf<F>
+  return wrap(
+    (...args: Array<unknown>) =>
+      Awaitable.make(
+        Effect.flatMap(RemoteOp.toEffect(fn), (ref): Effect.Effect<unknown, RemoteFailure> => {
+          const state = Netref.stateOf(ref)
+          if (state === undefined) return Effect.die(notRemote("withTimeout", ref))
+          const [positional, kw] = splitArgs(args)
+          return Effect.flatMap(
+            RemoteOp.resolveArgs(positional, kw),
+            (resolved) => state.owner.request(Handler.CALL, [ref, ...resolved], { timeout })
+          )
+        })
+      ),
+    fn,
+    label
+  ) as unknown as TimeoutOf<F>
 }
 
 /**
@@ -268,7 +280,9 @@ const chunkSizes = (name: string, options: BuffiterOptions) => {
   const maxChunk = options.maxChunk ?? 1000
   const factor = options.factor ?? 2
   if (!(factor >= 1)) throw new RangeError(`${name}: factor must be >= 1, got ${factor}`)
-  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`${name}: chunk must be an integer >= 1, got ${chunk}`)
+  if (!(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new RangeError(`${name}: chunk must be an integer >= 1, got ${chunk}`)
+  }
   if (!(Number.isInteger(maxChunk) && maxChunk >= 1)) {
     throw new RangeError(`${name}: maxChunk must be an integer >= 1, got ${maxChunk}`)
   }
@@ -283,7 +297,10 @@ const chunkSizes = (name: string, options: BuffiterOptions) => {
  *
  * @since 0.1.0 @category buffiter
  */
-export const buffiterStream = <A = any>(target: unknown, options: BuffiterOptions = {}): Stream.Stream<A, RemoteFailure> => {
+export const buffiterStream = <A = any>(
+  target: unknown,
+  options: BuffiterOptions = {}
+): Stream.Stream<A, RemoteFailure> => {
   const sizes = chunkSizes("buffiterStream", options)
   return Stream.unwrapScoped(Effect.gen(function*() {
     const value = yield* RemoteOp.toEffect(target)
@@ -296,11 +313,17 @@ export const buffiterStream = <A = any>(target: unknown, options: BuffiterOption
     const itState = Netref.stateOf(iterator)
     // a peer may answer __iter__ with the items themselves (a tuple)
     if (itState === undefined) return Stream.fromIterable(iterator as Iterable<A>)
-    return Stream.paginateChunkEffect(sizes.chunk, (count) =>
-      Effect.map(itState.owner.request(Handler.BUFFITER, [iterator, count]), (items) => {
-        const batch = Array.isArray(items) ? items as Array<A> : []
-        return [Chunk.unsafeFromArray(batch), batch.length === 0 ? Option.none() : Option.some(sizes.next(count))] as const
-      }))
+    return Stream.paginateChunkEffect(
+      sizes.chunk,
+      (count) =>
+        Effect.map(itState.owner.request(Handler.BUFFITER, [iterator, count]), (items) => {
+          const batch = Array.isArray(items) ? items as Array<A> : []
+          return [
+            Chunk.unsafeFromArray(batch),
+            batch.length === 0 ? Option.none() : Option.some(sizes.next(count))
+          ] as const
+        })
+    )
   }))
 }
 

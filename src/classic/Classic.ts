@@ -47,13 +47,13 @@
 import type * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
-import * as Scope from "effect/Scope"
-import * as Awaitable from "../internal/base/Awaitable.js"
+import type * as Scope from "effect/Scope"
 import * as Client from "../client/Client.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
+import type { RemoteFailure } from "../internal/base/Errors.js"
+import * as Connection from "../internal/engine/Engine.js"
 import * as Netref from "../internal/netref/Netref.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
-import * as Connection from "../internal/engine/Engine.js"
-import type { RemoteFailure } from "../internal/base/Errors.js"
 import type * as Service from "../service/Service.js"
 import type { ClassicConnection, Modules } from "./ClassicConnection.js"
 import { ClassicService } from "./ClassicService.js"
@@ -179,9 +179,7 @@ export interface ConnectionOptions extends Omit<Client.ConnectionOptions, "servi
  *
  * @since 0.1.0 @category models
  */
-export interface ConnectOptions
-  extends ConnectionOptions, Omit<Client.ConnectOptions, "host" | "port" | "service">
-{}
+export interface ConnectOptions extends ConnectionOptions, Omit<Client.ConnectOptions, "host" | "port" | "service"> {}
 
 /**
  * What connecting can fail with.
@@ -198,7 +196,9 @@ export type ConnectError = Socket.SocketError | RemoteFailure
  *
  * @since 0.1.0 @category models
  */
-export interface Connecting extends Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>, PromiseLike<ClassicConnection> {}
+export interface Connecting
+  extends Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>, PromiseLike<ClassicConnection>
+{}
 
 class ConnectingImpl extends Effectable.Class<ClassicConnection, ConnectError, Scope.Scope> implements Connecting {
   constructor(private readonly effect: Effect.Effect<ClassicConnection, ConnectError, Scope.Scope>) {

@@ -16,11 +16,58 @@ import { EXPRESSION_KEYWORDS, isName, isPunct, matchBrackets, type Token, tokeni
 
 /** Reserved and contextual words: never references for this analysis. */
 const KEYWORDS = new Set([
-  "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do", "else", "enum",
-  "export", "extends", "false", "finally", "for", "function", "if", "import", "in", "instanceof", "new", "null",
-  "return", "super", "switch", "this", "throw", "true", "try", "typeof", "var", "void", "while", "with", "yield",
-  "let", "static", "implements", "interface", "package", "private", "protected", "public", "await", "async", "of",
-  "get", "set", "accessor", "arguments"
+  "break",
+  "case",
+  "catch",
+  "class",
+  "const",
+  "continue",
+  "debugger",
+  "default",
+  "delete",
+  "do",
+  "else",
+  "enum",
+  "export",
+  "extends",
+  "false",
+  "finally",
+  "for",
+  "function",
+  "if",
+  "import",
+  "in",
+  "instanceof",
+  "new",
+  "null",
+  "return",
+  "super",
+  "switch",
+  "this",
+  "throw",
+  "true",
+  "try",
+  "typeof",
+  "var",
+  "void",
+  "while",
+  "with",
+  "yield",
+  "let",
+  "static",
+  "implements",
+  "interface",
+  "package",
+  "private",
+  "protected",
+  "public",
+  "await",
+  "async",
+  "of",
+  "get",
+  "set",
+  "accessor",
+  "arguments"
 ])
 
 /** Statements whose `( … ) {` is not a parameter list. */
@@ -34,7 +81,8 @@ const NOT_A_REFERENCE = 2
 /** Tokens that can end an expression (for automatic semicolon insertion). */
 const endsExpression = (t: Token | undefined): boolean =>
   t !== undefined &&
-  (t.type === "name" ? !KEYWORDS.has(t.value) || t.value === "this" || t.value === "true" || t.value === "false" ||
+  (t.type === "name" ?
+    !KEYWORDS.has(t.value) || t.value === "this" || t.value === "true" || t.value === "false" ||
     t.value === "null" || t.value === "arguments"
     : t.type !== "punct" || [")", "]", "}", "++", "--"].includes(t.value))
 
@@ -245,18 +293,23 @@ class Scan {
       if (isPunct(prev, ".") || isPunct(prev, "?.")) return
       if (frame.kind === "object") {
         if (isPunct(next, ":") && frame.ternary === 0) return // a key
-        if (isPunct(next, "(") && (prev === undefined || isPunct(prev, "{") || isPunct(prev, ",") || isPunct(prev, "*") ||
-          (isName(prev) && MEMBER_MODIFIERS.has(prev!.value)))) return // a method
+        if (
+          isPunct(next, "(") && (prev === undefined || isPunct(prev, "{") || isPunct(prev, ",") || isPunct(prev, "*") ||
+            (isName(prev) && MEMBER_MODIFIERS.has(prev!.value)))
+        ) return // a method
       }
       if (frame.kind === "class") {
         const memberStart = prev === undefined || isPunct(prev, "{") || isPunct(prev, ";") || isPunct(prev, "}") ||
           isPunct(prev, "*") || (isName(prev) && MEMBER_MODIFIERS.has(prev!.value)) || t.nl
-        const memberEnd = next === undefined || next.nl || isPunct(next, "(") || isPunct(next, "=") || isPunct(next, ";") ||
+        const memberEnd = next === undefined || next.nl || isPunct(next, "(") || isPunct(next, "=") ||
+          isPunct(next, ";") ||
           isPunct(next, "}")
         if (memberStart && memberEnd) return
       }
-      if (frame.kind === "block" && isPunct(next, ":") && frame.ternary === 0 &&
-        (prev === undefined || t.nl || isPunct(prev, ";") || isPunct(prev, "{") || isPunct(prev, "}"))) return // a label
+      if (
+        frame.kind === "block" && isPunct(next, ":") && frame.ternary === 0 &&
+        (prev === undefined || t.nl || isPunct(prev, ";") || isPunct(prev, "{") || isPunct(prev, "}"))
+      ) return // a label
       referenced.add(t.value)
     })
     return referenced

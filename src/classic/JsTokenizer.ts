@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 
-
 /**
  * The kinds of {@link Token}.
  *
@@ -28,11 +27,64 @@ export interface Token {
 }
 
 const PUNCTUATORS = [
-  ">>>=", "...", "===", "!==", "**=", "<<=", ">>=", ">>>", "&&=", "||=", "??=",
-  "=>", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=",
-  "^=", "**", "<<", ">>",
-  "{", "}", "(", ")", "[", "]", ";", ",", "<", ">", "+", "-", "*", "/", "%", "&", "|", "^", "!", "~", "?", ":",
-  "=", ".", "@"
+  ">>>=",
+  "...",
+  "===",
+  "!==",
+  "**=",
+  "<<=",
+  ">>=",
+  ">>>",
+  "&&=",
+  "||=",
+  "??=",
+  "=>",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "&&",
+  "||",
+  "??",
+  "?.",
+  "++",
+  "--",
+  "+=",
+  "-=",
+  "*=",
+  "/=",
+  "%=",
+  "&=",
+  "|=",
+  "^=",
+  "**",
+  "<<",
+  ">>",
+  "{",
+  "}",
+  "(",
+  ")",
+  "[",
+  "]",
+  ";",
+  ",",
+  "<",
+  ">",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "&",
+  "|",
+  "^",
+  "!",
+  "~",
+  "?",
+  ":",
+  "=",
+  ".",
+  "@"
 ]
 
 /**
@@ -41,13 +93,27 @@ const PUNCTUATORS = [
  * @since 0.1.0 @category tokens
  */
 export const EXPRESSION_KEYWORDS: ReadonlySet<string> = new Set([
-  "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do", "else", "yield",
-  "await", "extends"
+  "return",
+  "typeof",
+  "instanceof",
+  "in",
+  "of",
+  "new",
+  "delete",
+  "void",
+  "throw",
+  "case",
+  "do",
+  "else",
+  "yield",
+  "await",
+  "extends"
 ])
 
 const ID_START = /[\p{ID_Start}$_\\]/u
 const ID_PART = /[\p{ID_Continue}$\u200c\u200d\\]/u
-const NUMBER = /0[xX][\da-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?n?/y
+const NUMBER =
+  /0[xX][\da-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?n?/y
 const LINE_BREAK = /[\n\r\u2028\u2029]/
 
 /**
@@ -186,9 +252,13 @@ export const tokenize = (source: string): Array<Token> => {
         const d = source[pos]
         if (d === "\\") pos += 2
         else if (LINE_BREAK.test(d)) throw new SourceError("unterminated regular expression")
-        else if (d === "[") (inClass = true), pos++
-        else if (d === "]") (inClass = false), pos++
-        else if (d === "/" && !inClass) break
+        else if (d === "[") {
+          inClass = true
+          pos++
+        } else if (d === "]") {
+          inClass = false
+          pos++
+        } else if (d === "/" && !inClass) break
         else pos++
       }
       if (pos >= n) throw new SourceError("unterminated regular expression")
@@ -197,7 +267,9 @@ export const tokenize = (source: string): Array<Token> => {
       push("regex", start, pos)
       continue
     }
-    const punct = PUNCTUATORS.find((p) => source.startsWith(p, pos) && !(p === "?." && /\d/.test(source[pos + 2] ?? "")))
+    const punct = PUNCTUATORS.find((p) =>
+      source.startsWith(p, pos) && !(p === "?." && /\d/.test(source[pos + 2] ?? ""))
+    )
     if (punct === undefined) throw new SourceError(`unexpected character ${JSON.stringify(c)}`)
     if (punct === "{") braces.push("brace")
     else if (punct === "}" && braces[braces.length - 1] === "brace") braces.pop()

@@ -42,14 +42,40 @@ import { byRef } from "../internal/object/LocalObjects.js"
 
 /** Constructors the namespace takes from this realm (so that its values are ordinary values here). */
 const REALM_CONSTRUCTORS = [
-  "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "Date", "JSON", "ArrayBuffer",
-  "SharedArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array",
-  "Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "Uint8ClampedArray"
+  "Map",
+  "Set",
+  "WeakMap",
+  "WeakSet",
+  "WeakRef",
+  "FinalizationRegistry",
+  "Date",
+  "JSON",
+  "ArrayBuffer",
+  "SharedArrayBuffer",
+  "DataView",
+  "Uint8Array",
+  "Int8Array",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+  "Uint8ClampedArray"
 ] as const
 
 /** Constructors the namespace gets as cross-realm subclasses (the engine also makes instances inside). */
 const CROSS_REALM_CONSTRUCTORS = [
-  "Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError",
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
   "Promise"
 ] as const
 
@@ -62,7 +88,9 @@ let nodeGlobals: ReadonlyArray<string> | undefined
 const nodeGlobalNames = (): ReadonlyArray<string> => {
   if (nodeGlobals === undefined) {
     const fresh = new Set(Vm.runInNewContext("Object.getOwnPropertyNames(globalThis)") as Array<string>)
-    nodeGlobals = Object.getOwnPropertyNames(globalThis).filter((n) => !fresh.has(n) && n !== "global" && n !== "globalThis")
+    nodeGlobals = Object.getOwnPropertyNames(globalThis).filter((n) =>
+      !fresh.has(n) && n !== "global" && n !== "globalThis"
+    )
   }
   return nodeGlobals
 }
@@ -126,7 +154,9 @@ export class Namespace {
   }
   /** Attribute reads give the entry itself (RPyC reads the namespace as a dict). */
   _rpyc_getattr(name: string): unknown {
-    if (!hasOwn(this, name) && typeof (Namespace.prototype as unknown as Record<string, unknown>)[name] === "function") {
+    if (
+      !hasOwn(this, name) && typeof (Namespace.prototype as unknown as Record<string, unknown>)[name] === "function"
+    ) {
       const method = (Namespace.prototype as unknown as Record<string, (...args: Array<unknown>) => unknown>)[name]
       return (...args: Array<unknown>) => method.apply(this, args)
     }
@@ -223,7 +253,13 @@ const codeOf = (code: unknown): string => {
 }
 
 const ERROR_CLASSES: Readonly<Record<string, ErrorConstructor>> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError
 }
 
 /**

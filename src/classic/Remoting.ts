@@ -30,11 +30,11 @@ import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Awaitable from "../internal/base/Awaitable.js"
-import * as Netref from "../internal/netref/Netref.js"
-import * as Operations from "../netref/Operations.js"
-import * as RemoteOp from "../internal/netref/RemoteOp.js"
 import type { RemoteFailure } from "../internal/base/Errors.js"
+import * as Netref from "../internal/netref/Netref.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
 import * as Pickle from "../internal/wire/Pickle.js"
+import * as Operations from "../netref/Operations.js"
 import type { ClassicConnection } from "./ClassicConnection.js"
 
 /**
@@ -94,13 +94,17 @@ type Failure = RemotingError | RemoteFailure
 const local = <A>(path: string, f: () => Promise<A>): Effect.Effect<A, RemotingError> =>
   Effect.tryPromise({
     try: f,
-    catch: (e) => new RemotingError({ reason: "LocalIO", path, detail: `${path}: ${(e as Error)?.message ?? String(e)}` })
+    catch: (e) =>
+      new RemotingError({ reason: "LocalIO", path, detail: `${path}: ${(e as Error)?.message ?? String(e)}` })
   })
 
-const remote = <A = any>(op: unknown): Effect.Effect<A, RemoteFailure> => RemoteOp.toEffect(op) as Effect.Effect<A, RemoteFailure>
+const remote = <A = any>(op: unknown): Effect.Effect<A, RemoteFailure> =>
+  RemoteOp.toEffect(op) as Effect.Effect<A, RemoteFailure>
 
 const localKind = (path: string): Effect.Effect<"dir" | "file" | "none"> =>
-  Effect.promise(() => Fs.stat(path).then((s) => (s.isDirectory() ? "dir" : s.isFile() ? "file" : "none"), () => "none" as const))
+  Effect.promise(() =>
+    Fs.stat(path).then((s) => (s.isDirectory() ? "dir" : s.isFile() ? "file" : "none"), () => "none" as const)
+  )
 
 /** Releases a netref now (the file objects a transfer opens), ignoring anything else. */
 const drop = (u: unknown): void => {
@@ -111,7 +115,9 @@ const drop = (u: unknown): void => {
 // the remote file system, as each kind of server offers it
 
 interface RemoteFs {
-  readonly kind: (path: string) => Effect.Effect<{ readonly kind: "dir" | "file" | "none"; readonly size?: number }, RemoteFailure>
+  readonly kind: (
+    path: string
+  ) => Effect.Effect<{ readonly kind: "dir" | "file" | "none"; readonly size?: number }, RemoteFailure>
   readonly makedirs: (path: string) => Effect.Effect<void, RemoteFailure>
   readonly listdir: (path: string) => Effect.Effect<ReadonlyArray<string>, RemoteFailure | Pickle.PickleError>
   readonly join: (dir: string, name: string) => Effect.Effect<string, RemoteFailure>
@@ -140,7 +146,11 @@ const pythonFs = (c: ClassicConnection): RemoteFs => {
         return { kind: "none" as const }
       }),
     makedirs: (path) => Effect.asVoid(remote(c.modules.os.makedirs(path))),
-    listdir: (path) => Operations.obtain(c.modules.os.listdir(path)) as Effect.Effect<ReadonlyArray<string>, RemoteFailure | Pickle.PickleError>,
+    listdir: (path) =>
+      Operations.obtain(c.modules.os.listdir(path)) as Effect.Effect<
+        ReadonlyArray<string>,
+        RemoteFailure | Pickle.PickleError
+      >,
     join: (dir, name) => remote<string>(osPath.join(dir, name)),
     create: (path) =>
       Effect.map(remote(c.builtins.open(path, "wb")), (file) => ({
@@ -172,7 +182,9 @@ const jsFs = (c: ClassicConnection): RemoteFs => {
         if (stats === null || stats === undefined) return { kind: "none" as const }
         try {
           if (yield* remote<boolean>(stats.isDirectory())) return { kind: "dir" as const }
-          if (yield* remote<boolean>(stats.isFile())) return { kind: "file" as const, size: Number(yield* remote(stats.size)) }
+          if (yield* remote<boolean>(stats.isFile())) {
+            return { kind: "file" as const, size: Number(yield* remote(stats.size)) }
+          }
           return { kind: "none" as const }
         } finally {
           drop(stats)
@@ -208,7 +220,9 @@ const jsFs = (c: ClassicConnection): RemoteFs => {
                   if (next.left._tag === "RemoteError" && next.left.name === "StopIteration") return
                   return yield* next.left
                 }
-                yield* sink(next.right instanceof Uint8Array ? next.right : new TextEncoder().encode(String(next.right)))
+                yield* sink(
+                  next.right instanceof Uint8Array ? next.right : new TextEncoder().encode(String(next.right))
+                )
               }
             } finally {
               drop(iterator)
@@ -239,7 +253,11 @@ const transferOf = (c: ClassicConnection, options: TransferOptions): Transfer =>
 })
 
 const invalid = (path: string, what: string) =>
-  new RemotingError({ reason: "InvalidPath", path, detail: `cannot ${what} ${JSON.stringify(path)}: not a file or a directory` })
+  new RemotingError({
+    reason: "InvalidPath",
+    path,
+    detail: `cannot ${what} ${JSON.stringify(path)}: not a file or a directory`
+  })
 
 const uploadFile = (t: Transfer, localPath: string, remotePath: string): Effect.Effect<void, Failure> =>
   Effect.acquireUseRelease(
@@ -265,7 +283,12 @@ const uploadFile = (t: Transfer, localPath: string, remotePath: string): Effect.
     (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   )
 
-const uploadAny = (t: Transfer, localPath: string, remotePath: string, ignoreInvalid: boolean): Effect.Effect<void, Failure> =>
+const uploadAny = (
+  t: Transfer,
+  localPath: string,
+  remotePath: string,
+  ignoreInvalid: boolean
+): Effect.Effect<void, Failure> =>
   Effect.gen(function*() {
     const kind = yield* localKind(localPath)
     if (kind === "file") return yield* uploadFile(t, localPath, remotePath)
@@ -297,7 +320,12 @@ export const upload = (
     Effect.suspend(() => uploadAny(transferOf(conn, options), localPath, remotePath, options.ignoreInvalid ?? false))
   )
 
-const downloadFile = (t: Transfer, remotePath: string, localPath: string, total: number | undefined): Effect.Effect<void, Failure> =>
+const downloadFile = (
+  t: Transfer,
+  remotePath: string,
+  localPath: string,
+  total: number | undefined
+): Effect.Effect<void, Failure> =>
   Effect.acquireUseRelease(
     local(localPath, () => Fs.open(localPath, "w")),
     (handle) =>
@@ -318,7 +346,12 @@ const downloadFile = (t: Transfer, remotePath: string, localPath: string, total:
     (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   )
 
-const downloadAny = (t: Transfer, remotePath: string, localPath: string, ignoreInvalid: boolean): Effect.Effect<void, Failure> =>
+const downloadAny = (
+  t: Transfer,
+  remotePath: string,
+  localPath: string,
+  ignoreInvalid: boolean
+): Effect.Effect<void, Failure> =>
   Effect.gen(function*() {
     const remoteKind = yield* t.fs.kind(remotePath)
     if (remoteKind.kind === "file") return yield* downloadFile(t, remotePath, localPath, remoteKind.size)
@@ -330,7 +363,9 @@ const downloadAny = (t: Transfer, remotePath: string, localPath: string, ignoreI
     const names = yield* Effect.mapError(t.fs.listdir(remotePath), (e) =>
       e._tag === "PickleError" ? new RemotingError({ reason: "InvalidPath", path: remotePath, detail: e.message }) : e)
     for (const name of names) {
-      if (t.filter !== undefined && !t.filter(name)) continue
+      if (t.filter !== undefined && !t.filter(name)) {
+        continue
+      }
       yield* downloadAny(t, yield* t.fs.join(remotePath, name), Path.join(localPath, name), true)
     }
   })

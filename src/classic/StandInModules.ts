@@ -67,6 +67,8 @@ class StreamSlot {
     this.target = value
     if (wasRedirected) return
     this.saved = Object.getOwnPropertyDescriptor(this.stream, "write")
+    // the replacement's own `this` is the stream it is installed on
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const slot = this
     const write = function(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
       const done = typeof encoding === "function" ? encoding : callback

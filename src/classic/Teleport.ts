@@ -29,9 +29,9 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Awaitable from "../internal/base/Awaitable.js"
-import * as Operations from "../netref/Operations.js"
-import * as RemoteOp from "../internal/netref/RemoteOp.js"
 import type { RemoteFailure } from "../internal/base/Errors.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import * as Operations from "../netref/Operations.js"
 import { freeVariables } from "./FreeVariables.js"
 import { isName, isPunct, matchBrackets, type Token, tokenize } from "./JsTokenizer.js"
 
@@ -74,7 +74,10 @@ export const functionSource = (fn: Function): { readonly name: string; readonly 
   try {
     tokens = tokenize(text)
   } catch (e) {
-    throw new TeleportError({ reason: "Syntax", detail: `cannot read the source of ${name || "this function"}: ${(e as Error).message}` })
+    throw new TeleportError({
+      reason: "Syntax",
+      detail: `cannot read the source of ${name || "this function"}: ${(e as Error).message}`
+    })
   }
   const [t0, t1] = tokens
   const arrowAt = (i: number): boolean => {
@@ -180,7 +183,10 @@ const teleportJs = (
     try {
       free = freeVariables(source)
     } catch (e) {
-      return yield* new TeleportError({ reason: "Syntax", detail: `cannot read the source of ${label}: ${(e as Error).message}` })
+      return yield* new TeleportError({
+        reason: "Syntax",
+        detail: `cannot read the source of ${label}: ${(e as Error).message}`
+      })
     }
     free = free.filter((n) => n !== name)
     const result = yield* RemoteOp.toEffect(target.eval(definitionScript(source, name, free)))
@@ -189,7 +195,9 @@ const teleportJs = (
       return yield* new TeleportError({
         reason: "Closure",
         names,
-        detail: `cannot teleport ${label}: it captures ${names.map((n) => `'${n}'`).join(", ")} from its surrounding scope. ` +
+        detail: `cannot teleport ${label}: it captures ${
+          names.map((n) => `'${n}'`).join(", ")
+        } from its surrounding scope. ` +
           "A teleported function runs in the remote namespace and may only use its parameters, its own variables, " +
           "globals, and names defined remotely (with execute()); pass the values as arguments instead."
       })
@@ -223,7 +231,12 @@ export const teleport = (
       const source = dedent(fn)
       const name = options.name ?? pythonName(source)
       if (name === undefined) {
-        return Effect.fail(new TeleportError({ reason: "NoName", detail: "the Python source defines no function (def) or class: pass { name }" }))
+        return Effect.fail(
+          new TeleportError({
+            reason: "NoName",
+            detail: "the Python source defines no function (def) or class: pass { name }"
+          })
+        )
       }
       return Effect.zipRight(
         RemoteOp.toEffect(target.execute(source)),
@@ -238,7 +251,9 @@ export const teleport = (
       Effect.try({
         try: () => functionSource(fn),
         catch: (e) =>
-          e instanceof TeleportError ? e : new TeleportError({ reason: "Syntax", detail: String((e as Error)?.message ?? e) })
+          e instanceof TeleportError
+            ? e
+            : new TeleportError({ reason: "Syntax", detail: String((e as Error)?.message ?? e) })
       }),
       ({ name, source }) => {
         const defined = options.name ?? name

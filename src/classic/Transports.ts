@@ -52,9 +52,7 @@ export const unixConnect = (
  *
  * @since 0.1.0 @category models
  */
-export interface SslConnectOptions
-  extends Classic.ConnectionOptions, Omit<Tls.ConnectOptions, "host" | "port">
-{}
+export interface SslConnectOptions extends Classic.ConnectionOptions, Omit<Tls.ConnectOptions, "host" | "port"> {}
 
 /**
  * A classic connection over TLS (RPyC's `classic.ssl_connect(host, port=18821, …)`), e.g. to

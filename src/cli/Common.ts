@@ -30,7 +30,10 @@ export const packageVersion = (): string => {
   let dir = Path.dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 6; i++) {
     try {
-      const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8")) as { name?: string; version?: string }
+      const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8")) as {
+        name?: string
+        version?: string
+      }
       if (pkg.name === "effect-rpyc" && typeof pkg.version === "string") return pkg.version
     } catch {
       // not here

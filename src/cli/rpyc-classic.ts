@@ -28,9 +28,9 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import type * as SocketServer from "@effect/platform/SocketServer"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import type * as SocketServer from "@effect/platform/SocketServer"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -38,7 +38,6 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ClassicService } from "../classic/ClassicService.js"
 import * as Logging from "../Logging.js"
-import * as Common from "./Common.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Forking from "../server/Forking.js"
@@ -48,6 +47,7 @@ import * as StdioServer from "../server/StdioServer.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
 import type * as Tls from "../transport/Tls.js"
+import * as Common from "./Common.js"
 
 const DEFAULT_SERVER_PORT = 18812
 const DEFAULT_SERVER_SSL_PORT = 18821
@@ -63,7 +63,9 @@ const classicServiceRef: Forking.ServiceRef = {
 
 const mode = Options.choice("mode", ["threaded", "forking", "oneshot", "stdio"]).pipe(
   Options.withAlias("m"),
-  Options.withDescription("the serving mode: threaded (a fiber per connection), forking (a process per connection), oneshot (serve one client, then exit) or stdio (one connection over stdin/stdout, inetd style)"),
+  Options.withDescription(
+    "the serving mode: threaded (a fiber per connection), forking (a process per connection), oneshot (serve one client, then exit) or stdio (one connection over stdin/stdout, inetd style)"
+  ),
   Options.withDefault("threaded" as const)
 )
 
@@ -74,7 +76,9 @@ const host = Options.text("host").pipe(
 
 const port = Options.integer("port").pipe(
   Options.withAlias("p"),
-  Options.withDescription(`the TCP listener port (default ${DEFAULT_SERVER_PORT}, or ${DEFAULT_SERVER_SSL_PORT} with TLS; 0 picks a free one)`),
+  Options.withDescription(
+    `the TCP listener port (default ${DEFAULT_SERVER_PORT}, or ${DEFAULT_SERVER_SSL_PORT} with TLS; 0 picks a free one)`
+  ),
   Options.withSchema(Schema.Int.pipe(Schema.between(0, 65535))),
   Options.optional
 )
@@ -97,7 +101,9 @@ const sslCertfile = Options.file("ssl-certfile", { exists: "yes" }).pipe(
 )
 
 const sslCafile = Options.file("ssl-cafile", { exists: "yes" }).pipe(
-  Options.withDescription("CA certificates (PEM) that client certificates must chain to; enables client authentication, requires --ssl-keyfile"),
+  Options.withDescription(
+    "CA certificates (PEM) that client certificates must chain to; enables client authentication, requires --ssl-keyfile"
+  ),
   Options.optional
 )
 
@@ -117,7 +123,9 @@ const registryPort = Options.integer("registry-port").pipe(
 )
 
 const registryHost = Options.text("registry-host").pipe(
-  Options.withDescription(`the registry's address (UDP default ${Registry.BROADCAST_ADDRESS}, a broadcast; required with TCP)`),
+  Options.withDescription(
+    `the registry's address (UDP default ${Registry.BROADCAST_ADDRESS}, a broadcast; required with TCP)`
+  ),
   Options.optional
 )
 
@@ -142,9 +150,15 @@ interface Config {
 const validate = (config: Config): Effect.Effect<void, UsageError> => {
   const fail = (message: string) => Effect.fail(new UsageError({ message }))
   const tls = Option.isSome(config.sslKeyfile) || Option.isSome(config.sslCertfile) || Option.isSome(config.sslCafile)
-  if (Option.isSome(config.sslKeyfile) && Option.isNone(config.sslCertfile)) return fail("--ssl-keyfile requires --ssl-certfile")
-  if (Option.isSome(config.sslCertfile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-certfile requires --ssl-keyfile")
-  if (Option.isSome(config.sslCafile) && Option.isNone(config.sslKeyfile)) return fail("--ssl-cafile requires --ssl-keyfile")
+  if (Option.isSome(config.sslKeyfile) && Option.isNone(config.sslCertfile)) {
+    return fail("--ssl-keyfile requires --ssl-certfile")
+  }
+  if (Option.isSome(config.sslCertfile) && Option.isNone(config.sslKeyfile)) {
+    return fail("--ssl-certfile requires --ssl-keyfile")
+  }
+  if (Option.isSome(config.sslCafile) && Option.isNone(config.sslKeyfile)) {
+    return fail("--ssl-cafile requires --ssl-keyfile")
+  }
   const registryType = config.registryType.toUpperCase()
   if (registryType !== "UDP" && registryType !== "TCP") return fail("--registry-type must be UDP or TCP")
   if (config.register && registryType === "TCP" && Option.isNone(config.registryHost)) {
@@ -163,7 +177,9 @@ const validate = (config: Config): Effect.Effect<void, UsageError> => {
 }
 
 /** A one-line reason: listen failures carry theirs in `cause` (e.g. `listen EADDRINUSE ...`). */
-const describeError = (error: { readonly message: string; readonly cause?: unknown; readonly _tag?: string }): string => {
+const describeError = (
+  error: { readonly message: string; readonly cause?: unknown; readonly _tag?: string }
+): string => {
   if (error._tag === "SocketServerError" && error.cause instanceof Error) return `cannot listen: ${error.cause.message}`
   if (error._tag === "SocketError" && error.cause instanceof Error) return `${error.message}: ${error.cause.message}`
   return error.message
@@ -173,7 +189,10 @@ const describeError = (error: { readonly message: string; readonly cause?: unkno
 const logTermination = (address: SocketServer.Address) =>
   Effect.addFinalizer(() =>
     Effect.logInfo("server has terminated").pipe(
-      Effect.annotateLogs(Logging.LOGGER_NAME, `${Service.aliasesOf(ClassicService)[0]}/${address._tag === "TcpAddress" ? address.port : address.path}`)
+      Effect.annotateLogs(
+        Logging.LOGGER_NAME,
+        `${Service.aliasesOf(ClassicService)[0]}/${address._tag === "TcpAddress" ? address.port : address.path}`
+      )
     )
   )
 

@@ -29,11 +29,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Logging from "../Logging.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryServer from "../registry/RegistryServer.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as Common from "./Common.js"
-import * as Logging from "../Logging.js"
 
 const mode = Options.text("mode").pipe(
   Options.withAlias("m"),
@@ -103,4 +103,7 @@ const command = Command.make(
 
 const cli = Command.run(command, { name: "rpyc-registry", version: Common.packageVersion() })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }))
+cli(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+)

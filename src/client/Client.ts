@@ -17,15 +17,15 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import type * as Config from "../internal/base/Config.js"
-import * as RemoteOp from "../internal/netref/RemoteOp.js"
-import type * as Connection from "../internal/engine/Engine.js"
 import type { ConnectionClosed } from "../internal/base/Errors.js"
+import type * as Connection from "../internal/engine/Engine.js"
+import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import * as Channel from "../internal/wire/Channel.js"
+import * as Message from "../internal/wire/Message.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
-import * as Channel from "../internal/wire/Channel.js"
-import * as Message from "../internal/wire/Message.js"
 
 /**
  * Options shared by every way of connecting.
@@ -130,7 +130,11 @@ export const probeWireVersion = (host: string, port: number): Effect.Effect<Mess
       }
       sock.setTimeout(3000, () => finish(5))
       sock.once("connect", () => {
-        sock.write(Channel.encodeFrame(Message.encodePayload(6, Message.MsgType.REQUEST, 0, [Message.Handler.PING, [1, ["probe"]]])))
+        sock.write(
+          Channel.encodeFrame(
+            Message.encodePayload(6, Message.MsgType.REQUEST, 0, [Message.Handler.PING, [1, ["probe"]]])
+          )
+        )
       })
       sock.on("data", (chunk) => {
         try {

@@ -28,14 +28,14 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Awaitable from "../internal/base/Awaitable.js"
-import * as Pickle from "../internal/wire/Pickle.js"
 import type * as Scope from "effect/Scope"
-import * as Pythonic from "../internal/object/Pythonic.js"
+import * as Awaitable from "../internal/base/Awaitable.js"
 import type { RemoteFailure } from "../internal/base/Errors.js"
-import { Handler } from "../internal/wire/Message.js"
 import * as Netref from "../internal/netref/Netref.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import * as Pythonic from "../internal/object/Pythonic.js"
+import { Handler } from "../internal/wire/Message.js"
+import * as Pickle from "../internal/wire/Pickle.js"
 
 type Target = unknown
 
@@ -58,19 +58,20 @@ const onTarget = (
 const request = (state: Netref.State, handler: number, ref: Netref.Netref, rest: ReadonlyArray<unknown>) =>
   Effect.flatMap(RemoteOp.resolveArgs(rest), ([args]) => state.owner.request(handler, [ref, ...args]))
 
-const handlerOp = (handler: number, label: string, local: (value: unknown) => unknown) =>
-(target: Target): RemoteOp.Remote =>
-  onTarget(target, label, (ref, state) => state.owner.request(handler, [ref]), local)
+const handlerOp =
+  (handler: number, label: string, local: (value: unknown) => unknown) => (target: Target): RemoteOp.Remote =>
+    onTarget(target, label, (ref, state) => state.owner.request(handler, [ref]), local)
 
-const dunder = (name: string, local: (value: any, ...args: Array<any>) => unknown) =>
-(target: Target, ...args: ReadonlyArray<unknown>): RemoteOp.Remote =>
-  onTarget(
-    target,
-    name,
-    (ref, state) =>
-      Effect.flatMap(RemoteOp.resolveArgs(args), ([a]) => state.owner.request(Handler.CALLATTR, [ref, name, a, []])),
-    (value) => local(value, ...args)
-  )
+const dunder =
+  (name: string, local: (value: any, ...args: Array<any>) => unknown) =>
+  (target: Target, ...args: ReadonlyArray<unknown>): RemoteOp.Remote =>
+    onTarget(
+      target,
+      name,
+      (ref, state) =>
+        Effect.flatMap(RemoteOp.resolveArgs(args), ([a]) => state.owner.request(Handler.CALLATTR, [ref, name, a, []])),
+      (value) => local(value, ...args)
+    )
 
 /** `str(x)`. @since 0.1.0 @category operations */
 export const str: (target: Target) => RemoteOp.Remote = handlerOp(Handler.STR, "str", (v) => Pythonic.strOf(v))
@@ -239,15 +240,21 @@ export const scoped = (target: Target): Effect.Effect<any, RemoteFailure, Scope.
  */
 export const obtain = (target: Target): Awaitable.Awaitable<Pickle.PlainValue, RemoteFailure | Pickle.PickleError> =>
   Awaitable.make(
-    Effect.flatMap(RemoteOp.toEffect(target), (value): Effect.Effect<Pickle.PlainValue, RemoteFailure | Pickle.PickleError> => {
-      const state = Netref.stateOf(value)
-      if (state === undefined) return Effect.succeed(value as Pickle.PlainValue)
-      return Effect.flatMap(state.owner.request(Handler.PICKLE, [value, Pickle.DEFAULT_PROTOCOL]), (bytes) =>
-        bytes instanceof Uint8Array
-          ? Effect.try({
-            try: () => Pickle.loads(bytes, { dicts: "object" }) as Pickle.PlainValue,
-            catch: (e) => e as Pickle.PickleError
-          })
-          : Effect.fail(new Pickle.PickleError({ reason: "Malformed", detail: "PICKLE reply is not bytes" })))
-    })
+    Effect.flatMap(
+      RemoteOp.toEffect(target),
+      (value): Effect.Effect<Pickle.PlainValue, RemoteFailure | Pickle.PickleError> => {
+        const state = Netref.stateOf(value)
+        if (state === undefined) return Effect.succeed(value as Pickle.PlainValue)
+        return Effect.flatMap(
+          state.owner.request(Handler.PICKLE, [value, Pickle.DEFAULT_PROTOCOL]),
+          (bytes) =>
+            bytes instanceof Uint8Array
+              ? Effect.try({
+                try: () => Pickle.loads(bytes, { dicts: "object" }) as Pickle.PlainValue,
+                catch: (e) => e as Pickle.PickleError
+              })
+              : Effect.fail(new Pickle.PickleError({ reason: "Malformed", detail: "PICKLE reply is not bytes" }))
+        )
+      }
+    )
   )

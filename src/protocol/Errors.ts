@@ -12,8 +12,8 @@ export {
   keyError,
   ProtocolError,
   PythonException,
-  type RemoteFailure,
   RemoteError,
+  type RemoteFailure,
   RequestTimeout,
   typeError,
   valueError

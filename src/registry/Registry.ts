@@ -262,7 +262,9 @@ export const requestFromValue = (value: Brine.Value): Option.Option<Request> => 
       if (inner.length < 1) return Option.none()
       const filter = inner[0]
       // Python filters only when `filter_host[0]` is truthy: None and "" both mean "no filter"
-      if (filter === null || filter === undefined || filter === "") return Option.some(Request.List({ filterHost: null }))
+      if (filter === null || filter === undefined || filter === "") {
+        return Option.some(Request.List({ filterHost: null }))
+      }
       if (typeof filter !== "string") return Option.none()
       return Option.some(Request.List({ filterHost: filter }))
     }
@@ -297,8 +299,7 @@ export const queryReplyValue = (addresses: ReadonlyArray<Address>): Brine.Value 
  * @since 0.1.0
  * @category encoding
  */
-export const listReplyValue = (names: Option.Option<ReadonlyArray<string>>): Brine.Value =>
-  Option.getOrNull(names)
+export const listReplyValue = (names: Option.Option<ReadonlyArray<string>>): Brine.Value => Option.getOrNull(names)
 
 const tryDecode = (bytes: Uint8Array): Option.Option<Brine.Value> => {
   try {

@@ -136,7 +136,11 @@ export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
       Effect.gen(function*() {
         const socket = yield* Udp.make({ type: ipv6 ? "udp6" : "udp4", address: iface || undefined }).pipe(
           Effect.mapError((e) =>
-            new Registry.RegistryError({ reason: "Bind", detail: `cannot open a UDP socket: ${String(e.cause)}`, cause: e })
+            new Registry.RegistryError({
+              reason: "Bind",
+              detail: `cannot open a UDP socket: ${String(e.cause)}`,
+              cause: e
+            })
           )
         )
         if (broadcast) {
@@ -152,7 +156,11 @@ export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
     const send = (socket: Udp.UdpSocket, bytes: Uint8Array) =>
       socket.send(bytes, port, host).pipe(
         Effect.mapError((e) =>
-          new Registry.RegistryError({ reason: "Send", detail: `cannot send to ${where}: ${String(e.cause)}`, cause: e })
+          new Registry.RegistryError({
+            reason: "Send",
+            detail: `cannot send to ${where}: ${String(e.cause)}`,
+            cause: e
+          })
         )
       )
 
@@ -178,7 +186,11 @@ export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
           Stream.filterMap((d) => d.port === port ? accept(d.data) : Option.none()),
           Stream.runHead,
           Effect.mapError((e) =>
-            new Registry.RegistryError({ reason: "Receive", detail: `UDP receive failed: ${String(e.cause)}`, cause: e })
+            new Registry.RegistryError({
+              reason: "Receive",
+              detail: `UDP receive failed: ${String(e.cause)}`,
+              cause: e
+            })
           ),
           Effect.timeoutFail({
             duration: timeout,
@@ -206,7 +218,10 @@ export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
           Effect.zipRight(exchange(Registry.Request.Register({ aliases, port: serverPort }), okOrNone, iface)),
           Effect.mapError((e) =>
             e.reason === "Timeout"
-              ? new Registry.RegistryError({ reason: "NotAcknowledged", detail: `no registry acknowledged at ${where}` })
+              ? new Registry.RegistryError({
+                reason: "NotAcknowledged",
+                detail: `no registry acknowledged at ${where}`
+              })
               : e
           ),
           Effect.tap(() => Effect.logDebug(`registry ${where} acknowledged`))
@@ -214,8 +229,12 @@ export const makeUdp = (options: UdpOptions = {}): Effect.Effect<Registrar> =>
       unregister: (serverPort) =>
         Effect.logDebug(`unregistering from ${where}`).pipe(
           Effect.zipRight(
-            Effect.scoped(Effect.flatMap(open(), (socket) =>
-              send(socket, Registry.encodeRequest(Registry.Request.Unregister({ port: serverPort })))))
+            Effect.scoped(
+              Effect.flatMap(
+                open(),
+                (socket) => send(socket, Registry.encodeRequest(Registry.Request.Unregister({ port: serverPort })))
+              )
+            )
           )
         ),
       discover: (name) => exchange(Registry.Request.Query({ name }), Registry.decodeQueryReply),
@@ -328,7 +347,11 @@ const tcpExchange = (
       done = true
       conn.destroy()
       if (buf.length === 0) {
-        resume(Effect.fail(new Registry.RegistryError({ reason: "BadReply", detail: `registry ${where} closed without a reply` })))
+        resume(
+          Effect.fail(
+            new Registry.RegistryError({ reason: "BadReply", detail: `registry ${where} closed without a reply` })
+          )
+        )
       } else resume(Effect.succeed(buf))
     }
     conn.once("connect", () => {

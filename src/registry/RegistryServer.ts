@@ -27,10 +27,10 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
+import * as Brine from "../internal/wire/Brine.js"
 import * as Logging from "../Logging.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as Udp from "../transport/Udp.js"
-import * as Brine from "../internal/wire/Brine.js"
 import * as Registry from "./Registry.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -334,7 +334,9 @@ export interface Server {
  * @since 0.1.0
  * @category tags
  */
-export class RegistryServer extends Context.Tag("effect-rpyc/RegistryServer/RegistryServer")<RegistryServer, Server>() {}
+export class RegistryServer
+  extends Context.Tag("effect-rpyc/RegistryServer/RegistryServer")<RegistryServer, Server>()
+{}
 
 /**
  * Options of the UDP and TCP servers.

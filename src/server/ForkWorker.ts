@@ -58,7 +58,9 @@ const serve = (spec: Service.ServiceSpec, message: ForkProtocol.ServeMessage, ra
     yield* connection.awaitClose
   }).pipe(
     Effect.scoped,
-    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("worker failed", cause)),
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("worker failed", cause)
+    ),
     Effect.annotateLogs(Logging.LOGGER_NAME, message.loggerName),
     Effect.provide(Layer.merge(
       Logger.replace(Logger.defaultLogger, ipcLogger),

@@ -10,9 +10,9 @@
  *
  * @since 0.1.0
  */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -213,7 +213,10 @@ export const make = (
 
     // the first worker must boot before the server counts as started: a broken service module fails here
     const first = yield* startWorker.pipe(Effect.mapError(openError))
-    let spare: Fiber.RuntimeFiber<ChildProcess.ChildProcess, Error> = yield* Effect.forkIn(Effect.succeed(first), serverScope)
+    let spare: Fiber.RuntimeFiber<ChildProcess.ChildProcess, Error> = yield* Effect.forkIn(
+      Effect.succeed(first),
+      serverScope
+    )
     const takeWorker = Effect.gen(function*() {
       const fresh = yield* Effect.forkIn(startWorker, serverScope)
       // swapped with no yield in between, so concurrent connections never share a worker
@@ -231,7 +234,11 @@ export const make = (
       Effect.gen(function*() {
         const raw = yield* NodeSocket.NetSocket
         const peer = socketAddress(raw.remoteAddress, raw.remotePort, "peer")
-        const local = socketAddress(raw.localAddress, raw.localPort, address._tag === "UnixAddress" ? address.path : "local")
+        const local = socketAddress(
+          raw.localAddress,
+          raw.localPort,
+          address._tag === "UnixAddress" ? address.path : "local"
+        )
         yield* Effect.logInfo(`accepted ${peer}`)
         const child = yield* Effect.acquireRelease(takeWorker, (child) => terminate(child, grace))
         const pid = child.pid!
@@ -255,7 +262,8 @@ export const make = (
       }).pipe(
         Effect.scoped,
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("cannot serve the connection", cause)),
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("cannot serve the connection", cause)
+        ),
         annotate
       )
 
@@ -267,7 +275,10 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
-        return Effect.forEach([...children], (child) => terminate(child, grace), { concurrency: "unbounded", discard: true })
+        return Effect.forEach([...children], (child) => terminate(child, grace), {
+          concurrency: "unbounded",
+          discard: true
+        })
       })
     )
     yield* Effect.logInfo(

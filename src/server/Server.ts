@@ -14,27 +14,27 @@
  *
  * @since 0.1.0
  */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as Logging from "../Logging.js"
 import type * as Config from "../internal/base/Config.js"
 import type * as Connection from "../internal/engine/Engine.js"
+import type { WireVersion } from "../internal/wire/Message.js"
+import * as Logging from "../Logging.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as Tls from "../transport/Tls.js"
 import * as Unix from "../transport/Unix.js"
-import type { WireVersion } from "../internal/wire/Message.js"
 
 /**
  * Where and how to listen: TCP (the default), a Unix socket (`socketPath`), or TLS (`tls`).
@@ -168,9 +168,10 @@ export const listen = (
       handshakeTimeout: options.tls.handshakeTimeout ?? TLS_HANDSHAKE_TIMEOUT,
       onHandshakeError: (error, socket) =>
         Runtime.runFork(runtime)(
-          Effect.logInfo(`${peerOf(socket, "a peer")} failed to authenticate (${error.message}), rejecting connection`).pipe(
-            Effect.annotateLogs(Logging.LOGGER_NAME, name)
-          )
+          Effect.logInfo(`${peerOf(socket, "a peer")} failed to authenticate (${error.message}), rejecting connection`)
+            .pipe(
+              Effect.annotateLogs(Logging.LOGGER_NAME, name)
+            )
         )
     })
     name = loggerName(service, listener.address)
@@ -212,7 +213,9 @@ export const serve = (
         const rawSocket = raw._tag === "Some" ? raw.value : undefined
         const peer = peerOf(rawSocket)
         yield* Effect.logInfo(`accepted ${peer}`)
-        const local = rawSocket?.localAddress !== undefined ? `${rawSocket.localAddress}:${rawSocket.localPort}` : describe(address)
+        const local = rawSocket?.localAddress !== undefined
+          ? `${rawSocket.localAddress}:${rawSocket.localPort}`
+          : describe(address)
         const conn = yield* Service.makeConnection(socket, service, {
           config: {
             ...options.protocolConfig,
@@ -226,7 +229,9 @@ export const serve = (
         yield* Effect.logInfo(`welcome ${peer}`)
         // goodbye whoever closes it, the server's shutdown included (RPyC logs it in a finally)
         yield* conn.awaitClose.pipe(
-          Effect.ensuring(Effect.zipRight(Effect.sync(() => connections.delete(conn)), Effect.logInfo(`goodbye ${peer}`)))
+          Effect.ensuring(
+            Effect.zipRight(Effect.sync(() => connections.delete(conn)), Effect.logInfo(`goodbye ${peer}`))
+          )
         )
       }).pipe(
         Effect.scoped,

@@ -20,9 +20,9 @@
 import type * as Socket from "@effect/platform/Socket"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Connection from "../internal/engine/Engine.js"
 import type { ConnectionClosed } from "../internal/base/Errors.js"
 import { attributeError } from "../internal/base/Errors.js"
+import * as Connection from "../internal/engine/Engine.js"
 import { idOf } from "../internal/object/LocalObjects.js"
 
 export { restricted } from "../internal/object/Policy.js"

@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import * as Socket from "@effect/platform/Socket"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Socket from "@effect/platform/Socket"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -75,7 +75,10 @@ const takeProcessStdio = (): Duplex => {
   const stdout = process.stdout
   const stderr = process.stderr
   // bound before the override below, so these keep reaching the real stdout
-  const realWrite = stdout.write.bind(stdout) as (chunk: Uint8Array, callback: (error?: Error | null) => void) => boolean
+  const realWrite = stdout.write.bind(stdout) as (
+    chunk: Uint8Array,
+    callback: (error?: Error | null) => void
+  ) => boolean
   const realEnd = stdout.end.bind(stdout) as (callback: () => void) => void
   stdout.write = ((...args: Parameters<typeof stderr.write>) => stderr.write(...args)) as typeof stdout.write
   const outgoing = new Writable({

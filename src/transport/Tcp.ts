@@ -22,9 +22,9 @@
  *
  * @since 0.1.0
  */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -296,7 +296,6 @@ const applySocketOptions = (
   else conn.setKeepAlive(true, Duration.toMillis(Duration.decode(keepAlive)))
 }
 
-
 /**
  * Connects over TCP. Resolves only once the connection is open: a refused connection, an unknown
  * host or the open timeout fail here with `SocketGenericError` (reason `"Open"` / `"OpenTimeout"`).
@@ -333,7 +332,9 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
 const reportUnhandledError = <E>(cause: Cause.Cause<E>) =>
   Effect.withFiberRuntime<void>((fiber) => {
     const level = fiber.getFiberRef(FiberRef.unhandledErrorLogLevel)
-    return level._tag === "Some" ? Effect.logWithLevel(level.value, cause, "Unhandled error in SocketServer") : Effect.void
+    return level._tag === "Some"
+      ? Effect.logWithLevel(level.value, cause, "Unhandled error in SocketServer")
+      : Effect.void
   })
 
 /**

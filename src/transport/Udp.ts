@@ -125,7 +125,11 @@ export const make = (options: Options = {}): Effect.Effect<UdpSocket, UdpError, 
         })
     )
     socket.on("message", (msg, rinfo) => {
-      mailbox.unsafeOffer({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), address: rinfo.address, port: rinfo.port })
+      mailbox.unsafeOffer({
+        data: new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
+        address: rinfo.address,
+        port: rinfo.port
+      })
     })
     // unsafeDone takes an Exit, not an Effect (Effect note E6)
     socket.on("error", (cause) => {

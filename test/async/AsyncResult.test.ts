@@ -10,12 +10,12 @@ import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
 import { async_, AsyncResult, ExpiredError, isAsyncFunction, timed, withTimeout } from "../../src/async/Async.js"
-import { kwargs } from "../../src/internal/netref/RemoteOp.js"
 import { ConnectionClosed, RemoteError, RequestTimeout } from "../../src/internal/base/Errors.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
 import * as Service from "../../src/service/Service.js"
 import * as Pair from "../../src/transport/Pair.js"
-import { AsyncTestService, pair } from "./support.js"
 import { remote } from "../support/Peers.js"
+import { AsyncTestService, pair } from "./support.js"
 
 const setup = Effect.gen(function*() {
   const service = new AsyncTestService()
@@ -99,7 +99,10 @@ describe("async_ (TS peer, TestClock)", () => {
       const error = yield* Effect.flip(y.value)
       assert.instanceOf(error, RemoteError)
       assert.strictEqual((error as RemoteError).name, "ValueError")
-      assert.include((error as RemoteError).message, "invalid literal for int() with base 10: 'this is not a valid number'")
+      assert.include(
+        (error as RemoteError).message,
+        "invalid literal for int() with base 10: 'this is not a valid number'"
+      )
       // awaiting rejects with the typed error itself
       const rejected = yield* Effect.promise(() => y.value.then(() => undefined, (e: unknown) => e))
       assert.instanceOf(rejected, RemoteError)
@@ -111,7 +114,7 @@ describe("async_ (TS peer, TestClock)", () => {
       // a JS callee receives keyword arguments as a trailing object
       const describeArgs = async_(yield* remote(client.root.describe_args))
       const res = describeArgs(1, "two", kwargs({ a: 1, b: [2] }))
-      assert.strictEqual(yield* res.value, '[1,"two",{"a":1,"b":[2]}]')
+      assert.strictEqual(yield* res.value, "[1,\"two\",{\"a\":1,\"b\":[2]}]")
     }))
 })
 
@@ -282,7 +285,10 @@ describe("inputs", () => {
       const aecho = async_(yield* remote(client.root.echo))
       assert.strictEqual(yield* aecho(client.root.answer).value, 42)
       const describeArgs = async_(client.root.describe_args)
-      assert.strictEqual(yield* describeArgs(client.root.answer, kwargs({ k: client.root.echo("v") })).value, '[42,{"k":"v"}]')
+      assert.strictEqual(
+        yield* describeArgs(client.root.answer, kwargs({ k: client.root.echo("v") })).value,
+        "[42,{\"k\":\"v\"}]"
+      )
       const failed = aecho(client.root.missing)
       assert.instanceOf(yield* Effect.flip(failed.value), RemoteError)
       assert.strictEqual(yield* withTimeout(client.root.echo, 1)(client.root.answer), 42)

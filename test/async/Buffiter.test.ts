@@ -7,10 +7,10 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { buffiter, buffiterStream } from "../../src/async/Async.js"
-import { byRef } from "../../src/internal/engine/Engine.js"
 import { RemoteError } from "../../src/internal/base/Errors.js"
-import { AsyncTestService, pair } from "./support.js"
+import { byRef } from "../../src/internal/engine/Engine.js"
 import { remote } from "../support/Peers.js"
+import { AsyncTestService, pair } from "./support.js"
 
 const setup = Effect.gen(function*() {
   const service = new AsyncTestService()

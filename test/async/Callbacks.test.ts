@@ -94,23 +94,27 @@ describe("callbacks against a TS server", () => {
 })
 
 describePython("callbacks against Python rpyc_classic", () => {
-  it.scopedLive("conn.builtins.map(f, rlist) consumed remotely by list() calls f once per element", () =>
-    Effect.gen(function*() {
-      const { port } = yield* pythonClassic
-      const conn = yield* Classic.connect("127.0.0.1", port)
-      const rlist = yield* remote(conn.builtins.list(yield* remote(conn.builtins.range(10))))
-      const printed: Array<string> = []
-      const g = (x: number) => {
-        printed.push(`hi, this is g, executing locally ${x}`)
-        return x ** 3
-      }
-      // conn.builtins.map(f, rlist), consumed remotely by list(...)
-      const mapped = yield* remote(conn.builtins.map(g, rlist))
-      assert.deepStrictEqual(printed, [], "Python's map is lazy")
-      const cubes = yield* remote(conn.builtins.list(mapped))
-      assert.strictEqual(String(yield* remote(Operations.repr(cubes))), "[0, 1, 8, 27, 64, 125, 216, 343, 512, 729]")
-      assert.deepStrictEqual(printed, Array.from({ length: 10 }, (_, i) => `hi, this is g, executing locally ${i}`))
-    }), TIMEOUT)
+  it.scopedLive(
+    "conn.builtins.map(f, rlist) consumed remotely by list() calls f once per element",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* pythonClassic
+        const conn = yield* Classic.connect("127.0.0.1", port)
+        const rlist = yield* remote(conn.builtins.list(yield* remote(conn.builtins.range(10))))
+        const printed: Array<string> = []
+        const g = (x: number) => {
+          printed.push(`hi, this is g, executing locally ${x}`)
+          return x ** 3
+        }
+        // conn.builtins.map(f, rlist), consumed remotely by list(...)
+        const mapped = yield* remote(conn.builtins.map(g, rlist))
+        assert.deepStrictEqual(printed, [], "Python's map is lazy")
+        const cubes = yield* remote(conn.builtins.list(mapped))
+        assert.strictEqual(String(yield* remote(Operations.repr(cubes))), "[0, 1, 8, 27, 64, 125, 216, 343, 512, 729]")
+        assert.deepStrictEqual(printed, Array.from({ length: 10 }, (_, i) => `hi, this is g, executing locally ${i}`))
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("nested callbacks client → Python → client → …, depth 10", () =>
     Effect.gen(function*() {
@@ -131,21 +135,25 @@ describePython("callbacks against Python rpyc_classic", () => {
       assert.strictEqual(level, "bottom")
     }), TIMEOUT)
 
-  it.scopedLive("an async call whose remote side calls back while the caller does not wait", () =>
-    Effect.gen(function*() {
-      const { port } = yield* pythonClassic
-      const conn = yield* Client.connect({ host: "127.0.0.1", port })
-      const builtins = conn.root.getmodule("builtins")
-      const seen: Array<number> = []
-      const square = (x: number) => {
-        seen.push(x)
-        return x * x
-      }
-      const mapped = yield* remote(builtins.map(square, yield* remote(builtins.range(5))))
-      const alist = async_(builtins.list)
-      const res = alist(mapped)
-      yield* res.wait()
-      assert.deepStrictEqual(seen, [0, 1, 2, 3, 4])
-      assert.strictEqual(String(yield* remote(Operations.repr(yield* res.value))), "[0, 1, 4, 9, 16]")
-    }), TIMEOUT)
+  it.scopedLive(
+    "an async call whose remote side calls back while the caller does not wait",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* pythonClassic
+        const conn = yield* Client.connect({ host: "127.0.0.1", port })
+        const builtins = conn.root.getmodule("builtins")
+        const seen: Array<number> = []
+        const square = (x: number) => {
+          seen.push(x)
+          return x * x
+        }
+        const mapped = yield* remote(builtins.map(square, yield* remote(builtins.range(5))))
+        const alist = async_(builtins.list)
+        const res = alist(mapped)
+        yield* res.wait()
+        assert.deepStrictEqual(seen, [0, 1, 2, 3, 4])
+        assert.strictEqual(String(yield* remote(Operations.repr(yield* res.value))), "[0, 1, 4, 9, 16]")
+      }),
+    TIMEOUT
+  )
 })

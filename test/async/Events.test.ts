@@ -165,7 +165,9 @@ describePython("events: the Python client (with its BgServingThread) against ser
       assert.isTrue(hasPythonRpyc, pythonMissing)
       const { port } = yield* startServer
       const file = yield* tempFile
-      const result = yield* run(PYTHON, ["examples/events/client.py", file], { env: { PORT: port, INTERVAL: String(INTERVAL) } })
+      const result = yield* run(PYTHON, ["examples/events/client.py", file], {
+        env: { PORT: port, INTERVAL: String(INTERVAL) }
+      })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(result.stdout.match(/^file changed$/gm)?.length, 2, result.stdout)
       assert.match(result.stdout, /new stat: \(\d+, .*\)/)

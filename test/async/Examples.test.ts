@@ -28,40 +28,58 @@ const LOCAL_PRINTS = Array.from({ length: 10 }, (_, i) => `hi, this is g, execut
 const CUBES = "[0, 1, 8, 27, 64, 125, 216, 343, 512, 729]"
 
 describePython("examples against Python rpyc_classic", () => {
-  it.scopedLive("examples/async/python-classic.ts: sleep, ready false then true, int, ValueError, expiry", () =>
-    Effect.gen(function*() {
-      assert.isTrue(hasPythonRpyc, pythonMissing)
-      const { port } = yield* pythonClassic
-      const out = yield* runExample("examples/async/python-classic.ts", { PORT: String(port), SLEEP: "0.3" })
-      assert.include(out, "<built-in function sleep>")
-      assert.match(out, /<AsyncResult object \(pending\)/)
-      assert.include(out, "ready: false\nready: false\nready: true\nvalue: null\n")
-      assert.match(out, /<AsyncResult object \(ready\)/)
-      assert.include(out, "ready: true error: false value: 8")
-      assert.include(out, "ready: true error: true\nraised ValueError: invalid literal for int() with base 10: 'this is not a valid number'")
-      assert.include(out, "expired: result expired")
-    }), TIMEOUT)
+  it.scopedLive(
+    "examples/async/python-classic.ts: sleep, ready false then true, int, ValueError, expiry",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(hasPythonRpyc, pythonMissing)
+        const { port } = yield* pythonClassic
+        const out = yield* runExample("examples/async/python-classic.ts", { PORT: String(port), SLEEP: "0.3" })
+        assert.include(out, "<built-in function sleep>")
+        assert.match(out, /<AsyncResult object \(pending\)/)
+        assert.include(out, "ready: false\nready: false\nready: true\nvalue: null\n")
+        assert.match(out, /<AsyncResult object \(ready\)/)
+        assert.include(out, "ready: true error: false value: 8")
+        assert.include(
+          out,
+          "ready: true error: true\nraised ValueError: invalid literal for int() with base 10: 'this is not a valid number'"
+        )
+        assert.include(out, "expired: result expired")
+      }),
+    TIMEOUT
+  )
 
-  it.scopedLive("examples/callbacks/python-classic.ts: g executes locally, once per element", () =>
-    Effect.gen(function*() {
-      assert.isTrue(hasPythonRpyc, pythonMissing)
-      const { port } = yield* pythonClassic
-      const out = yield* runExample("examples/callbacks/python-classic.ts", { PORT: String(port) })
-      assert.include(out, "rlist: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]")
-      assert.include(out, `${CUBES}\n${LOCAL_PRINTS}\n${CUBES}\n`)
-    }), TIMEOUT)
+  it.scopedLive(
+    "examples/callbacks/python-classic.ts: g executes locally, once per element",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(hasPythonRpyc, pythonMissing)
+        const { port } = yield* pythonClassic
+        const out = yield* runExample("examples/callbacks/python-classic.ts", { PORT: String(port) })
+        assert.include(out, "rlist: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]")
+        assert.include(out, `${CUBES}\n${LOCAL_PRINTS}\n${CUBES}\n`)
+      }),
+    TIMEOUT
+  )
 })
 
 describe("examples against effect-rpyc's classic server", () => {
-  it.scopedLive("examples/async/ts-classic.ts: setTimeout sleep, ready false then true, BigInt, SyntaxError, expiry", () =>
-    Effect.gen(function*() {
-      const { port } = yield* tsClassic
-      const out = yield* runExample("examples/async/ts-classic.ts", { PORT: port, SLEEP: "0.3" })
-      assert.include(out, "ready: false\nready: true\nvalue: null\n")
-      assert.include(out, "ready: true error: false value: 8")
-      assert.include(out, "ready: true error: true\nraised SyntaxError: Cannot convert this is not a valid number to a BigInt")
-      assert.include(out, "expired: result expired")
-    }), TIMEOUT)
+  it.scopedLive(
+    "examples/async/ts-classic.ts: setTimeout sleep, ready false then true, BigInt, SyntaxError, expiry",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* tsClassic
+        const out = yield* runExample("examples/async/ts-classic.ts", { PORT: port, SLEEP: "0.3" })
+        assert.include(out, "ready: false\nready: true\nvalue: null\n")
+        assert.include(out, "ready: true error: false value: 8")
+        assert.include(
+          out,
+          "ready: true error: true\nraised SyntaxError: Cannot convert this is not a valid number to a BigInt"
+        )
+        assert.include(out, "expired: result expired")
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("examples/callbacks/ts-classic.ts: g executes locally, once per element", () =>
     Effect.gen(function*() {
@@ -78,7 +96,10 @@ describe("examples/async/effect.ts", () => {
       const out = yield* runExample("examples/async/effect.ts", {})
       assert.include(out, "ready: false\nready: true, value: null\n")
       assert.include(out, "int(\"8\") = 8")
-      assert.include(out, "error: true -> ValueError: invalid literal for int() with base 10: 'this is not a valid number'")
+      assert.include(
+        out,
+        "error: true -> ValueError: invalid literal for int() with base 10: 'this is not a valid number'"
+      )
       assert.include(out, "expired: result expired")
       assert.include(out, "1000 async calls, sum = 499500")
       assert.include(out, "buffiter batches: 10, 20, 40, 30")

@@ -8,8 +8,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { async_, timed } from "../../src/async/Async.js"
 import * as Client from "../../src/client/Client.js"
-import { AsyncTestService } from "./support.js"
 import { remote, serve } from "../support/Peers.js"
+import { AsyncTestService } from "./support.js"
 
 /** Server logs only at warning level and above. */
 const quiet = Logger.withMinimumLogLevel(LogLevel.Warning)
@@ -22,35 +22,43 @@ const connect = Effect.gen(function*() {
 })
 
 describe("load and ordering (TCP)", () => {
-  it.scopedLive("10,000 async calls in flight on one connection complete with the right values", () =>
-    Effect.gen(function*() {
-      const { client, service } = yield* connect
-      const aecho = async_(yield* remote(client.root.echo))
-      const N = 10_000
-      const started = Date.now()
-      const results = Array.from({ length: N }, (_, i) => aecho(i))
-      // every request was sent before any reply was read
-      assert.isAtLeast(client.pendingCount, N)
-      assert.isTrue(results.every((r) => !r.ready))
-      const values = yield* Effect.forEach(results, (r) => r.value)
-      const millis = Date.now() - started
-      assert.deepStrictEqual(values, Array.from({ length: N }, (_, i) => i))
-      assert.isTrue(results.every((r) => r.ready && !r.error && !r.expired))
-      assert.strictEqual(service.calls, N)
-      assert.strictEqual(client.pendingCount, 0)
-      console.log(`10,000 async echo calls in flight: ${millis} ms`)
-    }), 60_000)
+  it.scopedLive(
+    "10,000 async calls in flight on one connection complete with the right values",
+    () =>
+      Effect.gen(function*() {
+        const { client, service } = yield* connect
+        const aecho = async_(yield* remote(client.root.echo))
+        const N = 10_000
+        const started = Date.now()
+        const results = Array.from({ length: N }, (_, i) => aecho(i))
+        // every request was sent before any reply was read
+        assert.isAtLeast(client.pendingCount, N)
+        assert.isTrue(results.every((r) => !r.ready))
+        const values = yield* Effect.forEach(results, (r) => r.value)
+        const millis = Date.now() - started
+        assert.deepStrictEqual(values, Array.from({ length: N }, (_, i) => i))
+        assert.isTrue(results.every((r) => r.ready && !r.error && !r.expired))
+        assert.strictEqual(service.calls, N)
+        assert.strictEqual(client.pendingCount, 0)
+        console.log(`10,000 async echo calls in flight: ${millis} ms`)
+      }),
+    60_000
+  )
 
-  it.scopedLive("10,000 timed calls (each with an Effect.timeout expiry) complete in time", () =>
-    Effect.gen(function*() {
-      const { client } = yield* connect
-      const techo = timed(yield* remote(client.root.echo), 60)
-      const results = Array.from({ length: 10_000 }, (_, i) => techo(i))
-      const values = yield* Effect.forEach(results, (r) => r.value)
-      assert.strictEqual(values.length, 10_000)
-      assert.isTrue(values.every((v, i) => v === i))
-      assert.isTrue(results.every((r) => r.ready && !r.expired))
-    }), 60_000)
+  it.scopedLive(
+    "10,000 timed calls (each with an Effect.timeout expiry) complete in time",
+    () =>
+      Effect.gen(function*() {
+        const { client } = yield* connect
+        const techo = timed(yield* remote(client.root.echo), 60)
+        const results = Array.from({ length: 10_000 }, (_, i) => techo(i))
+        const values = yield* Effect.forEach(results, (r) => r.value)
+        assert.strictEqual(values.length, 10_000)
+        assert.isTrue(values.every((v, i) => v === i))
+        assert.isTrue(results.every((r) => r.ready && !r.expired))
+      }),
+    60_000
+  )
 
   it.scopedLive("async requests may complete out of order", () =>
     Effect.gen(function*() {

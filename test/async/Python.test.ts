@@ -38,26 +38,32 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.isNull(yield* res.value)
     }), TIMEOUT)
 
-  it.scopedLive("async int: \"8\" gives 8; an invalid literal gives error = true and the ValueError", () =>
-    Effect.gen(function*() {
-      const { builtins } = yield* classic
-      const aint = async_(builtins.int) // a remote operation: resolved first
-      const x = aint("8")
-      yield* x.wait()
-      assert.isTrue(x.ready)
-      assert.isFalse(x.error)
-      assert.strictEqual(yield* x.value, 8)
-      const y = aint("this is not a valid number")
-      yield* y.wait()
-      assert.isTrue(y.ready)
-      assert.isTrue(y.error)
-      const error = yield* Effect.flip(y.value)
-      assert.instanceOf(error, RemoteError)
-      assert.strictEqual((error as RemoteError).name, "ValueError")
-      assert.strictEqual((error as RemoteError).module, "builtins")
-      assert.deepStrictEqual((error as RemoteError).args, ["invalid literal for int() with base 10: 'this is not a valid number'"])
-      assert.include((error as RemoteError).remoteTraceback, "ValueError")
-    }), TIMEOUT)
+  it.scopedLive(
+    "async int: \"8\" gives 8; an invalid literal gives error = true and the ValueError",
+    () =>
+      Effect.gen(function*() {
+        const { builtins } = yield* classic
+        const aint = async_(builtins.int) // a remote operation: resolved first
+        const x = aint("8")
+        yield* x.wait()
+        assert.isTrue(x.ready)
+        assert.isFalse(x.error)
+        assert.strictEqual(yield* x.value, 8)
+        const y = aint("this is not a valid number")
+        yield* y.wait()
+        assert.isTrue(y.ready)
+        assert.isTrue(y.error)
+        const error = yield* Effect.flip(y.value)
+        assert.instanceOf(error, RemoteError)
+        assert.strictEqual((error as RemoteError).name, "ValueError")
+        assert.strictEqual((error as RemoteError).module, "builtins")
+        assert.deepStrictEqual((error as RemoteError).args, [
+          "invalid literal for int() with base 10: 'this is not a valid number'"
+        ])
+        assert.include((error as RemoteError).remoteTraceback, "ValueError")
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("addCallback runs when Python's reply arrives", () =>
     Effect.gen(function*() {
@@ -95,22 +101,26 @@ describePython("async_ against Python rpyc_classic", () => {
       assert.strictEqual(yield* remote(conn.eval("'after'")), "after")
     }), TIMEOUT)
 
-  it.scopedLive("syncRequestTimeout per connection and withTimeout per call: RequestTimeout, late reply dropped", () =>
-    Effect.gen(function*() {
-      const { conn, modules } = yield* classic
-      const time = yield* remote(modules("time"))
-      conn.config.syncRequestTimeout = 0.3
-      const error = yield* Effect.flip(remote(time.sleep(2)))
-      assert.instanceOf(error, RequestTimeout)
-      conn.config.syncRequestTimeout = 30
-      // the next call gets its own reply (Python sends the stale one first; it is dropped)
-      assert.strictEqual(yield* remote(conn.eval("1 + 1")), 2)
+  it.scopedLive(
+    "syncRequestTimeout per connection and withTimeout per call: RequestTimeout, late reply dropped",
+    () =>
+      Effect.gen(function*() {
+        const { conn, modules } = yield* classic
+        const time = yield* remote(modules("time"))
+        conn.config.syncRequestTimeout = 0.3
+        const error = yield* Effect.flip(remote(time.sleep(2)))
+        assert.instanceOf(error, RequestTimeout)
+        conn.config.syncRequestTimeout = 30
+        // the next call gets its own reply (Python sends the stale one first; it is dropped)
+        assert.strictEqual(yield* remote(conn.eval("1 + 1")), 2)
 
-      const sleep = withTimeout(time.sleep, 0.3)
-      assert.instanceOf(yield* Effect.flip(sleep(2)), RequestTimeout)
-      assert.strictEqual(yield* remote(conn.eval("2 + 2")), 4)
-      assert.isNull(yield* withTimeout(modules("time").sleep, 5)(0.01))
-    }), TIMEOUT)
+        const sleep = withTimeout(time.sleep, 0.3)
+        assert.instanceOf(yield* Effect.flip(sleep(2)), RequestTimeout)
+        assert.strictEqual(yield* remote(conn.eval("2 + 2")), 4)
+        assert.isNull(yield* withTimeout(modules("time").sleep, 5)(0.01))
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("conn.ping() against Python", () =>
     Effect.gen(function*() {
@@ -142,7 +152,15 @@ describePython("buffiter against Python rpyc_classic", () => {
         [10, 20, 40, 80, 100, 100, 100, 100, 100, 100, 100, 100, 50]
       )
       const dflt = yield* Stream.runCollect(Stream.chunks(buffiterStream(rlist)))
-      assert.deepStrictEqual(Chunk.toReadonlyArray(dflt).map((c) => c.length).filter((n) => n > 0), [10, 20, 40, 80, 160, 320, 370])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(dflt).map((c) => c.length).filter((n) => n > 0), [
+        10,
+        20,
+        40,
+        80,
+        160,
+        320,
+        370
+      ])
       // items that are not simple values arrive as netrefs
       const nested = yield* remote(builtins.eval("[[1], [2, 3]]"))
       const lists: Array<unknown> = []

@@ -6,8 +6,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import type * as Connection from "../../src/internal/engine/Engine.js"
 import { PythonException } from "../../src/internal/base/Errors.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
 import * as Service from "../../src/service/Service.js"
 import * as Pair from "../../src/transport/Pair.js"
 
@@ -19,7 +19,11 @@ import * as Pair from "../../src/transport/Pair.js"
 export const pair = <Api = any>(
   service: Service.ServiceSpec,
   options: { readonly clientService?: Service.ServiceSpec; readonly clientConfig?: Connection.Options["config"] } = {}
-): Effect.Effect<{ readonly server: Connection.Connection; readonly client: Connection.Connection<Api> }, unknown, Scope.Scope> =>
+): Effect.Effect<
+  { readonly server: Connection.Connection; readonly client: Connection.Connection<Api> },
+  unknown,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const [a, b] = yield* Pair.make()
     const server = yield* Service.makeConnection(a, service)
@@ -63,7 +67,9 @@ export class AsyncTestService extends Service.Service {
   }
   /** Python's `int(s)`: a ValueError for anything but an integer literal. */
   exposed_int(s: string) {
-    if (!/^\s*[-+]?\d+\s*$/.test(s)) throw new PythonException("ValueError", `invalid literal for int() with base 10: '${s}'`)
+    if (!/^\s*[-+]?\d+\s*$/.test(s)) {
+      throw new PythonException("ValueError", `invalid literal for int() with base 10: '${s}'`)
+    }
     return Number.parseInt(s, 10)
   }
   exposed_count(n: number) {

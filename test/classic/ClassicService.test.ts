@@ -8,15 +8,15 @@ import * as Os from "node:os"
 import * as Classic from "../../src/classic/Classic.js"
 import { ClassicService } from "../../src/classic/ClassicService.js"
 import { evalIn, executeIn, makeNamespace } from "../../src/classic/Namespace.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
+import * as Connection from "../../src/internal/engine/Engine.js"
 import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Operations from "../../src/netref/Operations.js"
-import * as Connection from "../../src/internal/engine/Engine.js"
-import { RemoteError } from "../../src/internal/base/Errors.js"
 import * as Service from "../../src/service/Service.js"
 import * as Pair from "../../src/transport/Pair.js"
-import { connect, connectTs, tsServer } from "./support.js"
 import { eventually } from "../support/Eventually.js"
 import { remote } from "../support/Peers.js"
+import { connect, connectTs, tsServer } from "./support.js"
 
 const failure = <A>(effect: Effect.Effect<A, unknown>) => Effect.flip(effect)
 

@@ -5,10 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { tsServerProcess } from "./support.js"
 import { explain, run, TIMEOUT, tsx } from "../support/Child.js"
 import { pythonClassic } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { tsServerProcess } from "./support.js"
 
 const runExample = (file: string, port: number) => {
   const [command, args] = tsx(file)

@@ -7,9 +7,9 @@ import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { tsServerProcess } from "./support.js"
 import { explain, run, TIMEOUT } from "../support/Child.js"
 import { describePython, PYTHON } from "../support/Python.js"
+import { tsServerProcess } from "./support.js"
 
 const FIXTURE = Path.join(import.meta.dirname, "fixtures/py_classic_client.py")
 

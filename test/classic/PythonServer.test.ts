@@ -4,14 +4,14 @@
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Classic from "../../src/classic/Classic.js"
-import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
-import { kwargs } from "../../src/internal/netref/RemoteOp.js"
 import { RemoteError } from "../../src/internal/base/Errors.js"
-import { Collector, connect, connectPython } from "./support.js"
+import type * as Netref from "../../src/internal/netref/Netref.js"
+import { kwargs } from "../../src/internal/netref/RemoteOp.js"
+import * as Operations from "../../src/netref/Operations.js"
 import { TIMEOUT } from "../support/Child.js"
 import { pythonClassic, remote } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { Collector, connect, connectPython } from "./support.js"
 
 describePython("TS classic client -> Python rpyc_classic", () => {
   it.scopedLive("hello world on the server's stdout; eval and execute", () =>
@@ -20,7 +20,12 @@ describePython("TS classic client -> Python rpyc_classic", () => {
       assert.strictEqual(conn.peer, "python")
       // print("hello world", file=conn.modules.sys.stdout)
       yield* remote(conn.modules.sys.stdout.write("hello world\n"))
-      yield* remote(conn.modules.builtins.print("second line", kwargs({ file: yield* remote(conn.modules.sys.stdout), flush: true })))
+      yield* remote(
+        conn.modules.builtins.print(
+          "second line",
+          kwargs({ file: yield* remote(conn.modules.sys.stdout), flush: true })
+        )
+      )
       yield* child.waitFor(/^hello world$/, { stream: "stdout", timeout: 10_000 })
       yield* child.waitFor(/^second line$/, { stream: "stdout", timeout: 10_000 })
       yield* remote(conn.execute("import math"))
@@ -74,7 +79,12 @@ describePython("TS classic client -> Python rpyc_classic", () => {
       assert.deepStrictEqual(items, [3, 1, 2])
       yield* remote(xs.append(4))
       yield* remote(xs.sort())
-      assert.deepStrictEqual(yield* remote(conn.eval("xs")).pipe(Effect.flatMap((r) => Classic.obtain(r))), [1, 2, 3, 4])
+      assert.deepStrictEqual(yield* remote(conn.eval("xs")).pipe(Effect.flatMap((r) => Classic.obtain(r))), [
+        1,
+        2,
+        3,
+        4
+      ])
       // a TS callback called by Python's map (the tutorial's symmetry)
       const mapped = yield* remote(conn.builtins.map((x: number) => x ** 3, xs))
       const cubes = yield* remote(conn.builtins.list(mapped))

@@ -10,10 +10,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Classic from "../../src/classic/Classic.js"
 import * as Operations from "../../src/netref/Operations.js"
-import { Collector, connect, connectPython, connectTs, tsServerProcess } from "./support.js"
 import { TIMEOUT } from "../support/Child.js"
 import { remote } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { Collector, connect, connectPython, connectTs, tsServerProcess } from "./support.js"
 
 /** A fresh temporary directory, removed with the scope. */
 const tempDir = Effect.acquireRelease(
@@ -68,15 +68,24 @@ const transfers = (
         chunkSize: 4096,
         onProgress: (p) => progress.push(p)
       })
-      assert.deepStrictEqual(progress.map((p) => [p.bytes, p.done]), [[4096, false], [8192, false], [10_000, false], [10_000, true]])
+      assert.deepStrictEqual(progress.map((p) => [p.bytes, p.done]), [[4096, false], [8192, false], [10_000, false], [
+        10_000,
+        true
+      ]])
       assert.isTrue(progress.every((p) => p.total === 10_000 && p.remote === Path.join(dir, "up.bin")))
-      assert.deepStrictEqual(new Uint8Array(yield* Effect.promise(() => Fs.readFile(Path.join(dir, "up.bin")))), bytes(10_000, 1))
+      assert.deepStrictEqual(
+        new Uint8Array(yield* Effect.promise(() => Fs.readFile(Path.join(dir, "up.bin")))),
+        bytes(10_000, 1)
+      )
       progress.length = 0
       yield* Classic.download(conn, Path.join(dir, "up.bin"), Path.join(dir, "down.bin"), {
         chunkSize: 3000,
         onProgress: (p) => progress.push(p)
       })
-      assert.deepStrictEqual(new Uint8Array(yield* Effect.promise(() => Fs.readFile(Path.join(dir, "down.bin")))), bytes(10_000, 1))
+      assert.deepStrictEqual(
+        new Uint8Array(yield* Effect.promise(() => Fs.readFile(Path.join(dir, "down.bin")))),
+        bytes(10_000, 1)
+      )
       assert.strictEqual(progress[progress.length - 1].bytes, 10_000)
       assert.isTrue(progress[progress.length - 1].done)
       assert.isAtLeast(progress.length, 3)
@@ -109,7 +118,9 @@ const transfers = (
       assert.strictEqual((down as Classic.RemotingError).reason, "InvalidPath")
       yield* Classic.download(conn, Path.join(dir, "missing"), Path.join(dir, "x"), { ignoreInvalid: true })
       // the Promise face
-      yield* Effect.promise(() => Classic.upload(conn, Path.join(dir, "missing"), Path.join(dir, "x"), { ignoreInvalid: true }))
+      yield* Effect.promise(() =>
+        Classic.upload(conn, Path.join(dir, "missing"), Path.join(dir, "x"), { ignoreInvalid: true })
+      )
     }), TIMEOUT)
 }
 
@@ -152,7 +163,9 @@ describe("remoting against a TS classic server", () => {
       assert.strictEqual(Operations.typeName(list), "builtins.list")
       yield* remote(list.append(3))
       assert.deepStrictEqual(yield* Classic.obtain(delivered), { a: [1, 2, 3], b: "text" })
-      assert.deepStrictEqual(yield* Classic.obtain(conn.eval("JSON.parse('{\"k\": [true, null]}')")), { k: [true, null] })
+      assert.deepStrictEqual(yield* Classic.obtain(conn.eval("JSON.parse('{\"k\": [true, null]}')")), {
+        k: [true, null]
+      })
     }), TIMEOUT)
 })
 

@@ -7,24 +7,31 @@ import * as Effect from "effect/Effect"
 import { freeVariables } from "../../src/classic/FreeVariables.js"
 import { tokenize } from "../../src/classic/JsTokenizer.js"
 import { dedent, functionSource, TeleportError } from "../../src/classic/Teleport.js"
-import * as Operations from "../../src/netref/Operations.js"
 import { RemoteError } from "../../src/internal/base/Errors.js"
-import { connectPython, connectTs } from "./support.js"
+import * as Operations from "../../src/netref/Operations.js"
 import { TIMEOUT } from "../support/Child.js"
 import { remote } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { connectPython, connectTs } from "./support.js"
 
 describe("free variables", () => {
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
     ["function square(x) { return x ** 2 }", []],
     ["(x) => x * factor", ["factor"]],
     ["function f(a, {b, c: d = e}, [g, ...h], ...i) { return a + b + d + g + h + i + j }", ["e", "j"]],
-    ["function f() { const o = { a: 1, b, [k]: 2, m() { return this }, get z() { return q } }; return o.a }", ["b", "k", "q"]],
+    ["function f() { const o = { a: 1, b, [k]: 2, m() { return this }, get z() { return q } }; return o.a }", [
+      "b",
+      "k",
+      "q"
+    ]],
     ["function f(x) { return x ? y : z }", ["y", "z"]],
     ["function f(x) { return { a: x ? y : z, w } }", ["y", "z", "w"]],
     ["function f() { outer: for (const [k, v] of m) { if (k) continue outer; } }", ["m"]],
     ["function f() { try { g() } catch (err) { return err } finally { h() } }", ["g", "h"]],
-    ["function f() { class A extends B { static x = 1; y = c; m(p) { return p + this.#q } #q = 1 } return new A() }", ["B", "c"]],
+    ["function f() { class A extends B { static x = 1; y = c; m(p) { return p + this.#q } #q = 1 } return new A() }", [
+      "B",
+      "c"
+    ]],
     ["function f(s) { return `a${s + t}b${`n${u}`}` }", ["t", "u"]],
     ["function f(x) { return x / 2 / y + /re[/]x/g.test(z) }", ["y", "z"]],
     ["async function f() { const m = await import('fs'); return require('os') + Math.max(1) }", ["require", "Math"]],
@@ -35,7 +42,10 @@ describe("free variables", () => {
     ["function f() { const {a: {b}, ...rest} = obj; return b + rest }", ["obj"]],
     ["function f() { label: { break label } return x?.y?.[z] ?? w }", ["x", "z", "w"]],
     // what tsx / esbuild emit (minified, with keepNames helpers)
-    ["function outer(x){const inner=__name(y=>y+1,\"inner\");function deep(){return 1}__name(deep,\"deep\");;return inner(x)+deep()}", ["__name"]],
+    [
+      "function outer(x){const inner=__name(y=>y+1,\"inner\");function deep(){return 1}__name(deep,\"deep\");;return inner(x)+deep()}",
+      ["__name"]
+    ],
     ["async function* g(xs) { for await (const x of xs) yield x * k }", ["k"]],
     ["function f() { return new.target ?? this ?? arguments }", []]
   ]
@@ -48,8 +58,19 @@ describe("free variables", () => {
   it("tokenizes regexes, templates and comments", () => {
     const values = tokenize("a = /x\\/[/]/g; // c\nb = `t${c}` /* d */ / 2").map((t) => `${t.type}:${t.value}`)
     assert.deepStrictEqual(values, [
-      "name:a", "punct:=", "regex:/x\\/[/]/g", "punct:;", "name:b", "punct:=", "template:`t${", "punct:(", "name:c",
-      "punct:)", "template:}`", "punct:/", "number:2"
+      "name:a",
+      "punct:=",
+      "regex:/x\\/[/]/g",
+      "punct:;",
+      "name:b",
+      "punct:=",
+      "template:`t${",
+      "punct:(",
+      "name:c",
+      "punct:)",
+      "template:}`",
+      "punct:/",
+      "number:2"
     ])
   })
 
@@ -116,6 +137,8 @@ describe("teleport to a TS classic server", () => {
     Effect.gen(function*() {
       const { conn } = yield* connectTs
       const usesGlobals = function pid() {
+        // the server's `require`: this function runs there
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         return [process.pid, Math.max(1, 2), require("node:os").hostname()]
       }
       const pid = yield* conn.teleport(usesGlobals)

@@ -31,7 +31,9 @@ describe("rpyc-classic --register", () => {
           "--registry-port",
           String(registryPort)
         ])
-        const port = Number((yield* server.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, { timeout: "60 seconds" }))[1])
+        const port = Number(
+          (yield* server.waitFor(/server started on \[127\.0\.0\.1\]:(\d+)/, { timeout: "60 seconds" }))[1]
+        )
         const registrar = yield* (mode === "UDP"
           ? RegistryClient.makeUdp({ host: LOOPBACK, port: registryPort })
           : RegistryClient.makeTcp({ host: LOOPBACK, port: registryPort }))

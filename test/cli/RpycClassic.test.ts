@@ -159,7 +159,15 @@ describe("rpyc-classic: threaded", () => {
       assert.strictEqual((yield* child.exit).code, 0)
       const log = Fs.readFileSync(logfile, "utf8")
       assert.isTrue(log.startsWith("existing line\n"))
-      for (const line of ["server started on [127.0.0.1]:", "accepted 127.0.0.1:", "welcome 127.0.0.1:", "goodbye 127.0.0.1:", "server has terminated"]) {
+      for (
+        const line of [
+          "server started on [127.0.0.1]:",
+          "accepted 127.0.0.1:",
+          "welcome 127.0.0.1:",
+          "goodbye 127.0.0.1:",
+          "server has terminated"
+        ]
+      ) {
         assert.include(log, line)
       }
       assert.notInclude(child.stderr(), "server started")
@@ -227,18 +235,34 @@ describe("rpyc-classic: Unix socket and TLS", () => {
 
   it.scopedLive("TLS without a CA: encrypted, any client", () =>
     Effect.gen(function*() {
-      const { port } = yield* startServer("--port", "0", "--ssl-keyfile", pki.files.serverKey, "--ssl-certfile", pki.files.serverCert)
+      const { port } = yield* startServer(
+        "--port",
+        "0",
+        "--ssl-keyfile",
+        pki.files.serverKey,
+        "--ssl-certfile",
+        pki.files.serverCert
+      )
       const c = yield* ClassicTransports.sslConnect("127.0.0.1", port, { cafile: pki.files.ca })
       assert.strictEqual(yield* c.eval("'tls'.toUpperCase()"), "TLS")
       // a plain TCP client gets nothing
-      const plain = yield* Effect.exit(Effect.scoped(Effect.flatMap(Client.connect({ port }), (conn) => conn.root.eval("1"))))
+      const plain = yield* Effect.exit(
+        Effect.scoped(Effect.flatMap(Client.connect({ port }), (conn) => conn.root.eval("1")))
+      )
       assert.isTrue(Exit.isFailure(plain))
     }), TIMEOUT)
 
   it.scopedLive("TLS with --ssl-cafile: client certificates are required and verified", () =>
     Effect.gen(function*() {
       const { child, port } = yield* startServer(
-        "--port", "0", "--ssl-keyfile", pki.files.serverKey, "--ssl-certfile", pki.files.serverCert, "--ssl-cafile", pki.files.ca
+        "--port",
+        "0",
+        "--ssl-keyfile",
+        pki.files.serverKey,
+        "--ssl-certfile",
+        pki.files.serverCert,
+        "--ssl-cafile",
+        pki.files.ca
       )
       const c = yield* ClassicTransports.sslConnect("127.0.0.1", port, {
         keyfile: pki.files.clientKey,
@@ -250,7 +274,9 @@ describe("rpyc-classic: Unix socket and TLS", () => {
       assert.strictEqual(yield* c.root.getconn().config.credentials.subject.CN, "client-1")
       for (const client of [{}, { keyfile: pki.files.otherClientKey, certfile: pki.files.otherClientCert }]) {
         const refused = yield* Effect.exit(
-          Effect.scoped(Effect.flatMap(ClassicTransports.sslConnect("127.0.0.1", port, client), (conn) => conn.eval("1")))
+          Effect.scoped(
+            Effect.flatMap(ClassicTransports.sslConnect("127.0.0.1", port, client), (conn) => conn.eval("1"))
+          )
         )
         assert.isTrue(Exit.isFailure(refused), JSON.stringify(client))
       }
@@ -259,37 +285,45 @@ describe("rpyc-classic: Unix socket and TLS", () => {
 })
 
 describe("rpyc-classic: stdio, subprocess, thread", () => {
-  it.scopedLive("--mode stdio over the child's pipes; console output in served code does not corrupt the stream", () =>
-    Effect.gen(function*() {
-      let stderr = ""
-      const c = yield* ClassicTransports.connectSubproc(process.execPath, [...TSX, CLI, "--mode", "stdio"], {
-        stderr: (chunk) => {
-          stderr += new TextDecoder().decode(chunk)
-        }
-      })
-      assert.strictEqual(yield* c.eval("1+1"), 2)
-      yield* c.execute("console.log('noise from console.log'); process.stdout.write('noise from stdout.write\\n')")
-      assert.strictEqual(yield* c.eval("console.log('more noise'), 'after'"), "after")
-      assert.strictEqual(yield* c.eval("[1, 2, 3].map((x) => x * 2).join(',')"), "2,4,6")
-      const pid = (yield* c.eval("process.pid")) as number
-      yield* c.close()
-      // EOF on its stdin: the server exits on its own
-      yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
-      assert.include(stderr, "noise from console.log")
-      assert.include(stderr, "noise from stdout.write")
-    }), TIMEOUT)
+  it.scopedLive(
+    "--mode stdio over the child's pipes; console output in served code does not corrupt the stream",
+    () =>
+      Effect.gen(function*() {
+        let stderr = ""
+        const c = yield* ClassicTransports.connectSubproc(process.execPath, [...TSX, CLI, "--mode", "stdio"], {
+          stderr: (chunk) => {
+            stderr += new TextDecoder().decode(chunk)
+          }
+        })
+        assert.strictEqual(yield* c.eval("1+1"), 2)
+        yield* c.execute("console.log('noise from console.log'); process.stdout.write('noise from stdout.write\\n')")
+        assert.strictEqual(yield* c.eval("console.log('more noise'), 'after'"), "after")
+        assert.strictEqual(yield* c.eval("[1, 2, 3].map((x) => x * 2).join(',')"), "2,4,6")
+        const pid = (yield* c.eval("process.pid")) as number
+        yield* c.close()
+        // EOF on its stdin: the server exits on its own
+        yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
+        assert.include(stderr, "noise from console.log")
+        assert.include(stderr, "noise from stdout.write")
+      }),
+    TIMEOUT
+  )
 
-  it.scopedLive("classic connectSubproc() spawns rpyc-classic --mode stdio and kills it on close", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const c = yield* ClassicTransports.connectSubproc().pipe(Scope.extend(scope))
-      const pid = (yield* c.eval("process.pid")) as number
-      assert.notStrictEqual(pid, process.pid)
-      assert.strictEqual(yield* c.modules.path.basename("/a/b/c.txt"), "c.txt")
-      assert.isTrue(isAlive(pid))
-      yield* Scope.close(scope, Exit.void)
-      assert.isFalse(isAlive(pid))
-    }), TIMEOUT)
+  it.scopedLive(
+    "classic connectSubproc() spawns rpyc-classic --mode stdio and kills it on close",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const c = yield* ClassicTransports.connectSubproc().pipe(Scope.extend(scope))
+        const pid = (yield* c.eval("process.pid")) as number
+        assert.notStrictEqual(pid, process.pid)
+        assert.strictEqual(yield* c.modules.path.basename("/a/b/c.txt"), "c.txt")
+        assert.isTrue(isAlive(pid))
+        yield* Scope.close(scope, Exit.void)
+        assert.isFalse(isAlive(pid))
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("classic connectThread(): a classic server in this process", () =>
     Effect.gen(function*() {
@@ -310,37 +344,41 @@ describe("rpyc-classic: stdio, subprocess, thread", () => {
 })
 
 describe("rpyc-classic: forking", () => {
-  it.scopedLive("two clients are served by two different worker processes; workers go away", () =>
-    Effect.gen(function*() {
-      const { child, port } = yield* startServer("--mode", "forking", "--port", "0")
-      const scopeA = yield* Scope.make()
-      const scopeB = yield* Scope.make()
-      const a = yield* Classic.connect("127.0.0.1", port).pipe(Scope.extend(scopeA))
-      const b = yield* Classic.connect("127.0.0.1", port).pipe(Scope.extend(scopeB))
-      const pidA = (yield* a.eval("process.pid")) as number
-      const pidB = (yield* b.eval("process.pid")) as number
-      assert.notStrictEqual(pidA, pidB)
-      assert.notStrictEqual(pidA, child.pid)
-      assert.notStrictEqual(pidB, child.pid)
-      // separate processes: separate globals
-      yield* a.execute("globalThis.mark = 'a'")
-      assert.strictEqual(yield* b.eval("typeof globalThis.mark"), "undefined")
+  it.scopedLive(
+    "two clients are served by two different worker processes; workers go away",
+    () =>
+      Effect.gen(function*() {
+        const { child, port } = yield* startServer("--mode", "forking", "--port", "0")
+        const scopeA = yield* Scope.make()
+        const scopeB = yield* Scope.make()
+        const a = yield* Classic.connect("127.0.0.1", port).pipe(Scope.extend(scopeA))
+        const b = yield* Classic.connect("127.0.0.1", port).pipe(Scope.extend(scopeB))
+        const pidA = (yield* a.eval("process.pid")) as number
+        const pidB = (yield* b.eval("process.pid")) as number
+        assert.notStrictEqual(pidA, pidB)
+        assert.notStrictEqual(pidA, child.pid)
+        assert.notStrictEqual(pidB, child.pid)
+        // separate processes: separate globals
+        yield* a.execute("globalThis.mark = 'a'")
+        assert.strictEqual(yield* b.eval("typeof globalThis.mark"), "undefined")
 
-      yield* Scope.close(scopeA, Exit.void)
-      yield* eventually(() => !isAlive(pidA), "worker A exited", { timeout: "120 seconds" })
-      assert.strictEqual(yield* b.eval("7*6"), 42)
-      assert.match(child.stderr(), /goodbye 127\.0\.0\.1:\d+/)
+        yield* Scope.close(scopeA, Exit.void)
+        yield* eventually(() => !isAlive(pidA), "worker A exited", { timeout: "120 seconds" })
+        assert.strictEqual(yield* b.eval("7*6"), 42)
+        assert.match(child.stderr(), /goodbye 127\.0\.0\.1:\d+/)
 
-      // SIGTERM with B still connected: the worker closes its connection and is gone
-      child.process.kill("SIGTERM")
-      assert.deepStrictEqual(yield* child.exit, { code: 0, signal: null })
-      yield* b.awaitClose
-      assert.isFalse(isAlive(pidB))
-      const log = child.stderr()
-      assert.strictEqual(log.match(/accepted 127\.0\.0\.1/g)?.length, 2)
-      assert.strictEqual(log.match(/welcome 127\.0\.0\.1/g)?.length, 2)
-      yield* Scope.close(scopeB, Exit.void)
-    }), TIMEOUT)
+        // SIGTERM with B still connected: the worker closes its connection and is gone
+        child.process.kill("SIGTERM")
+        assert.deepStrictEqual(yield* child.exit, { code: 0, signal: null })
+        yield* b.awaitClose
+        assert.isFalse(isAlive(pidB))
+        const log = child.stderr()
+        assert.strictEqual(log.match(/accepted 127\.0\.0\.1/g)?.length, 2)
+        assert.strictEqual(log.match(/welcome 127\.0\.0\.1/g)?.length, 2)
+        yield* Scope.close(scopeB, Exit.void)
+      }),
+    TIMEOUT
+  )
 })
 
 describe.skipIf(!runPythonTests)("rpyc-classic: Python's classic client", () => {
@@ -362,22 +400,28 @@ describe.skipIf(!runPythonTests)("rpyc-classic: Python's classic client", () => 
       assert.deepStrictEqual(result.stdout.trim().split("\n"), ["SLAVE", "2", "3", "a/b"])
     }), TIMEOUT)
 
-  it.live("rpyc.connect_subproc runs rpyc-classic -q -m stdio (through the bin launcher)", () =>
-    Effect.gen(function*() {
-      const script = [
-        "import rpyc, sys",
-        "from rpyc.core.service import SlaveService",
-        `c = rpyc.connect_subproc([${JSON.stringify(process.execPath)}, ${JSON.stringify(Path.join(ROOT, "bin/rpyc-classic.js"))}, "-q", "-m", "stdio"], SlaveService)`,
-        "print(c.root.eval('[1, 2, 3].length'))",
-        "c.root.execute('console.log(\"not on the wire\")')",
-        "print(c.root.eval('process.argv.includes(\"stdio\")'))",
-        "c.close()",
-        "c.proc.wait()",
-        "print(c.proc.returncode)"
-      ].join("\n")
-      const result = yield* run(PYTHON, ["-c", script], { timeout: CHILD_TIMEOUT })
-      assert.strictEqual(result.code, 0, result.stderr)
-      assert.deepStrictEqual(result.stdout.trim().split("\n"), ["3", "True", "0"])
-      assert.include(result.stderr, "not on the wire")
-    }), TIMEOUT)
+  it.live(
+    "rpyc.connect_subproc runs rpyc-classic -q -m stdio (through the bin launcher)",
+    () =>
+      Effect.gen(function*() {
+        const script = [
+          "import rpyc, sys",
+          "from rpyc.core.service import SlaveService",
+          `c = rpyc.connect_subproc([${JSON.stringify(process.execPath)}, ${
+            JSON.stringify(Path.join(ROOT, "bin/rpyc-classic.js"))
+          }, "-q", "-m", "stdio"], SlaveService)`,
+          "print(c.root.eval('[1, 2, 3].length'))",
+          "c.root.execute('console.log(\"not on the wire\")')",
+          "print(c.root.eval('process.argv.includes(\"stdio\")'))",
+          "c.close()",
+          "c.proc.wait()",
+          "print(c.proc.returncode)"
+        ].join("\n")
+        const result = yield* run(PYTHON, ["-c", script], { timeout: CHILD_TIMEOUT })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.deepStrictEqual(result.stdout.trim().split("\n"), ["3", "True", "0"])
+        assert.include(result.stderr, "not on the wire")
+      }),
+    TIMEOUT
+  )
 })

@@ -12,7 +12,9 @@ const TIMEOUT = 120_000
 /** Starts examples/my-service/server.ts in `mode` on a free port and returns the port. */
 const myService = (mode: string) =>
   Effect.gen(function*() {
-    const server = yield* spawn(process.execPath, [...TSX, "examples/my-service/server.ts", mode], { env: { PORT: "0" } })
+    const server = yield* spawn(process.execPath, [...TSX, "examples/my-service/server.ts", mode], {
+      env: { PORT: "0" }
+    })
     const match = yield* server.waitFor(/MyService \(\w+\) on port (\d+)/, { timeout: "60 seconds" })
     return Number(match[1])
   })
@@ -25,7 +27,8 @@ const runClient = (command: string, args: ReadonlyArray<string>, env: NodeJS.Pro
     return client.stdout()
   })
 
-const tsClient = (port: number) => runClient(process.execPath, [...TSX, "examples/my-service/client.ts"], { PORT: String(port) })
+const tsClient = (port: number) =>
+  runClient(process.execPath, [...TSX, "examples/my-service/client.ts"], { PORT: String(port) })
 
 describe("examples/my-service", () => {
   it.scopedLive("a fresh MyService per connection: answers, names, get_question denied", () =>
@@ -52,7 +55,6 @@ describe("examples/my-service", () => {
       assert.match(out, /public_note: visible with allowPublicAttrs/)
       assert.match(out, /get_question\(\): what is the airspeed velocity/)
     }), TIMEOUT)
-
 })
 
 describePython("examples/my-service with Python", () => {
@@ -64,15 +66,19 @@ describePython("examples/my-service with Python", () => {
 })
 
 describe("examples/effect-app", () => {
-  it.scopedLive("--once: the demo's calls, a remote error handled by tag, a clean shutdown", () =>
-    Effect.gen(function*() {
-      const out = yield* runClient(process.execPath, [...TSX, "examples/effect-app/main.ts", "--once"])
-      assert.match(out, /add\(2, 3\) = 5/)
-      assert.match(out, /slow_square\(1\.\.4\) = 1, 4, 9, 16/)
-      assert.match(out, /divide\(1, 0\) -> caught ValueError: division by zero/)
-      assert.match(out, /service name: CALC/)
-      assert.match(out, /shut down cleanly\nclient: connection closed/)
-    }), TIMEOUT)
+  it.scopedLive(
+    "--once: the demo's calls, a remote error handled by tag, a clean shutdown",
+    () =>
+      Effect.gen(function*() {
+        const out = yield* runClient(process.execPath, [...TSX, "examples/effect-app/main.ts", "--once"])
+        assert.match(out, /add\(2, 3\) = 5/)
+        assert.match(out, /slow_square\(1\.\.4\) = 1, 4, 9, 16/)
+        assert.match(out, /divide\(1, 0\) -> caught ValueError: division by zero/)
+        assert.match(out, /service name: CALC/)
+        assert.match(out, /shut down cleanly\nclient: connection closed/)
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("Ctrl-C (SIGINT) releases the client, then the server, and exits 0", () =>
     Effect.gen(function*() {

@@ -34,7 +34,9 @@ describe("hostile requests against a default-config server", () => {
       const server = yield* serve(Target)
       const conn = yield* connect(server.port!)
       const numbers = yield* remote(conn.root.numbers())
-      for (const slice of [new Brine.Slice(0, 3, 1e-300), new Brine.Slice(0.5, 3, 1), new Brine.Slice(0, Infinity, 1)]) {
+      for (
+        const slice of [new Brine.Slice(0, 3, 1e-300), new Brine.Slice(0.5, 3, 1), new Brine.Slice(0, Infinity, 1)]
+      ) {
         const error = yield* errorOf(remote(Operations.getitem(numbers, slice)))
         assert.strictEqual(error._tag, "RemoteError")
         assert.strictEqual((error as { name: string }).name, "TypeError")

@@ -10,10 +10,10 @@ import * as LogLevel from "effect/LogLevel"
 import { byRef } from "../../src/internal/engine/Engine.js"
 import type * as Connection from "../../src/internal/engine/Engine.js"
 import { Service } from "../../src/service/Service.js"
-import { fixture } from "./support.js"
 import { explain, jsonResult, run, TIMEOUT } from "../support/Child.js"
-import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
 import { serve } from "../support/Peers.js"
+import { describePython, hasPythonRpyc, PYTHON, pythonMissing } from "../support/Python.js"
+import { fixture } from "./support.js"
 
 class Counter {
   exposed_value: number
@@ -158,87 +158,93 @@ describePython("Python rpyc.classic.obtain() of TS objects (PICKLE)", () => {
 })
 
 describePython("Python RPyC client -> TS objects", () => {
-  it.scopedLive("containers, generators, exposed objects, kwargs, values, async, threads, callbacks into the client", () =>
-    Effect.gen(function*() {
-      assert.isTrue(hasPythonRpyc, pythonMissing)
-      const server = yield* serve(ObjectsService)
-      const result = yield* run(PYTHON, ["-u", fixture("ts_objects_client.py"), String(server.port!)])
-      assert.strictEqual(result.code, 0, explain(result))
-      const out = jsonResult(result)
-      const why = (name: string) => `${name}: ${JSON.stringify(out[name], null, 2)}`
-      const value = (name: string): unknown => {
-        assert.property(out, name, explain(result))
-        assert.notProperty(out[name], "error", why(name))
-        return out[name].value
-      }
-      const error = (name: string): { readonly error: string; readonly mro: ReadonlyArray<string>; readonly str: string } => {
-        assert.property(out[name], "error", why(name))
-        return out[name]
-      }
+  it.scopedLive(
+    "containers, generators, exposed objects, kwargs, values, async, threads, callbacks into the client",
+    () =>
+      Effect.gen(function*() {
+        assert.isTrue(hasPythonRpyc, pythonMissing)
+        const server = yield* serve(ObjectsService)
+        const result = yield* run(PYTHON, ["-u", fixture("ts_objects_client.py"), String(server.port!)])
+        assert.strictEqual(result.code, 0, explain(result))
+        const out = jsonResult(result)
+        const why = (name: string) => `${name}: ${JSON.stringify(out[name], null, 2)}`
+        const value = (name: string): unknown => {
+          assert.property(out, name, explain(result))
+          assert.notProperty(out[name], "error", why(name))
+          return out[name].value
+        }
+        const error = (
+          name: string
+        ): { readonly error: string; readonly mro: ReadonlyArray<string>; readonly str: string } => {
+          assert.property(out[name], "error", why(name))
+          return out[name]
+        }
 
-      // the TS server calling into the Python client's service
-      assert.strictEqual(value("client_name_seen_by_ts"), "CLIENT")
-      assert.strictEqual(value("ask_client"), "client says: ping?")
-      assert.strictEqual(value("client_add_via_ts"), 42)
+        // the TS server calling into the Python client's service
+        assert.strictEqual(value("client_name_seen_by_ts"), "CLIENT")
+        assert.strictEqual(value("ask_client"), "client says: ping?")
+        assert.strictEqual(value("client_add_via_ts"), 42)
 
-      // arrays by reference behave as lists
-      assert.strictEqual(value("list_len"), 4)
-      assert.deepStrictEqual(value("list_items"), [0, 1, 2, 3])
-      assert.deepStrictEqual(value("list_index"), [0, 3])
-      assert.deepStrictEqual(value("list_slice"), [1, 2])
-      assert.deepStrictEqual(value("list_contains"), [true, false])
-      assert.include(error("list_index_error").mro, "IndexError")
-      assert.isTrue(value("list_bool"))
+        // arrays by reference behave as lists
+        assert.strictEqual(value("list_len"), 4)
+        assert.deepStrictEqual(value("list_items"), [0, 1, 2, 3])
+        assert.deepStrictEqual(value("list_index"), [0, 3])
+        assert.deepStrictEqual(value("list_slice"), [1, 2])
+        assert.deepStrictEqual(value("list_contains"), [true, false])
+        assert.include(error("list_index_error").mro, "IndexError")
+        assert.isTrue(value("list_bool"))
 
-      // Maps behave as dicts
-      assert.strictEqual(value("dict_len"), 2)
-      assert.strictEqual(value("dict_getitem"), 1)
-      assert.deepStrictEqual(value("dict_contains"), [true, false])
-      assert.deepStrictEqual(value("dict_keys_iter"), ["a", "b"])
-      assert.include(error("dict_missing").mro, "KeyError")
-      assert.strictEqual(value("dict_setitem"), 3)
+        // Maps behave as dicts
+        assert.strictEqual(value("dict_len"), 2)
+        assert.strictEqual(value("dict_getitem"), 1)
+        assert.deepStrictEqual(value("dict_contains"), [true, false])
+        assert.deepStrictEqual(value("dict_keys_iter"), ["a", "b"])
+        assert.include(error("dict_missing").mro, "KeyError")
+        assert.strictEqual(value("dict_setitem"), 3)
 
-      // Sets
-      assert.strictEqual(value("set_len"), 3)
-      assert.deepStrictEqual(value("set_contains"), [true, false])
-      assert.deepStrictEqual(value("set_items"), [1, 2, 3])
+        // Sets
+        assert.strictEqual(value("set_len"), 3)
+        assert.deepStrictEqual(value("set_contains"), [true, false])
+        assert.deepStrictEqual(value("set_items"), [1, 2, 3])
 
-      // generators
-      assert.deepStrictEqual(value("generator"), [0, 1, 2, 3, 4])
-      assert.deepStrictEqual(value("generator_next"), [0, 1])
+        // generators
+        assert.deepStrictEqual(value("generator"), [0, 1, 2, 3, 4])
+        assert.deepStrictEqual(value("generator_next"), [0, 1])
 
-      // an object with exposed members
-      assert.strictEqual(value("counter"), 16)
-      assert.include(error("counter_hidden").mro, "AttributeError")
-      assert.strictEqual(value("counter_str"), "Counter(16)")
+        // an object with exposed members
+        assert.strictEqual(value("counter"), 16)
+        assert.include(error("counter_hidden").mro, "AttributeError")
+        assert.strictEqual(value("counter_str"), "Counter(16)")
 
-      // kwargs
-      assert.strictEqual(value("kwargs"), "Hello, Ann!")
-      assert.strictEqual(value("kwargs_default"), "Hello, Bob.")
+        // kwargs
+        assert.strictEqual(value("kwargs"), "Hello, Ann!")
+        assert.strictEqual(value("kwargs_default"), "Hello, Bob.")
 
-      // values
-      assert.strictEqual(value("bytes"), "0001feff")
-      assert.strictEqual(value("unicode"), "h\u00e9llo \u2713 \u{1F600}")
-      assert.deepStrictEqual(value("bigint"), [String(2n ** 70n), String(-(2n ** 65n))])
-      assert.deepStrictEqual(value("floats"), [1.5, -0.25])
-      assert.deepStrictEqual(value("none_bool"), [null, true, false])
-      assert.deepStrictEqual(value("nested_tuple"), [1, [2, [3, "x"]], []])
-      assert.deepStrictEqual(value("big_string"), [200_003, true])
-      assert.strictEqual(value("big_bytes_len"), 256_000)
-      assert.isTrue(value("dict_identity"))
+        // values
+        assert.strictEqual(value("bytes"), "0001feff")
+        assert.strictEqual(value("unicode"), "h\u00e9llo \u2713 \u{1F600}")
+        assert.deepStrictEqual(value("bigint"), [String(2n ** 70n), String(-(2n ** 65n))])
+        assert.deepStrictEqual(value("floats"), [1.5, -0.25])
+        assert.deepStrictEqual(value("none_bool"), [null, true, false])
+        assert.deepStrictEqual(value("nested_tuple"), [1, [2, [3, "x"]], []])
+        assert.deepStrictEqual(value("big_string"), [200_003, true])
+        assert.strictEqual(value("big_bytes_len"), 256_000)
+        assert.isTrue(value("dict_identity"))
 
-      // str / repr / dir
-      assert.include(value("root_repr") as string, "ObjectsService")
-      assert.isTrue(value("root_dir_has_greet"))
+        // str / repr / dir
+        assert.include(value("root_repr") as string, "ObjectsService")
+        assert.isTrue(value("root_dir_has_greet"))
 
-      // ping, async_, threads
-      assert.isTrue(value("ping"))
-      assert.deepStrictEqual((value("async") as Array<unknown>).slice(1), [3, true])
-      assert.deepStrictEqual(value("threads"), { errors: [], ok: true })
+        // ping, async_, threads
+        assert.isTrue(value("ping"))
+        assert.deepStrictEqual((value("async") as Array<unknown>).slice(1), [3, true])
+        assert.deepStrictEqual(value("threads"), { errors: [], ok: true })
 
-      // DEL bookkeeping: five lists held, then dropped
-      const [before, mid, after] = value("refcounts") as [number, number, number]
-      assert.strictEqual(mid - before, 5, why("refcounts"))
-      assert.strictEqual(after, before, why("refcounts"))
-    }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)), TIMEOUT)
+        // DEL bookkeeping: five lists held, then dropped
+        const [before, mid, after] = value("refcounts") as [number, number, number]
+        assert.strictEqual(mid - before, 5, why("refcounts"))
+        assert.strictEqual(after, before, why("refcounts"))
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)),
+    TIMEOUT
+  )
 })

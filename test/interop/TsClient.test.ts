@@ -5,14 +5,14 @@
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Client from "../../src/client/Client.js"
+import { RemoteError } from "../../src/internal/base/Errors.js"
 import * as Netref from "../../src/internal/netref/Netref.js"
 import { kwargs } from "../../src/internal/netref/RemoteOp.js"
-import { RemoteError } from "../../src/internal/base/Errors.js"
-import { fixture } from "./support.js"
 import { TIMEOUT } from "../support/Child.js"
 import * as Peers from "../support/Peers.js"
 import { remote } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { fixture } from "./support.js"
 
 /** Spawns the Python service; the port it listens on. */
 const pythonServer = Peers.pythonServer(fixture("py_service_server.py"))
@@ -61,48 +61,58 @@ describePython("TS client -> Python RPyC ThreadedServer", () => {
       assert.deepStrictEqual(yield* remote(conn.root.describe(double)), ["type", "<class 'function'>", true, true])
     }), TIMEOUT)
 
-  it.scopedLive("a TS callback that throws: Python gets a TypeError, which comes back as RemoteError", () =>
-    Effect.gen(function*() {
-      const { conn } = yield* connectPython()
-      const error = yield* Effect.flip(remote(conn.root.invoke(() => {
-        throw new TypeError("callback blew up")
-      })))
-      assert.instanceOf(error, RemoteError)
-      const err = error as RemoteError
-      assert.strictEqual(err.name, "TypeError")
-      assert.strictEqual(err.module, "builtins")
-      assert.deepStrictEqual(err.args, ["callback blew up"])
-      // the Python traceback embeds the TS one (Python numbers the hops)
-      assert.include(err.remoteTraceback, "Traceback (most recent call last)")
-      assert.include(err.remoteTraceback, "========= Remote Traceback (1) =========")
-      assert.include(err.remoteTraceback, "callback blew up")
-    }), TIMEOUT)
+  it.scopedLive(
+    "a TS callback that throws: Python gets a TypeError, which comes back as RemoteError",
+    () =>
+      Effect.gen(function*() {
+        const { conn } = yield* connectPython()
+        const error = yield* Effect.flip(remote(conn.root.invoke(() => {
+          throw new TypeError("callback blew up")
+        })))
+        assert.instanceOf(error, RemoteError)
+        const err = error as RemoteError
+        assert.strictEqual(err.name, "TypeError")
+        assert.strictEqual(err.module, "builtins")
+        assert.deepStrictEqual(err.args, ["callback blew up"])
+        // the Python traceback embeds the TS one (Python numbers the hops)
+        assert.include(err.remoteTraceback, "Traceback (most recent call last)")
+        assert.include(err.remoteTraceback, "========= Remote Traceback (1) =========")
+        assert.include(err.remoteTraceback, "callback blew up")
+      }),
+    TIMEOUT
+  )
 
-  it.scopedLive("a Python exception arrives as RemoteError(ValueError) with args and traceback", () =>
-    Effect.gen(function*() {
-      const { conn } = yield* connectPython()
-      const error = yield* Effect.flip(remote(conn.root.fail("boom")))
-      assert.instanceOf(error, RemoteError)
-      const err = error as RemoteError
-      assert.strictEqual(err._tag, "RemoteError")
-      assert.strictEqual(err.name, "ValueError")
-      assert.strictEqual(err.module, "builtins")
-      assert.deepStrictEqual(err.args, ["boom", 7])
-      assert.isTrue(err.is("ValueError"))
-      assert.isTrue(err.is("builtins.ValueError"))
-      assert.strictEqual(err.qualifiedName, "ValueError")
-      assert.strictEqual(err.remoteVersion, "5.3.0")
-      assert.include(err.remoteTraceback, "Traceback (most recent call last)")
-      assert.include(err.remoteTraceback, "ValueError: ('boom', 7)")
-      assert.include(err.remoteTraceback, "exposed_fail")
-      assert.include(err.message, "ValueError: (boom, 7)")
-      // the connection is still usable afterwards
-      assert.strictEqual(yield* remote(conn.root.add(1, 1)), 2)
-      // and a rejected Promise carries the same error
-      const rejected = yield* Effect.promise(() => Promise.resolve(conn.root.fail("again")).then(() => undefined, (e) => e))
-      assert.instanceOf(rejected, RemoteError)
-      assert.deepStrictEqual((rejected as RemoteError).args, ["again", 7])
-    }), TIMEOUT)
+  it.scopedLive(
+    "a Python exception arrives as RemoteError(ValueError) with args and traceback",
+    () =>
+      Effect.gen(function*() {
+        const { conn } = yield* connectPython()
+        const error = yield* Effect.flip(remote(conn.root.fail("boom")))
+        assert.instanceOf(error, RemoteError)
+        const err = error as RemoteError
+        assert.strictEqual(err._tag, "RemoteError")
+        assert.strictEqual(err.name, "ValueError")
+        assert.strictEqual(err.module, "builtins")
+        assert.deepStrictEqual(err.args, ["boom", 7])
+        assert.isTrue(err.is("ValueError"))
+        assert.isTrue(err.is("builtins.ValueError"))
+        assert.strictEqual(err.qualifiedName, "ValueError")
+        assert.strictEqual(err.remoteVersion, "5.3.0")
+        assert.include(err.remoteTraceback, "Traceback (most recent call last)")
+        assert.include(err.remoteTraceback, "ValueError: ('boom', 7)")
+        assert.include(err.remoteTraceback, "exposed_fail")
+        assert.include(err.message, "ValueError: (boom, 7)")
+        // the connection is still usable afterwards
+        assert.strictEqual(yield* remote(conn.root.add(1, 1)), 2)
+        // and a rejected Promise carries the same error
+        const rejected = yield* Effect.promise(() =>
+          Promise.resolve(conn.root.fail("again")).then(() => undefined, (e) => e)
+        )
+        assert.instanceOf(rejected, RemoteError)
+        assert.deepStrictEqual((rejected as RemoteError).args, ["again", 7])
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("non-exposed and missing names are AttributeError", () =>
     Effect.gen(function*() {
@@ -182,63 +192,67 @@ describePython("TS client -> Python RPyC ThreadedServer", () => {
 })
 
 describePython("TS client -> Python RPyC ThreadedServer: more values and objects", () => {
-  it.scopedLive("kwargs, dicts, generators, objects, custom exceptions, big payloads, ping", () =>
-    Effect.gen(function*() {
-      const { conn } = yield* connectPython()
-      // kwargs
-      assert.strictEqual(yield* remote(conn.root.join(1, "b", 3)), "1 b 3")
-      assert.strictEqual(yield* remote(conn.root.join("a", "b", kwargs({ sep: "-" }))), "a-b")
+  it.scopedLive(
+    "kwargs, dicts, generators, objects, custom exceptions, big payloads, ping",
+    () =>
+      Effect.gen(function*() {
+        const { conn } = yield* connectPython()
+        // kwargs
+        assert.strictEqual(yield* remote(conn.root.join(1, "b", 3)), "1 b 3")
+        assert.strictEqual(yield* remote(conn.root.join("a", "b", kwargs({ sep: "-" }))), "a-b")
 
-      // a dict netref
-      const dict = yield* remote(conn.root.get_dict())
-      assert.isTrue(Netref.isNetref(dict))
-      assert.strictEqual(yield* remote(dict.__len__()), 2)
-      assert.strictEqual(yield* remote(dict.__getitem__("a")), 1)
-      const inner = yield* remote(dict.__getitem__("b"))
-      assert.strictEqual(yield* remote(inner.__len__()), 2)
-      const keyError = yield* Effect.flip(remote(dict.__getitem__("zz")))
-      assert.strictEqual((keyError as RemoteError).name, "KeyError")
-      assert.deepStrictEqual((keyError as RemoteError).args, ["zz"])
-      assert.isTrue(yield* remote(conn.root.same(dict, dict)), "a netref goes back as the Python object itself")
+        // a dict netref
+        const dict = yield* remote(conn.root.get_dict())
+        assert.isTrue(Netref.isNetref(dict))
+        assert.strictEqual(yield* remote(dict.__len__()), 2)
+        assert.strictEqual(yield* remote(dict.__getitem__("a")), 1)
+        const inner = yield* remote(dict.__getitem__("b"))
+        assert.strictEqual(yield* remote(inner.__len__()), 2)
+        const keyError = yield* Effect.flip(remote(dict.__getitem__("zz")))
+        assert.strictEqual((keyError as RemoteError).name, "KeyError")
+        assert.deepStrictEqual((keyError as RemoteError).args, ["zz"])
+        assert.isTrue(yield* remote(conn.root.same(dict, dict)), "a netref goes back as the Python object itself")
 
-      // a generator
-      const squares = yield* Effect.promise(async () => {
-        const acc: Array<unknown> = []
-        for await (const x of await conn.root.gen(5) as AsyncIterable<unknown>) acc.push(x)
-        return acc
-      })
-      assert.deepStrictEqual(squares, [0, 1, 4, 9, 16])
+        // a generator
+        const squares = yield* Effect.promise(async () => {
+          const acc: Array<unknown> = []
+          for await (const x of await conn.root.gen(5) as AsyncIterable<unknown>) acc.push(x)
+          return acc
+        })
+        assert.deepStrictEqual(squares, [0, 1, 4, 9, 16])
 
-      // a plain Python object with exposed members, chained
-      const point = yield* remote(conn.root.get_point(3, 4))
-      assert.strictEqual(yield* remote(point.x), 3)
-      assert.strictEqual(yield* remote(point.norm2()), 25)
-      assert.strictEqual(yield* remote(point.moved(kwargs({ dy: 1 })).y), 5)
-      assert.strictEqual(yield* remote(conn.root.get_point(1, 1).moved(2, 2).norm2()), 18)
-      assert.strictEqual((yield* remote(conn.root.type_name(point))), "Point")
+        // a plain Python object with exposed members, chained
+        const point = yield* remote(conn.root.get_point(3, 4))
+        assert.strictEqual(yield* remote(point.x), 3)
+        assert.strictEqual(yield* remote(point.norm2()), 25)
+        assert.strictEqual(yield* remote(point.moved(kwargs({ dy: 1 })).y), 5)
+        assert.strictEqual(yield* remote(conn.root.get_point(1, 1).moved(2, 2).norm2()), 18)
+        assert.strictEqual(yield* remote(conn.root.type_name(point)), "Point")
 
-      // a custom (non-builtin) exception
-      const custom = (yield* Effect.flip(remote(conn.root.raise_custom()))) as RemoteError
-      assert.strictEqual(custom.module, "__main__")
-      assert.strictEqual(custom.name, "CustomError")
-      assert.strictEqual(custom.qualifiedName, "__main__.CustomError")
-      assert.deepStrictEqual(custom.args, ["custom!", 1])
-      assert.include(custom.remoteTraceback, "CustomError: ('custom!', 1)")
-      const key = (yield* Effect.flip(remote(conn.root.raise_key("nope")))) as RemoteError
-      assert.strictEqual(key.name, "KeyError")
-      assert.deepStrictEqual(key.args, ["nope"])
+        // a custom (non-builtin) exception
+        const custom = (yield* Effect.flip(remote(conn.root.raise_custom()))) as RemoteError
+        assert.strictEqual(custom.module, "__main__")
+        assert.strictEqual(custom.name, "CustomError")
+        assert.strictEqual(custom.qualifiedName, "__main__.CustomError")
+        assert.deepStrictEqual(custom.args, ["custom!", 1])
+        assert.include(custom.remoteTraceback, "CustomError: ('custom!', 1)")
+        const key = (yield* Effect.flip(remote(conn.root.raise_key("nope")))) as RemoteError
+        assert.strictEqual(key.name, "KeyError")
+        assert.deepStrictEqual(key.args, ["nope"])
 
-      // payloads over 3000 bytes are compressed both ways
-      const big = yield* remote<string>(conn.root.big(100_000))
-      assert.strictEqual(big.length, 100_000)
-      const long = "z".repeat(50_000) + "✓"
-      assert.strictEqual(yield* remote(conn.root.echo(long)), long)
-      const bytes = new Uint8Array(20_000).map((_, i) => i % 256)
-      assert.deepStrictEqual(yield* remote(conn.root.echo(bytes)), bytes)
+        // payloads over 3000 bytes are compressed both ways
+        const big = yield* remote<string>(conn.root.big(100_000))
+        assert.strictEqual(big.length, 100_000)
+        const long = "z".repeat(50_000) + "✓"
+        assert.strictEqual(yield* remote(conn.root.echo(long)), long)
+        const bytes = new Uint8Array(20_000).map((_, i) => i % 256)
+        assert.deepStrictEqual(yield* remote(conn.root.echo(bytes)), bytes)
 
-      // ping
-      yield* Effect.promise(async () => await conn.ping("hello"))
-    }), TIMEOUT)
+        // ping
+        yield* Effect.promise(async () => await conn.ping("hello"))
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("concurrent calls on one connection and on several connections", () =>
     Effect.gen(function*() {
@@ -262,45 +276,53 @@ describePython("TS client -> Python RPyC ThreadedServer: more values and objects
 })
 
 describePython("TS client -> Python RPyC ThreadedServer: reference counting", () => {
-  it.scopedLive("releasing netrefs sends DEL with the refcount; Python forgets the objects", () =>
-    Effect.gen(function*() {
-      const { conn } = yield* connectPython()
-      const count = () => remote<number>(conn.root.local_object_count())
-      const base = yield* count()
-      const lists = yield* remote<ReadonlyArray<unknown>>(conn.root.make_lists(5))
-      assert.strictEqual(lists.length, 5)
-      assert.isTrue(lists.every(Netref.isNetref))
-      assert.strictEqual(yield* count(), base + 5)
-      for (const l of lists) Netref.release(l as Netref.Netref)
-      assert.strictEqual(yield* count(), base)
+  it.scopedLive(
+    "releasing netrefs sends DEL with the refcount; Python forgets the objects",
+    () =>
+      Effect.gen(function*() {
+        const { conn } = yield* connectPython()
+        const count = () => remote<number>(conn.root.local_object_count())
+        const base = yield* count()
+        const lists = yield* remote<ReadonlyArray<unknown>>(conn.root.make_lists(5))
+        assert.strictEqual(lists.length, 5)
+        assert.isTrue(lists.every(Netref.isNetref))
+        assert.strictEqual(yield* count(), base + 5)
+        for (const l of lists) Netref.release(l as Netref.Netref)
+        assert.strictEqual(yield* count(), base)
 
-      // the same object received twice: one proxy, refcount 2, one DEL(obj, 2)
-      const a = yield* remote(conn.root.shared_list())
-      const b = yield* remote(conn.root.shared_list())
-      assert.strictEqual(a, b, "the same id_pack gives the same netref")
-      assert.strictEqual(Netref.stateOf(a)!.refcount, 2)
-      assert.strictEqual(yield* count(), base + 1)
-      Netref.release(a)
-      assert.strictEqual(yield* count(), base)
-      // a released netref cannot be used any more
-      const used = yield* Effect.flip(remote(a.__len__()))
-      assert.include(String((used as Error).message ?? used), "released")
-    }), TIMEOUT)
+        // the same object received twice: one proxy, refcount 2, one DEL(obj, 2)
+        const a = yield* remote(conn.root.shared_list())
+        const b = yield* remote(conn.root.shared_list())
+        assert.strictEqual(a, b, "the same id_pack gives the same netref")
+        assert.strictEqual(Netref.stateOf(a)!.refcount, 2)
+        assert.strictEqual(yield* count(), base + 1)
+        Netref.release(a)
+        assert.strictEqual(yield* count(), base)
+        // a released netref cannot be used any more
+        const used = yield* Effect.flip(remote(a.__len__()))
+        assert.include(String((used as Error).message ?? used), "released")
+      }),
+    TIMEOUT
+  )
 })
 
 describePython("TS client -> Python RPyC ThreadedServer: timeouts", () => {
-  it.scopedLive("a slow Python method times out with RequestTimeout; the late reply is dropped", () =>
-    Effect.gen(function*() {
-      const { conn } = yield* connectPython({ config: { syncRequestTimeout: 1 } })
-      const started = Date.now()
-      const timedOut = yield* Effect.flip(remote(conn.root.sleep(4)))
-      assert.strictEqual((timedOut as { _tag: string })._tag, "RequestTimeout")
-      assert.isBelow(Date.now() - started, 3500)
-      // let Python finish the sleep: its late "slept" reply arrives and must be dropped, not taken
-      // as the answer to the next call
-      yield* Effect.sleep("4 seconds")
-      assert.strictEqual(yield* remote(conn.root.add(2, 2)), 4)
-      assert.strictEqual(yield* remote(conn.root.echo("next")), "next")
-      assert.strictEqual(conn.pendingCount, 0)
-    }), TIMEOUT)
+  it.scopedLive(
+    "a slow Python method times out with RequestTimeout; the late reply is dropped",
+    () =>
+      Effect.gen(function*() {
+        const { conn } = yield* connectPython({ config: { syncRequestTimeout: 1 } })
+        const started = Date.now()
+        const timedOut = yield* Effect.flip(remote(conn.root.sleep(4)))
+        assert.strictEqual((timedOut as { _tag: string })._tag, "RequestTimeout")
+        assert.isBelow(Date.now() - started, 3500)
+        // let Python finish the sleep: its late "slept" reply arrives and must be dropped, not taken
+        // as the answer to the next call
+        yield* Effect.sleep("4 seconds")
+        assert.strictEqual(yield* remote(conn.root.add(2, 2)), 4)
+        assert.strictEqual(yield* remote(conn.root.echo("next")), "next")
+        assert.strictEqual(conn.pendingCount, 0)
+      }),
+    TIMEOUT
+  )
 })

@@ -8,18 +8,18 @@
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
 import * as Config from "../../src/internal/base/Config.js"
-import type * as Connection from "../../src/internal/engine/Engine.js"
 import { PythonException } from "../../src/internal/base/Errors.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Policy from "../../src/internal/object/Policy.js"
+import * as Operations from "../../src/netref/Operations.js"
 import { Service } from "../../src/service/Service.js"
-import { live, pythonClient, remoteError } from "./support.js"
 import { TIMEOUT } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { live, pythonClient, remoteError } from "./support.js"
 
 // ---------------------------------------------------------------------------------------------
 // keys and defaults
@@ -58,28 +58,31 @@ const SPEC_DEFAULTS: Record<string, unknown> = {
 const jsonDefault = (v: unknown): unknown => v instanceof Set ? [...v].sort() : v === undefined ? null : v
 
 describe("protocol config: keys and defaults", () => {
-  live("DEFAULT_CONFIG has the PROTOCOL.md §4 keys in camelCase with RPyC's defaults and the 80 safe names", () =>
-    Effect.sync(() => {
-      const defaults = Config.DEFAULT_CONFIG as unknown as Record<string, unknown>
-      for (const [key, value] of Object.entries(SPEC_DEFAULTS)) {
-        assert.isTrue(key in defaults, `missing key ${key}`)
-        assert.strictEqual(defaults[key], value, key)
-      }
-      assert.strictEqual(Config.SAFE_ATTRS.size, 80)
-      assert.strictEqual(Config.DEFAULT_CONFIG.safeAttrs, Config.SAFE_ATTRS)
-      assert.isTrue(Object.isFrozen(Config.DEFAULT_CONFIG))
-      // make: defaults overlaid, undefined ignored, a fresh mutable copy each time
-      const a = Config.make({ allowPublicAttrs: true, syncRequestTimeout: undefined })
-      assert.isTrue(a.allowPublicAttrs)
-      assert.strictEqual(a.syncRequestTimeout, 30)
-      a.allowPickle = true
-      assert.isFalse(Config.make().allowPickle)
-      assert.isFalse(Config.DEFAULT_CONFIG.allowPickle)
-      // classic mode's overrides
-      const classic = Config.make(Config.CLASSIC_OVERRIDES)
-      assert.isTrue(classic.allowAllAttrs && classic.allowPickle && classic.allowSetattr && classic.allowDelattr)
-      assert.isFalse(classic.allowExposedAttrs)
-    }))
+  live(
+    "DEFAULT_CONFIG has the PROTOCOL.md §4 keys in camelCase with RPyC's defaults and the 80 safe names",
+    () =>
+      Effect.sync(() => {
+        const defaults = Config.DEFAULT_CONFIG as unknown as Record<string, unknown>
+        for (const [key, value] of Object.entries(SPEC_DEFAULTS)) {
+          assert.isTrue(key in defaults, `missing key ${key}`)
+          assert.strictEqual(defaults[key], value, key)
+        }
+        assert.strictEqual(Config.SAFE_ATTRS.size, 80)
+        assert.strictEqual(Config.DEFAULT_CONFIG.safeAttrs, Config.SAFE_ATTRS)
+        assert.isTrue(Object.isFrozen(Config.DEFAULT_CONFIG))
+        // make: defaults overlaid, undefined ignored, a fresh mutable copy each time
+        const a = Config.make({ allowPublicAttrs: true, syncRequestTimeout: undefined })
+        assert.isTrue(a.allowPublicAttrs)
+        assert.strictEqual(a.syncRequestTimeout, 30)
+        a.allowPickle = true
+        assert.isFalse(Config.make().allowPickle)
+        assert.isFalse(Config.DEFAULT_CONFIG.allowPickle)
+        // classic mode's overrides
+        const classic = Config.make(Config.CLASSIC_OVERRIDES)
+        assert.isTrue(classic.allowAllAttrs && classic.allowPickle && classic.allowSetattr && classic.allowDelattr)
+        assert.isFalse(classic.allowExposedAttrs)
+      })
+  )
 
   // the PROTOCOL.md §4 key `logger` (RPyC `logger`, default None) has its camelCase counterpart too
   live("`logger` (PROTOCOL.md §4) is a config key too", () =>
@@ -238,51 +241,54 @@ class ConfigService extends Service {
 }
 
 describe("protocol config keys at work (TS peer)", () => {
-  live("allowGetattr / allowSafeAttrs / allowExposedAttrs / exposedPrefix / allowPublicAttrs / allowAllAttrs", () =>
-    Effect.gen(function*() {
-      const peer = (protocolConfig: Config.ConfigInput) =>
-        Effect.gen(function*() {
-          const server = yield* serve(ConfigService, { protocolConfig })
-          const conn = yield* connect(server.port!)
-          const root: any = yield* fx(conn.root)
-          return root
-        })
-      // defaults: exposed and safe names only
-      const d = yield* peer({})
-      assert.strictEqual(yield* fx(d.answer), 42)
-      assert.strictEqual(yield* fx(Operations.len(d)), 7)
-      assert.strictEqual(yield* fx(d.size), 3)
-      yield* remoteError(d.color, "AttributeError")
-      yield* remoteError(d._hidden, "AttributeError")
-      // allowGetattr: false — GETATTR, CALLATTR and CMP are all refused
-      const g = yield* peer({ allowGetattr: false })
-      yield* remoteError(g.answer, "AttributeError")
-      yield* remoteError(g.get_service_name(), "AttributeError")
-      yield* remoteError(Operations.len(g), "AttributeError")
-      yield* remoteError(Operations.eq(g, g), "AttributeError")
-      // allowSafeAttrs: false — the dunders go
-      const s = yield* peer({ allowSafeAttrs: false })
-      yield* remoteError(Operations.len(s), "AttributeError")
-      assert.strictEqual(yield* fx(s.answer), 42)
-      // allowExposedAttrs: false — no prefix redirection, no exposed names
-      const e = yield* peer({ allowExposedAttrs: false })
-      yield* remoteError(e.answer, "AttributeError")
-      yield* remoteError(e.exposed_answer, "AttributeError")
-      assert.strictEqual(yield* fx(Operations.len(e)), 7)
-      // exposedPrefix
-      const p = yield* peer({ exposedPrefix: "remote_" })
-      assert.strictEqual(yield* fx(p.answer), 43)
-      assert.strictEqual(yield* fx(p.remote_answer), 43)
-      yield* remoteError(p.exposed_answer, "AttributeError")
-      // allowPublicAttrs
-      const pub = yield* peer({ allowPublicAttrs: true })
-      assert.strictEqual(yield* fx(pub.color), "red")
-      yield* remoteError(pub._hidden, "AttributeError")
-      // allowAllAttrs
-      const all = yield* peer({ allowAllAttrs: true })
-      assert.strictEqual(yield* fx(all._hidden), "h")
-      assert.strictEqual(yield* fx(all.exposed_size), 3)
-    }))
+  live(
+    "allowGetattr / allowSafeAttrs / allowExposedAttrs / exposedPrefix / allowPublicAttrs / allowAllAttrs",
+    () =>
+      Effect.gen(function*() {
+        const peer = (protocolConfig: Config.ConfigInput) =>
+          Effect.gen(function*() {
+            const server = yield* serve(ConfigService, { protocolConfig })
+            const conn = yield* connect(server.port!)
+            const root: any = yield* fx(conn.root)
+            return root
+          })
+        // defaults: exposed and safe names only
+        const d = yield* peer({})
+        assert.strictEqual(yield* fx(d.answer), 42)
+        assert.strictEqual(yield* fx(Operations.len(d)), 7)
+        assert.strictEqual(yield* fx(d.size), 3)
+        yield* remoteError(d.color, "AttributeError")
+        yield* remoteError(d._hidden, "AttributeError")
+        // allowGetattr: false — GETATTR, CALLATTR and CMP are all refused
+        const g = yield* peer({ allowGetattr: false })
+        yield* remoteError(g.answer, "AttributeError")
+        yield* remoteError(g.get_service_name(), "AttributeError")
+        yield* remoteError(Operations.len(g), "AttributeError")
+        yield* remoteError(Operations.eq(g, g), "AttributeError")
+        // allowSafeAttrs: false — the dunders go
+        const s = yield* peer({ allowSafeAttrs: false })
+        yield* remoteError(Operations.len(s), "AttributeError")
+        assert.strictEqual(yield* fx(s.answer), 42)
+        // allowExposedAttrs: false — no prefix redirection, no exposed names
+        const e = yield* peer({ allowExposedAttrs: false })
+        yield* remoteError(e.answer, "AttributeError")
+        yield* remoteError(e.exposed_answer, "AttributeError")
+        assert.strictEqual(yield* fx(Operations.len(e)), 7)
+        // exposedPrefix
+        const p = yield* peer({ exposedPrefix: "remote_" })
+        assert.strictEqual(yield* fx(p.answer), 43)
+        assert.strictEqual(yield* fx(p.remote_answer), 43)
+        yield* remoteError(p.exposed_answer, "AttributeError")
+        // allowPublicAttrs
+        const pub = yield* peer({ allowPublicAttrs: true })
+        assert.strictEqual(yield* fx(pub.color), "red")
+        yield* remoteError(pub._hidden, "AttributeError")
+        // allowAllAttrs
+        const all = yield* peer({ allowAllAttrs: true })
+        assert.strictEqual(yield* fx(all._hidden), "h")
+        assert.strictEqual(yield* fx(all.exposed_size), 3)
+      })
+  )
 
   live("allowSetattr / allowDelattr gate SETATTR / DELATTR (with the name rules)", () =>
     Effect.gen(function*() {
@@ -297,24 +303,27 @@ describe("protocol config keys at work (TS peer)", () => {
       yield* remoteError(gadget.size, "AttributeError")
     }))
 
-  live("syncRequestTimeout: a reply that never comes is a RequestTimeout; the connection lives on", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(ConfigService)
-      const conn = yield* connect(server.port!, { config: { syncRequestTimeout: 0.3 } })
-      const root: any = yield* fx(conn.root)
-      const started = Date.now()
-      const result = yield* Effect.either(fx(root.hang()))
-      const elapsed = Date.now() - started
-      assert.isTrue(Either.isLeft(result))
-      const e = (result as Either.Left<any, unknown>).left
-      assert.strictEqual(e._tag, "RequestTimeout")
-      assert.strictEqual(e.timeoutMillis, 300)
-      assert.isAtLeast(elapsed, 250)
-      assert.isBelow(elapsed, 5000)
-      assert.strictEqual(yield* fx(root.answer), 42)
-      // null: wait forever (the call is still pending after the default would have expired)
-      assert.isNull(Config.make({ syncRequestTimeout: null }).syncRequestTimeout)
-    }))
+  live(
+    "syncRequestTimeout: a reply that never comes is a RequestTimeout; the connection lives on",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* serve(ConfigService)
+        const conn = yield* connect(server.port!, { config: { syncRequestTimeout: 0.3 } })
+        const root: any = yield* fx(conn.root)
+        const started = Date.now()
+        const result = yield* Effect.either(fx(root.hang()))
+        const elapsed = Date.now() - started
+        assert.isTrue(Either.isLeft(result))
+        const e = (result as Either.Left<any, unknown>).left
+        assert.strictEqual(e._tag, "RequestTimeout")
+        assert.strictEqual(e.timeoutMillis, 300)
+        assert.isAtLeast(elapsed, 250)
+        assert.isBelow(elapsed, 5000)
+        assert.strictEqual(yield* fx(root.answer), 42)
+        // null: wait forever (the call is still pending after the default would have expired)
+        assert.isNull(Config.make({ syncRequestTimeout: null }).syncRequestTimeout)
+      })
+  )
 
   live("connid, endpoints, credentials, beforeClosed; Python-only keys are accepted", () =>
     Effect.gen(function*() {
@@ -347,15 +356,18 @@ describe("protocol config keys at work (TS peer)", () => {
       yield* eventually(() => sconn.closed, "the server saw the close")
     }))
 
-  live("policy is per peer: a callback object the client passes is read under the client's config", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(ConfigService, { protocolConfig: { allowAllAttrs: true } })
-      const strict = yield* connect(server.port!)
-      const e = yield* remoteError((strict.root as any).read({ secret: 1 }, "secret"), "AttributeError")
-      assert.include(e.message, "cannot access 'secret'")
-      const open = yield* connect(server.port!, { config: { allowPublicAttrs: true } })
-      assert.strictEqual(yield* fx((open.root as any).read({ secret: 1 }, "secret")), 1)
-    }))
+  live(
+    "policy is per peer: a callback object the client passes is read under the client's config",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* serve(ConfigService, { protocolConfig: { allowAllAttrs: true } })
+        const strict = yield* connect(server.port!)
+        const e = yield* remoteError((strict.root as any).read({ secret: 1 }, "secret"), "AttributeError")
+        assert.include(e.message, "cannot access 'secret'")
+        const open = yield* connect(server.port!, { config: { allowPublicAttrs: true } })
+        assert.strictEqual(yield* fx((open.root as any).read({ secret: 1 }, "secret")), 1)
+      })
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -403,49 +415,55 @@ class HookService extends Service {
 }
 
 describe("per-object policy overrides and restricted()", () => {
-  live("_rpyc_getattr/_rpyc_setattr/_rpyc_delattr decide alone, bypassing the config (even allowGetattr: false)", () =>
-    Effect.gen(function*() {
-      for (const protocolConfig of [{}, { allowGetattr: false }] as Array<Config.ConfigInput>) {
-        // the hooked object is the root itself, so that no GETATTR through the policy is needed
-        const local = new Hooked()
-        const server = yield* serve(local, { protocolConfig })
-        const conn = yield* connect(server.port!)
-        const hooked: any = yield* fx(conn.root)
-        assert.strictEqual(yield* fx(hooked.anything), "computed anything")
-        assert.strictEqual(yield* fx(hooked._private), "computed _private")
-        assert.strictEqual(yield* fx(hooked.constructor), "computed constructor", "the hook alone decides")
-        yield* remoteError(hooked.secret, "AttributeError")
-        yield* fx(Operations.setattr(hooked, "x", 1))
-        yield* fx(Operations.delattr(hooked, "x"))
-        assert.deepStrictEqual(local.writes, ["x=1", "del x"])
-        assert.includeMembers(local.reads, ["anything", "_private", "secret"])
-      }
-    }))
+  live(
+    "_rpyc_getattr/_rpyc_setattr/_rpyc_delattr decide alone, bypassing the config (even allowGetattr: false)",
+    () =>
+      Effect.gen(function*() {
+        for (const protocolConfig of [{}, { allowGetattr: false }] as Array<Config.ConfigInput>) {
+          // the hooked object is the root itself, so that no GETATTR through the policy is needed
+          const local = new Hooked()
+          const server = yield* serve(local, { protocolConfig })
+          const conn = yield* connect(server.port!)
+          const hooked: any = yield* fx(conn.root)
+          assert.strictEqual(yield* fx(hooked.anything), "computed anything")
+          assert.strictEqual(yield* fx(hooked._private), "computed _private")
+          assert.strictEqual(yield* fx(hooked.constructor), "computed constructor", "the hook alone decides")
+          yield* remoteError(hooked.secret, "AttributeError")
+          yield* fx(Operations.setattr(hooked, "x", 1))
+          yield* fx(Operations.delattr(hooked, "x"))
+          assert.deepStrictEqual(local.writes, ["x=1", "del x"])
+          assert.includeMembers(local.reads, ["anything", "_private", "secret"])
+        }
+      })
+  )
 
-  live("restricted(obj, attrs, wattrs): reads and writes limited to the lists, whatever the config", () =>
-    Effect.gen(function*() {
-      const service = new HookService()
-      const server = yield* serve(service, { protocolConfig: { allowAllAttrs: true, allowSetattr: true } })
-      const conn = yield* connect(server.port!)
-      const root: any = yield* fx(conn.root)
-      const f = yield* fx(root.restricted())
-      assert.strictEqual(yield* fx(f.read()), "contents")
-      assert.strictEqual(yield* fx(f.close()), "closed")
-      yield* remoteError(f.write("x"), "AttributeError")
-      yield* remoteError(f.secret, "AttributeError")
-      yield* remoteError(f.target, "AttributeError")
-      yield* remoteError(f.constructor, "AttributeError")
-      // wattrs defaults to attrs
-      yield* fx(Operations.setattr(f, "position", 5))
-      assert.strictEqual(service.file.position, 5)
-      yield* remoteError(Operations.setattr(f, "secret", "x"), "AttributeError")
-      yield* remoteError(Operations.delattr(f, "position"), "AttributeError")
-      // wattrs = []: read-only
-      const ro = yield* fx(root.restricted([]))
-      assert.strictEqual(yield* fx(ro.position), 5)
-      yield* remoteError(Operations.setattr(ro, "position", 6), "AttributeError")
-      assert.strictEqual(service.file.secret, "hunter2")
-    }))
+  live(
+    "restricted(obj, attrs, wattrs): reads and writes limited to the lists, whatever the config",
+    () =>
+      Effect.gen(function*() {
+        const service = new HookService()
+        const server = yield* serve(service, { protocolConfig: { allowAllAttrs: true, allowSetattr: true } })
+        const conn = yield* connect(server.port!)
+        const root: any = yield* fx(conn.root)
+        const f = yield* fx(root.restricted())
+        assert.strictEqual(yield* fx(f.read()), "contents")
+        assert.strictEqual(yield* fx(f.close()), "closed")
+        yield* remoteError(f.write("x"), "AttributeError")
+        yield* remoteError(f.secret, "AttributeError")
+        yield* remoteError(f.target, "AttributeError")
+        yield* remoteError(f.constructor, "AttributeError")
+        // wattrs defaults to attrs
+        yield* fx(Operations.setattr(f, "position", 5))
+        assert.strictEqual(service.file.position, 5)
+        yield* remoteError(Operations.setattr(f, "secret", "x"), "AttributeError")
+        yield* remoteError(Operations.delattr(f, "position"), "AttributeError")
+        // wattrs = []: read-only
+        const ro = yield* fx(root.restricted([]))
+        assert.strictEqual(yield* fx(ro.position), 5)
+        yield* remoteError(Operations.setattr(ro, "position", 6), "AttributeError")
+        assert.strictEqual(service.file.secret, "hunter2")
+      })
+  )
 
   // Regression (was a bug: src/protocol/Pythonic.ts reprOf/strOf, used by the REPR/STR handlers): a restricted()
   // view's repr/str is Node's util.inspect of the Restricted wrapper, which prints the wrapped
@@ -509,51 +527,57 @@ class HardService extends Service {
 }
 
 describe("JS hardening under the default config (and everything but allowAllAttrs)", () => {
-  live("Object.prototype / Function.prototype names, __proto__, constructor, prototype are unreachable", () =>
-    Effect.gen(function*() {
-      assert.includeMembers([...Policy.BLOCKED_NAMES], [...OBJECT_PROTOTYPE_NAMES, ...HATCHES])
-      const configs: Array<Config.ConfigInput> = [
-        {},
-        { allowPublicAttrs: true, allowSetattr: true, allowDelattr: true }
-      ]
-      for (const protocolConfig of configs) {
-        const server = yield* serve(HardService, { protocolConfig })
-        const conn = yield* connect(server.port!)
-        const root: any = yield* fx(conn.root)
-        const targets = {
-          root,
-          plain: yield* fx(root.plain()),
-          fn: yield* fx(root.fn()),
-          method: yield* fx(root.plain),
-          cls: yield* fx(root.Plain)
-        }
-        for (const [what, target] of Object.entries(targets)) {
-          for (const name of [...new Set([...HATCHES, ...OBJECT_PROTOTYPE_NAMES])]) {
-            const label = `${what}.${name} ${JSON.stringify(protocolConfig)}`
-            const read = yield* Effect.either(fx(Operations.getattr(target, name)))
-            assert.isTrue(
-              Either.isLeft(read) && read.left._tag === "RemoteError" && read.left.name === "AttributeError",
-              `GETATTR ${label}`
-            )
-            const called = yield* Effect.either(fx(Operations.getattr(target, name)()))
-            assert.isTrue(Either.isLeft(called) && (called.left as any).name === "AttributeError", `CALLATTR ${label}`)
-            const set = yield* Effect.either(fx(Operations.setattr(target, name, 1)))
-            assert.isTrue(Either.isLeft(set) && (set.left as any).name === "AttributeError", `SETATTR ${label}`)
-            const del = yield* Effect.either(fx(Operations.delattr(target, name)))
-            assert.isTrue(Either.isLeft(del) && (del.left as any).name === "AttributeError", `DELATTR ${label}`)
+  live(
+    "Object.prototype / Function.prototype names, __proto__, constructor, prototype are unreachable",
+    () =>
+      Effect.gen(function*() {
+        assert.includeMembers([...Policy.BLOCKED_NAMES], [...OBJECT_PROTOTYPE_NAMES, ...HATCHES])
+        const configs: Array<Config.ConfigInput> = [
+          {},
+          { allowPublicAttrs: true, allowSetattr: true, allowDelattr: true }
+        ]
+        for (const protocolConfig of configs) {
+          const server = yield* serve(HardService, { protocolConfig })
+          const conn = yield* connect(server.port!)
+          const root: any = yield* fx(conn.root)
+          const targets = {
+            root,
+            plain: yield* fx(root.plain()),
+            fn: yield* fx(root.fn()),
+            method: yield* fx(root.plain),
+            cls: yield* fx(root.Plain)
           }
+          for (const [what, target] of Object.entries(targets)) {
+            for (const name of [...new Set([...HATCHES, ...OBJECT_PROTOTYPE_NAMES])]) {
+              const label = `${what}.${name} ${JSON.stringify(protocolConfig)}`
+              const read = yield* Effect.either(fx(Operations.getattr(target, name)))
+              assert.isTrue(
+                Either.isLeft(read) && read.left._tag === "RemoteError" && read.left.name === "AttributeError",
+                `GETATTR ${label}`
+              )
+              const called = yield* Effect.either(fx(Operations.getattr(target, name)()))
+              assert.isTrue(
+                Either.isLeft(called) && (called.left as any).name === "AttributeError",
+                `CALLATTR ${label}`
+              )
+              const set = yield* Effect.either(fx(Operations.setattr(target, name, 1)))
+              assert.isTrue(Either.isLeft(set) && (set.left as any).name === "AttributeError", `SETATTR ${label}`)
+              const del = yield* Effect.either(fx(Operations.delattr(target, name)))
+              assert.isTrue(Either.isLeft(del) && (del.left as any).name === "AttributeError", `DELATTR ${label}`)
+            }
+          }
+          // CMP with an escape-hatch op name
+          yield* remoteError(Operations.cmp(targets.plain, 1, "constructor"), "AttributeError")
+          yield* remoteError(Operations.cmp(targets.plain, 1, "__lookupGetter__"), "AttributeError")
+          // nothing leaked into Object.prototype, the objects are intact
+          assert.isUndefined((({}) as any).value)
+          assert.strictEqual(Object.getPrototypeOf(new Plain()), Plain.prototype)
+          // and the dir() of an object does not advertise them
+          const names = (yield* fx(Operations.dir(targets.plain))) as Array<string>
+          for (const hatch of ["constructor", "__proto__", "__defineGetter__"]) assert.notInclude(names, hatch)
         }
-        // CMP with an escape-hatch op name
-        yield* remoteError(Operations.cmp(targets.plain, 1, "constructor"), "AttributeError")
-        yield* remoteError(Operations.cmp(targets.plain, 1, "__lookupGetter__"), "AttributeError")
-        // nothing leaked into Object.prototype, the objects are intact
-        assert.isUndefined((({}) as any).value)
-        assert.strictEqual(Object.getPrototypeOf(new Plain()), Plain.prototype)
-        // and the dir() of an object does not advertise them
-        const names = (yield* fx(Operations.dir(targets.plain))) as Array<string>
-        for (const hatch of ["constructor", "__proto__", "__defineGetter__"]) assert.notInclude(names, hatch)
-      }
-    }))
+      })
+  )
 
   live("with allowAllAttrs (classic mode) they are reachable, as in RPyC", () =>
     Effect.gen(function*() {

@@ -10,14 +10,14 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Assert from "node:assert"
 import * as Fs from "node:fs"
-import * as Operations from "../../src/netref/Operations.js"
 import type * as Config from "../../src/internal/base/Config.js"
 import { PythonException, RemoteError } from "../../src/internal/base/Errors.js"
+import * as Operations from "../../src/netref/Operations.js"
 import { Service } from "../../src/service/Service.js"
-import { collect, live, MsgType, pythonClient, pythonServer, remoteError, wireSpy } from "./support.js"
 import { TIMEOUT } from "../support/Child.js"
 import { connect, remote as fx, serve } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { collect, live, MsgType, pythonClient, pythonServer, remoteError, wireSpy } from "./support.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly what: string }> {}
 
@@ -36,7 +36,6 @@ class FailingService extends Service {
     return JSON.parse("{")
   }
   exposed_reference() {
-    // eslint-disable-next-line no-undef
     return (globalThis as any).eval("not_defined_anywhere")
   }
   exposed_enoent() {
@@ -154,24 +153,30 @@ describe("TS errors → vinegar → RemoteError (TS peer)", () => {
       assert.strictEqual(caught, "TypeError: bad type")
     }))
 
-  live("policy denial is AttributeError, a missing dict key KeyError, a list index IndexError", () =>
-    Effect.gen(function*() {
-      const { root } = yield* setup()
-      const denied = yield* remoteError(root.get_question, "AttributeError")
-      assert.deepStrictEqual(denied.args, ["cannot access 'get_question'"])
-      const map = yield* fx(root.map())
-      yield* remoteError(Operations.getitem(map, "zz"), "KeyError")
-      yield* remoteError(Operations.getitem(root.counter(1), 0), "AttributeError")
-    }))
+  live(
+    "policy denial is AttributeError, a missing dict key KeyError, a list index IndexError",
+    () =>
+      Effect.gen(function*() {
+        const { root } = yield* setup()
+        const denied = yield* remoteError(root.get_question, "AttributeError")
+        assert.deepStrictEqual(denied.args, ["cannot access 'get_question'"])
+        const map = yield* fx(root.map())
+        yield* remoteError(Operations.getitem(map, "zz"), "KeyError")
+        yield* remoteError(Operations.getitem(root.counter(1), 0), "AttributeError")
+      })
+  )
 
-  live("StopIteration travels as the bare int 1 and comes back as RemoteError StopIteration", () =>
-    Effect.gen(function*() {
-      const { root, spy } = yield* setup()
-      const e = yield* remoteError(root.stop(), "StopIteration")
-      assert.instanceOf(e, RemoteError)
-      assert.strictEqual(lastVinegar(spy), 1)
-      assert.deepStrictEqual(yield* collect(root.counter(2)), [0, 1])
-    }))
+  live(
+    "StopIteration travels as the bare int 1 and comes back as RemoteError StopIteration",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy } = yield* setup()
+        const e = yield* remoteError(root.stop(), "StopIteration")
+        assert.instanceOf(e, RemoteError)
+        assert.strictEqual(lastVinegar(spy), 1)
+        assert.deepStrictEqual(yield* collect(root.counter(2)), [0, 1])
+      })
+  )
 
   live("includeLocalTraceback: false / includeLocalVersion: false", () =>
     Effect.gen(function*() {
@@ -201,18 +206,21 @@ describe("TS errors → vinegar → RemoteError (TS peer)", () => {
       assert.isUndefined((app as RemoteError).attrs.find(([k]) => k === "errno"))
     }))
 
-  live("an error raised by the client's callback comes back through the server with its class", () =>
-    Effect.gen(function*() {
-      const { root } = yield* setup()
-      const e = yield* remoteError(
-        root.call(() => {
-          throw new PythonException("LookupError", "from the client")
-        }),
-        "LookupError"
-      )
-      assert.deepStrictEqual(e.args, ["from the client"])
-      assert.include(e.remoteTraceback, "JavaScript stack")
-    }))
+  live(
+    "an error raised by the client's callback comes back through the server with its class",
+    () =>
+      Effect.gen(function*() {
+        const { root } = yield* setup()
+        const e = yield* remoteError(
+          root.call(() => {
+            throw new PythonException("LookupError", "from the client")
+          }),
+          "LookupError"
+        )
+        assert.deepStrictEqual(e.args, ["from the client"])
+        assert.include(e.remoteTraceback, "JavaScript stack")
+      })
+  )
 })
 
 describePython("exceptions between TS and Python RPyC 5.3", () => {
@@ -263,53 +271,61 @@ describePython("exceptions between TS and Python RPyC 5.3", () => {
       assert.include(r.roundtrip.tb, "Traceback (most recent call last)")
     }), TIMEOUT)
 
-  live("a TS server with includeLocalTraceback/includeLocalVersion off: Python sees the denial markers", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(FailingService, {
-        protocolConfig: { includeLocalTraceback: false, includeLocalVersion: false }
-      })
-      const r = yield* pythonClient<Record<string, any>>("errors_client.py", String(server.port))
-      assert.strictEqual(r.type_error.tb, "<traceback denied>")
-      assert.strictEqual(r.type_error.version, "<version denied>")
-      assert.notInclude(r.type_error.str, "JavaScript stack")
-    }), TIMEOUT)
+  live(
+    "a TS server with includeLocalTraceback/includeLocalVersion off: Python sees the denial markers",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* serve(FailingService, {
+          protocolConfig: { includeLocalTraceback: false, includeLocalVersion: false }
+        })
+        const r = yield* pythonClient<Record<string, any>>("errors_client.py", String(server.port))
+        assert.strictEqual(r.type_error.tb, "<traceback denied>")
+        assert.strictEqual(r.type_error.version, "<version denied>")
+        assert.notInclude(r.type_error.str, "JavaScript stack")
+      }),
+    TIMEOUT
+  )
 
-  live("Python exceptions become RemoteError: module, class, args, attrs, traceback, _remote_version", () =>
-    Effect.gen(function*() {
-      const { port } = yield* pythonServer()
-      const conn = yield* connect(port)
-      const root: any = yield* fx(conn.root)
-      const value = yield* remoteError(root.raise_value("boom"), "ValueError")
-      assert.strictEqual(value.module, "builtins")
-      assert.deepStrictEqual(value.args, ["boom", 7])
-      assert.strictEqual(value.remoteVersion, "5.3.0")
-      assert.include(value.remoteTraceback, "Traceback (most recent call last)")
-      assert.include(value.remoteTraceback, "ValueError: ('boom', 7)")
-      assert.isTrue(value.attrs.some(([k]) => k === "add_note"), "Python 3.11+ sends add_note")
-      assert.isTrue(value.is("builtins.ValueError"))
-      const custom = yield* remoteError(root.raise_custom(), "CustomError")
-      assert.strictEqual(custom.module, "__main__")
-      assert.strictEqual(custom.qualifiedName, "__main__.CustomError")
-      assert.deepStrictEqual(custom.args, ["custom!", 5])
-      assert.deepStrictEqual(custom.attrs.find(([k]) => k === "code"), ["code", 5])
-      const key = yield* remoteError(root.raise_key("zz"), "KeyError")
-      assert.deepStrictEqual(key.args, ["zz"])
-      const os = yield* remoteError(root.raise_os(), "FileNotFoundError")
-      const osAttrs = Object.fromEntries(os.attrs)
-      assert.strictEqual(osAttrs.errno, 2)
-      assert.strictEqual(osAttrs.filename, "/nonexistent/dir/file")
-      const stop = yield* remoteError(root.raise_stop(), "StopIteration")
-      assert.strictEqual(stop.remoteTraceback, "")
-      // a TS callback's error goes to Python and comes back through Python's traceback
-      const back = yield* remoteError(
-        root.call(() => {
-          throw new RangeError("index out of range in callback")
-        }),
-        "IndexError"
-      )
-      assert.include(back.remoteTraceback, "JavaScript stack")
-      assert.include(back.remoteTraceback, "Traceback (most recent call last)")
-    }), TIMEOUT)
+  live(
+    "Python exceptions become RemoteError: module, class, args, attrs, traceback, _remote_version",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* pythonServer()
+        const conn = yield* connect(port)
+        const root: any = yield* fx(conn.root)
+        const value = yield* remoteError(root.raise_value("boom"), "ValueError")
+        assert.strictEqual(value.module, "builtins")
+        assert.deepStrictEqual(value.args, ["boom", 7])
+        assert.strictEqual(value.remoteVersion, "5.3.0")
+        assert.include(value.remoteTraceback, "Traceback (most recent call last)")
+        assert.include(value.remoteTraceback, "ValueError: ('boom', 7)")
+        assert.isTrue(value.attrs.some(([k]) => k === "add_note"), "Python 3.11+ sends add_note")
+        assert.isTrue(value.is("builtins.ValueError"))
+        const custom = yield* remoteError(root.raise_custom(), "CustomError")
+        assert.strictEqual(custom.module, "__main__")
+        assert.strictEqual(custom.qualifiedName, "__main__.CustomError")
+        assert.deepStrictEqual(custom.args, ["custom!", 5])
+        assert.deepStrictEqual(custom.attrs.find(([k]) => k === "code"), ["code", 5])
+        const key = yield* remoteError(root.raise_key("zz"), "KeyError")
+        assert.deepStrictEqual(key.args, ["zz"])
+        const os = yield* remoteError(root.raise_os(), "FileNotFoundError")
+        const osAttrs = Object.fromEntries(os.attrs)
+        assert.strictEqual(osAttrs.errno, 2)
+        assert.strictEqual(osAttrs.filename, "/nonexistent/dir/file")
+        const stop = yield* remoteError(root.raise_stop(), "StopIteration")
+        assert.strictEqual(stop.remoteTraceback, "")
+        // a TS callback's error goes to Python and comes back through Python's traceback
+        const back = yield* remoteError(
+          root.call(() => {
+            throw new RangeError("index out of range in callback")
+          }),
+          "IndexError"
+        )
+        assert.include(back.remoteTraceback, "JavaScript stack")
+        assert.include(back.remoteTraceback, "Traceback (most recent call last)")
+      }),
+    TIMEOUT
+  )
 
   live("a Python server with include_local_traceback/version off", () =>
     Effect.gen(function*() {

@@ -7,13 +7,13 @@ import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
 import { kwargs } from "../../src/internal/netref/RemoteOp.js"
 import * as Brine from "../../src/internal/wire/Brine.js"
-import { collect, Handler, live, pythonServer, remoteError, wireSpy } from "./support.js"
+import * as Operations from "../../src/netref/Operations.js"
 import { TIMEOUT } from "../support/Child.js"
 import { connect, remote as fx } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { collect, Handler, live, pythonServer, remoteError, wireSpy } from "./support.js"
 
 const setup = (config: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
@@ -73,7 +73,10 @@ describePython("netref operations against a Python RPyC 5.3 server", () => {
     Effect.gen(function*() {
       const { root, spy } = yield* setup()
       assert.deepStrictEqual(yield* fx(root.kw(1)), [1, 2, [], 3, []])
-      assert.deepStrictEqual(yield* fx(root.kw(1, 5, 6, 7, kwargs({ c: 9, z: "zz" }))), [1, 5, [6, 7], 9, [["z", "zz"]]])
+      assert.deepStrictEqual(yield* fx(root.kw(1, 5, 6, 7, kwargs({ c: 9, z: "zz" }))), [1, 5, [6, 7], 9, [[
+        "z",
+        "zz"
+      ]]])
       assert.deepStrictEqual(yield* fx(root.kw(kwargs({ a: "A", b: "B" }))), ["A", "B", [], 3, []])
       assert.deepStrictEqual(spy.names(), ["CALLATTR", "CALLATTR", "CALLATTR"])
       const kw = yield* fx(root.kw)
@@ -110,7 +113,12 @@ describePython("netref operations against a Python RPyC 5.3 server", () => {
       spy.clear()
       assert.strictEqual(yield* fx(Operations.str(p)), "<3,4>")
       assert.strictEqual(yield* fx(Operations.repr(p)), "Point(3, 4)")
-      assert.includeMembers((yield* fx(Operations.dir(p))) as Array<string>, ["exposed_norm2", "norm2", "__eq__", "exposed_x"])
+      assert.includeMembers((yield* fx(Operations.dir(p))) as Array<string>, [
+        "exposed_norm2",
+        "norm2",
+        "__eq__",
+        "exposed_x"
+      ])
       const h = yield* fx(Operations.hash(p))
       assert.strictEqual(h, yield* fx(Operations.hash(q)))
       assert.deepStrictEqual(spy.names(), ["STR", "REPR", "DIR", "HASH", "HASH"])
@@ -136,71 +144,89 @@ describePython("netref operations against a Python RPyC 5.3 server", () => {
       assert.strictEqual(yield* fx(Operations.eq(list, [10, 20, 30])), Brine.NotImplemented)
     }), TIMEOUT)
 
-  live("len, getitem, setitem, delitem, contains on Python lists and dicts (CALLATTR dunders)", () =>
-    Effect.gen(function*() {
-      const { root, spy } = yield* setup()
-      const list = yield* fx(root.get_list())
-      const dict = yield* fx(root.get_dict())
-      spy.clear()
-      assert.strictEqual(yield* fx(Operations.len(list)), 3)
-      assert.strictEqual(yield* fx(Operations.getitem(list, -1)), 30)
-      yield* fx(Operations.setitem(list, 0, 11))
-      yield* fx(Operations.delitem(list, 1))
-      assert.isTrue(yield* fx(Operations.contains(list, 11)))
-      assert.isFalse(yield* fx(Operations.contains(list, 20)))
-      assert.deepStrictEqual(calledNames(spy), [
-        "__len__",
-        "__getitem__",
-        "__setitem__",
-        "__delitem__",
-        "__contains__",
-        "__contains__"
-      ])
-      assert.deepStrictEqual(yield* collect(list), [11, 30])
-      yield* remoteError(Operations.getitem(list, 5), "IndexError")
-      assert.strictEqual(yield* fx(Operations.getitem(dict, "b")), 2)
-      yield* fx(Operations.setitem(dict, "c", [1, 2]))
-      assert.deepStrictEqual(yield* fx(Operations.getitem(dict, "c")), [1, 2])
-      yield* fx(Operations.delitem(dict, "a"))
-      assert.strictEqual(yield* fx(Operations.len(dict)), 2)
-      const missing = yield* remoteError(Operations.getitem(dict, "zz"), "KeyError")
-      assert.deepStrictEqual(missing.args, ["zz"])
-      // slices travel as Brine.Slice
-      assert.deepStrictEqual(
-        yield* collect(yield* fx(Operations.getitem(root.get_list(), new Brine.Slice(1, null)))),
-        [20, 30]
-      )
-    }), TIMEOUT)
+  live(
+    "len, getitem, setitem, delitem, contains on Python lists and dicts (CALLATTR dunders)",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy } = yield* setup()
+        const list = yield* fx(root.get_list())
+        const dict = yield* fx(root.get_dict())
+        spy.clear()
+        assert.strictEqual(yield* fx(Operations.len(list)), 3)
+        assert.strictEqual(yield* fx(Operations.getitem(list, -1)), 30)
+        yield* fx(Operations.setitem(list, 0, 11))
+        yield* fx(Operations.delitem(list, 1))
+        assert.isTrue(yield* fx(Operations.contains(list, 11)))
+        assert.isFalse(yield* fx(Operations.contains(list, 20)))
+        assert.deepStrictEqual(calledNames(spy), [
+          "__len__",
+          "__getitem__",
+          "__setitem__",
+          "__delitem__",
+          "__contains__",
+          "__contains__"
+        ])
+        assert.deepStrictEqual(yield* collect(list), [11, 30])
+        yield* remoteError(Operations.getitem(list, 5), "IndexError")
+        assert.strictEqual(yield* fx(Operations.getitem(dict, "b")), 2)
+        yield* fx(Operations.setitem(dict, "c", [1, 2]))
+        assert.deepStrictEqual(yield* fx(Operations.getitem(dict, "c")), [1, 2])
+        yield* fx(Operations.delitem(dict, "a"))
+        assert.strictEqual(yield* fx(Operations.len(dict)), 2)
+        const missing = yield* remoteError(Operations.getitem(dict, "zz"), "KeyError")
+        assert.deepStrictEqual(missing.args, ["zz"])
+        // slices travel as Brine.Slice
+        assert.deepStrictEqual(
+          yield* collect(yield* fx(Operations.getitem(root.get_list(), new Brine.Slice(1, null)))),
+          [20, 30]
+        )
+      }),
+    TIMEOUT
+  )
 
-  live("for await over Python lists, dicts and generators: __iter__/__next__, StopIteration ends the loop", () =>
-    Effect.gen(function*() {
-      const { root, spy } = yield* setup()
-      const gen = yield* fx(root.gen(4))
-      spy.clear()
-      assert.deepStrictEqual(yield* collect(gen), [0, 1, 4, 9])
-      assert.deepStrictEqual(calledNames(spy), ["__iter__", "__next__", "__next__", "__next__", "__next__", "__next__"])
-      const stop = [...spy.frames].reverse().find((f) => f.dir === "in" && f.msg === 3)!
-      assert.strictEqual(stop.args, 1, "Python encodes StopIteration as the bare int 1")
-      assert.deepStrictEqual(yield* collect(root.get_list()), [10, 20, 30])
-      assert.deepStrictEqual(yield* collect(root.get_dict()), ["a", "b"])
-      // a Python exception other than StopIteration ends the loop with that error
-      const seen: Array<unknown> = []
-      const failed = yield* Effect.either(Effect.tryPromise({
-        try: async () => {
-          for await (const x of root.failing_gen() as AsyncIterable<unknown>) seen.push(x)
-        },
-        catch: (e) => e as any
-      }))
-      assert.deepStrictEqual(seen, [1])
-      assert.isTrue(Either.isLeft(failed))
-      assert.strictEqual((failed as Either.Left<any, unknown>).left.name, "ValueError")
-      // and the other way: a JS iterable handed to Python is iterated by Python
-      assert.strictEqual(yield* fx(root.sum(new Set([1, 2, 3]))), 6)
-      assert.strictEqual(yield* fx(root.sum((function*() {
-        yield 10
-        yield 20
-      })())), 30)
-    }), TIMEOUT)
+  live(
+    "for await over Python lists, dicts and generators: __iter__/__next__, StopIteration ends the loop",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy } = yield* setup()
+        const gen = yield* fx(root.gen(4))
+        spy.clear()
+        assert.deepStrictEqual(yield* collect(gen), [0, 1, 4, 9])
+        assert.deepStrictEqual(calledNames(spy), [
+          "__iter__",
+          "__next__",
+          "__next__",
+          "__next__",
+          "__next__",
+          "__next__"
+        ])
+        const stop = [...spy.frames].reverse().find((f) => f.dir === "in" && f.msg === 3)!
+        assert.strictEqual(stop.args, 1, "Python encodes StopIteration as the bare int 1")
+        assert.deepStrictEqual(yield* collect(root.get_list()), [10, 20, 30])
+        assert.deepStrictEqual(yield* collect(root.get_dict()), ["a", "b"])
+        // a Python exception other than StopIteration ends the loop with that error
+        const seen: Array<unknown> = []
+        const failed = yield* Effect.either(Effect.tryPromise({
+          try: async () => {
+            for await (const x of root.failing_gen() as AsyncIterable<unknown>) seen.push(x)
+          },
+          catch: (e) => e as any
+        }))
+        assert.deepStrictEqual(seen, [1])
+        assert.isTrue(Either.isLeft(failed))
+        assert.strictEqual((failed as Either.Left<any, unknown>).left.name, "ValueError")
+        // and the other way: a JS iterable handed to Python is iterated by Python
+        assert.strictEqual(yield* fx(root.sum(new Set([1, 2, 3]))), 6)
+        assert.strictEqual(
+          yield* fx(root.sum((function*() {
+            yield 10
+            yield 20
+          })())),
+          30
+        )
+      }),
+    TIMEOUT
+  )
 
   live("with-style use: __enter__ (CALLATTR) and CTXEXIT → __exit__(None, None, None)", () =>
     Effect.gen(function*() {

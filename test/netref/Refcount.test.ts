@@ -10,11 +10,15 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
 import type * as Connection from "../../src/internal/engine/Engine.js"
-import { Service } from "../../src/service/Service.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import type * as Message from "../../src/internal/wire/Message.js"
+import * as Operations from "../../src/netref/Operations.js"
+import { Service } from "../../src/service/Service.js"
+import { TIMEOUT } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 import {
   gcUntil,
   gcUntilEffect,
@@ -26,10 +30,6 @@ import {
   type WireSpy,
   wireSpy
 } from "./support.js"
-import { TIMEOUT } from "../support/Child.js"
-import { eventually } from "../support/Eventually.js"
-import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
-import { describePython } from "../support/Python.js"
 
 class Widget {
   exposed_size = 3
@@ -81,27 +81,30 @@ const dels = (spy: WireSpy): Array<[Message.IdPack, number]> =>
   })
 
 describe("netref reference counting against a TS peer", () => {
-  live("garbage collection sends one DEL carrying the number of times the id_pack was received", () =>
-    Effect.gen(function*() {
-      const { spy, conn, root, sconn } = yield* setup
-      const baseline = sconn.localObjectCount
-      const netrefs = conn.netrefCount
-      // received 5 times in one reply, then twice more: one netref, refcount 7
-      const idPack = yield* Effect.promise(async () => {
-        const many = (await root.widget_n(5)) as Array<unknown>
-        const again = await root.widget()
-        const again2 = await root.widget()
-        assert.isTrue(many.every((w) => w === again) && again === again2)
-        return Netref.stateOf(again)!.idPack
+  live(
+    "garbage collection sends one DEL carrying the number of times the id_pack was received",
+    () =>
+      Effect.gen(function*() {
+        const { spy, conn, root, sconn } = yield* setup
+        const baseline = sconn.localObjectCount
+        const netrefs = conn.netrefCount
+        // received 5 times in one reply, then twice more: one netref, refcount 7
+        const idPack = yield* Effect.promise(async () => {
+          const many = (await root.widget_n(5)) as Array<unknown>
+          const again = await root.widget()
+          const again2 = await root.widget()
+          assert.isTrue(many.every((w) => w === again) && again === again2)
+          return Netref.stateOf(again)!.idPack
+        })
+        assert.strictEqual(sconn.localObjectCount, baseline + 1)
+        assert.strictEqual(conn.netrefCount, netrefs + 1)
+        yield* gcUntil(() => sconn.localObjectCount === baseline, "the server dropped the widget")
+        assert.deepStrictEqual(dels(spy).filter(([p]) => String(p) === String(idPack)), [[idPack, 7]])
+        assert.strictEqual(conn.netrefCount, netrefs)
+        // the object is still usable through a fresh reference
+        assert.strictEqual(yield* fx(root.widget().size), 3)
       })
-      assert.strictEqual(sconn.localObjectCount, baseline + 1)
-      assert.strictEqual(conn.netrefCount, netrefs + 1)
-      yield* gcUntil(() => sconn.localObjectCount === baseline, "the server dropped the widget")
-      assert.deepStrictEqual(dels(spy).filter(([p]) => String(p) === String(idPack)), [[idPack, 7]])
-      assert.strictEqual(conn.netrefCount, netrefs)
-      // the object is still usable through a fresh reference
-      assert.strictEqual(yield* fx(root.widget().size), 3)
-    }))
+  )
 
   live("explicit release: Netref.release, Symbol.dispose, Symbol.asyncDispose, `using`", () =>
     Effect.gen(function*() {
@@ -197,56 +200,70 @@ describe("netref reference counting against a TS peer", () => {
 })
 
 describePython("netref reference counting against Python RPyC 5.3", () => {
-  live("TS client ↔ Python server: 10,000 references, Python's object table returns to its baseline", () =>
-    Effect.gen(function*() {
-      const { port } = yield* pythonServer()
-      const conn = yield* connect(port)
-      const root: any = yield* fx(conn.root)
-      const count = () => fx<number>(root.local_object_count())
-      const baseline = yield* count()
-      const netrefs = conn.netrefCount
-      // taken in an async function that returns, so that no local variable outlives it
-      const taken = yield* Effect.promise(async () => {
-        // refcount > 1: the same Python object 1,000 times is one netref, released by one DEL(…, 1000)
-        const same = (await root.same_many(1000)) as Array<unknown>
-        assert.isTrue(same.every((s) => s === same[0]))
-        assert.strictEqual(Netref.stateOf(same[0])!.refcount, 1000)
-        assert.strictEqual(await root.local_object_count(), baseline + 1)
-        let taken = same.length
-        for (let i = 0; i < 40; i++) {
-          const batch = (await root.fresh_many(100)) as Array<unknown>
-          taken += batch.length
-        }
-        for (let i = 0; i < 5000; i++) {
-          await root.fresh()
-          taken++
-        }
-        return taken
-      })
-      assert.strictEqual(taken, 10_000)
-      let last = -1
-      yield* gcUntilEffect(
-        Effect.map(count(), (n) => {
-          last = n
-          return n === baseline && conn.netrefCount === netrefs
-        }),
-        "Python's object table is back at its baseline"
-      ).pipe(Effect.tapDefect(() => Effect.sync(() => console.error(`python table ${last}, baseline ${baseline}, netrefs ${conn.netrefCount}`))))
-      // the connection still works
-      assert.strictEqual(yield* fx(root.the_answer), 42)
-    }), TIMEOUT)
+  live(
+    "TS client ↔ Python server: 10,000 references, Python's object table returns to its baseline",
+    () =>
+      Effect.gen(function*() {
+        const { port } = yield* pythonServer()
+        const conn = yield* connect(port)
+        const root: any = yield* fx(conn.root)
+        const count = () => fx<number>(root.local_object_count())
+        const baseline = yield* count()
+        const netrefs = conn.netrefCount
+        // taken in an async function that returns, so that no local variable outlives it
+        const taken = yield* Effect.promise(async () => {
+          // refcount > 1: the same Python object 1,000 times is one netref, released by one DEL(…, 1000)
+          const same = (await root.same_many(1000)) as Array<unknown>
+          assert.isTrue(same.every((s) => s === same[0]))
+          assert.strictEqual(Netref.stateOf(same[0])!.refcount, 1000)
+          assert.strictEqual(await root.local_object_count(), baseline + 1)
+          let taken = same.length
+          for (let i = 0; i < 40; i++) {
+            const batch = (await root.fresh_many(100)) as Array<unknown>
+            taken += batch.length
+          }
+          for (let i = 0; i < 5000; i++) {
+            await root.fresh()
+            taken++
+          }
+          return taken
+        })
+        assert.strictEqual(taken, 10_000)
+        let last = -1
+        yield* gcUntilEffect(
+          Effect.map(count(), (n) => {
+            last = n
+            return n === baseline && conn.netrefCount === netrefs
+          }),
+          "Python's object table is back at its baseline"
+        ).pipe(
+          Effect.tapDefect(() =>
+            Effect.sync(() => console.error(`python table ${last}, baseline ${baseline}, netrefs ${conn.netrefCount}`))
+          )
+        )
+        // the connection still works
+        assert.strictEqual(yield* fx(root.the_answer), 42)
+      }),
+    TIMEOUT
+  )
 
-  live("Python client ↔ TS server: 10,000 references, the TS table returns to its baseline", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(RefService)
-      const r = yield* pythonClient<{ base: number; peak: number; same_peak: number; after: number; references: number }>(
-        "churn_client.py",
-        String(server.port),
-        "10000"
-      )
-      assert.strictEqual(r.references, 10_000)
-      assert.strictEqual(r.peak, r.base + 100)
-      assert.strictEqual(r.same_peak, r.base + 1, "the same object sent 1000 times is one table entry")
-      assert.strictEqual(r.after, r.base)
-    }), TIMEOUT)
+  live(
+    "Python client ↔ TS server: 10,000 references, the TS table returns to its baseline",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* serve(RefService)
+        const r = yield* pythonClient<
+          { base: number; peak: number; same_peak: number; after: number; references: number }
+        >(
+          "churn_client.py",
+          String(server.port),
+          "10000"
+        )
+        assert.strictEqual(r.references, 10_000)
+        assert.strictEqual(r.peak, r.base + 100)
+        assert.strictEqual(r.same_peak, r.base + 1, "the same object sent 1000 times is one table entry")
+        assert.strictEqual(r.after, r.base)
+      }),
+    TIMEOUT
+  )
 })

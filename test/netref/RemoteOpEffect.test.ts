@@ -12,8 +12,8 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Client from "../../src/client/Client.js"
-import * as Server from "../../src/server/Server.js"
 import type { Remote } from "../../src/netref/RemoteOp.js"
+import * as Server from "../../src/server/Server.js"
 import { Service } from "../../src/service/Service.js"
 
 class Ledger {
@@ -96,7 +96,10 @@ describe("remote operations are Effects to the runtime", () => {
       assert.strictEqual(yield* Effect.flatMap(db.commit(), (s) => Effect.succeed(s)), "commit 2")
       assert.strictEqual(yield* Effect.promise(() => db.commit()), "commit 3")
       const ledger: Remote = yield* db
-      assert.strictEqual(yield* Effect.all([ledger.commit(), ledger.commit()]).pipe(Effect.map((xs) => xs.join())), "commit 4,commit 5")
+      assert.strictEqual(
+        yield* Effect.all([ledger.commit(), ledger.commit()]).pipe(Effect.map((xs) => xs.join())),
+        "commit 4,commit 5"
+      )
       assert.strictEqual(yield* Effect.promise(() => Effect.runPromise(db)), ledger)
     }))
 })

@@ -5,16 +5,16 @@
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
 import { byRef } from "../../src/internal/engine/Engine.js"
-import { Service } from "../../src/service/Service.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
 import * as Brine from "../../src/internal/wire/Brine.js"
 import * as Pickle from "../../src/internal/wire/Pickle.js"
-import { collect, Handler, Label, live, pythonServer, remoteError, wireSpy } from "./support.js"
+import * as Operations from "../../src/netref/Operations.js"
+import { Service } from "../../src/service/Service.js"
 import { TIMEOUT } from "../support/Child.js"
 import { connect, remote as fx, serve, serverConnection } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
+import { collect, Handler, Label, live, pythonServer, remoteError, wireSpy } from "./support.js"
 
 class Widget {
   constructor(readonly size: number) {}
@@ -102,122 +102,141 @@ const lastCallArgs = (spy: { frames: ReadonlyArray<{ dir: string; handler: numbe
 }
 
 describe("values on the wire, TS ↔ TS", () => {
-  live("by value: None, bool, int, bigint, float, str, bytes, tuples and the wrapper types", () =>
-    Effect.gen(function*() {
-      const { root, spy } = yield* setup()
-      const sent = [
-        null,
-        undefined,
-        true,
-        false,
-        7,
-        -3,
-        2 ** 53 + 2,
-        2n ** 70n,
-        5n,
-        1.5,
-        new Brine.PyFloat(2),
-        "héllo",
-        new Uint8Array([0, 255]),
-        Buffer.from([1, 2]),
-        [1, "a", [2.5, null]]
-      ]
-      assert.deepStrictEqual(yield* fx(root.describe(...sent)), [
-        "null",
-        "null",
-        "boolean true",
-        "boolean false",
-        "number 7",
-        "number -3",
-        `bigint ${2 ** 53 + 2}`,
-        `bigint ${2n ** 70n}`,
-        "number 5",
-        "number 1.5",
-        "number 2",
-        "string héllo",
-        "bytes 0,255",
-        "bytes 1,2",
-        ["number 1", "string a", ["number 2.5", "null"]]
-      ])
-      // all of it went as one label-1 value
-      assert.strictEqual(lastCallArgs(spy)[0], Label.VALUE)
-      // the wrappers round-trip as themselves
-      const wrappers = [new Brine.FrozenSet([1, "x"]), new Brine.Slice(1, null, -1), new Brine.Complex(1, -2)]
-      const back = (yield* fx(root.echo(wrappers))) as Array<unknown>
-      assert.deepStrictEqual(back, wrappers)
-      assert.instanceOf(back[0], Brine.FrozenSet)
-      assert.instanceOf(back[1], Brine.Slice)
-      assert.instanceOf(back[2], Brine.Complex)
-      assert.strictEqual(yield* fx(root.echo(Brine.Ellipsis)), Brine.Ellipsis)
-      assert.strictEqual(yield* fx(root.echo(Brine.NotImplemented)), Brine.NotImplemented)
-      // inbound: what a TS server returns by value
-      const values = (yield* fx(root.values())) as Array<unknown>
-      assert.deepStrictEqual(values.slice(0, 9), [null, null, true, 7, 2n ** 70n, 1.5, 2, "héllo", new Uint8Array([0, 255])])
-      assert.deepStrictEqual(values[9], [1, "a", [2.5, null]])
-      assert.deepStrictEqual(values[10], new Brine.FrozenSet([1]))
-      assert.deepStrictEqual(values[11], new Brine.Slice(1, 9, 2))
-      assert.deepStrictEqual(values[12], new Brine.Complex(1, 2))
-      assert.strictEqual(values[13], Brine.Ellipsis)
-      assert.strictEqual(values[14], Brine.NotImplemented)
-    }))
+  live(
+    "by value: None, bool, int, bigint, float, str, bytes, tuples and the wrapper types",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy } = yield* setup()
+        const sent = [
+          null,
+          undefined,
+          true,
+          false,
+          7,
+          -3,
+          2 ** 53 + 2,
+          2n ** 70n,
+          5n,
+          1.5,
+          new Brine.PyFloat(2),
+          "héllo",
+          new Uint8Array([0, 255]),
+          Buffer.from([1, 2]),
+          [1, "a", [2.5, null]]
+        ]
+        assert.deepStrictEqual(yield* fx(root.describe(...sent)), [
+          "null",
+          "null",
+          "boolean true",
+          "boolean false",
+          "number 7",
+          "number -3",
+          `bigint ${2 ** 53 + 2}`,
+          `bigint ${2n ** 70n}`,
+          "number 5",
+          "number 1.5",
+          "number 2",
+          "string héllo",
+          "bytes 0,255",
+          "bytes 1,2",
+          ["number 1", "string a", ["number 2.5", "null"]]
+        ])
+        // all of it went as one label-1 value
+        assert.strictEqual(lastCallArgs(spy)[0], Label.VALUE)
+        // the wrappers round-trip as themselves
+        const wrappers = [new Brine.FrozenSet([1, "x"]), new Brine.Slice(1, null, -1), new Brine.Complex(1, -2)]
+        const back = (yield* fx(root.echo(wrappers))) as Array<unknown>
+        assert.deepStrictEqual(back, wrappers)
+        assert.instanceOf(back[0], Brine.FrozenSet)
+        assert.instanceOf(back[1], Brine.Slice)
+        assert.instanceOf(back[2], Brine.Complex)
+        assert.strictEqual(yield* fx(root.echo(Brine.Ellipsis)), Brine.Ellipsis)
+        assert.strictEqual(yield* fx(root.echo(Brine.NotImplemented)), Brine.NotImplemented)
+        // inbound: what a TS server returns by value
+        const values = (yield* fx(root.values())) as Array<unknown>
+        assert.deepStrictEqual(values.slice(0, 9), [
+          null,
+          null,
+          true,
+          7,
+          2n ** 70n,
+          1.5,
+          2,
+          "héllo",
+          new Uint8Array([0, 255])
+        ])
+        assert.deepStrictEqual(values[9], [1, "a", [2.5, null]])
+        assert.deepStrictEqual(values[10], new Brine.FrozenSet([1]))
+        assert.deepStrictEqual(values[11], new Brine.Slice(1, 9, 2))
+        assert.deepStrictEqual(values[12], new Brine.Complex(1, 2))
+        assert.strictEqual(values[13], Brine.Ellipsis)
+        assert.strictEqual(values[14], Brine.NotImplemented)
+      })
+  )
 
-  live("a string with a lone surrogate is refused locally (ProtocolError Encode), nothing is sent", () =>
-    Effect.gen(function*() {
-      const { root, spy } = yield* setup()
-      const result = yield* Effect.either(fx(root.echo("a\uD800b")))
-      assert.isTrue(Either.isLeft(result))
-      const e = (result as Either.Left<any, unknown>).left
-      assert.strictEqual(e._tag, "ProtocolError")
-      assert.strictEqual(e.reason, "Encode")
-      assert.deepStrictEqual(spy.names(), [])
-      // the connection is fine afterwards
-      assert.strictEqual(yield* fx(root.echo("ok")), "ok")
-    }))
+  live(
+    "a string with a lone surrogate is refused locally (ProtocolError Encode), nothing is sent",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy } = yield* setup()
+        const result = yield* Effect.either(fx(root.echo("a\uD800b")))
+        assert.isTrue(Either.isLeft(result))
+        const e = (result as Either.Left<any, unknown>).left
+        assert.strictEqual(e._tag, "ProtocolError")
+        assert.strictEqual(e.reason, "Encode")
+        assert.deepStrictEqual(spy.names(), [])
+        // the connection is fine afterwards
+        assert.strictEqual(yield* fx(root.echo("ok")), "ok")
+      })
+  )
 
-  live("by reference: objects, instances, Maps, Sets, functions, classes, byRef arrays, errors", () =>
-    Effect.gen(function*() {
-      const { root, spy, service } = yield* setup()
-      const obj = { a: 1 }
-      const w = new Widget(2)
-      const map = new Map([["k", 1]])
-      const set = new Set([1])
-      const fn = (x: number) => x + 1
-      const arr = byRef([1, 2])
-      const err = new RangeError("r")
-      assert.deepStrictEqual(yield* fx(root.describe(obj, w, map, set, fn, Widget, arr, err)), [
-        "netref builtins.object",
-        "netref builtins.object",
-        "netref builtins.dict",
-        "netref builtins.set",
-        "netref builtins.function",
-        "netref js.Widget",
-        "netref builtins.list",
-        "netref builtins.Exception"
-      ])
-      // the argument tuple went as label 2 with one label-4 box per reference
-      const args = lastCallArgs(spy) as [number, Array<[number, unknown]>]
-      assert.strictEqual(args[0], Label.TUPLE)
-      assert.deepStrictEqual(args[1].map((b) => b[0]), Array(8).fill(Label.REMOTE_REF))
-      // a tuple holding a reference: items boxed one by one
-      assert.deepStrictEqual(yield* fx(root.describe([1, obj])), [["number 1", "netref builtins.object"]])
-      const inner = lastCallArgs(spy) as [number, Array<[number, unknown]>]
-      assert.strictEqual(inner[1][0]![0], Label.TUPLE)
-      // what comes back is the very same local object (label 3 on the way back)
-      for (const v of [obj, w, map, set, fn, Widget, arr, err]) {
-        assert.strictEqual(yield* fx(root.echo(v)), v)
-      }
-      const echoed = yield* fx(root.echo([obj, [w]]))
-      assert.strictEqual(echoed[0], obj)
-      assert.strictEqual(echoed[1][0], w)
-      // the server saw netrefs, one per object (sent twice: the same netref)
-      assert.isTrue(yield* fx(root.same(obj, obj)))
-      assert.isFalse(yield* fx(root.same(obj, { a: 1 })))
-      assert.isTrue(service.received.every((r) => Netref.isNetref(r) || Array.isArray(r)))
-      // without byRef an array is a tuple: a copy, by value
-      assert.deepStrictEqual(yield* fx(root.describe([1, 2])), [["number 1", "number 2"]])
-      const copy = [1, 2]
-      assert.notStrictEqual(yield* fx(root.echo(copy)), copy)
-    }))
+  live(
+    "by reference: objects, instances, Maps, Sets, functions, classes, byRef arrays, errors",
+    () =>
+      Effect.gen(function*() {
+        const { root, spy, service } = yield* setup()
+        const obj = { a: 1 }
+        const w = new Widget(2)
+        const map = new Map([["k", 1]])
+        const set = new Set([1])
+        const fn = (x: number) => x + 1
+        const arr = byRef([1, 2])
+        const err = new RangeError("r")
+        assert.deepStrictEqual(yield* fx(root.describe(obj, w, map, set, fn, Widget, arr, err)), [
+          "netref builtins.object",
+          "netref builtins.object",
+          "netref builtins.dict",
+          "netref builtins.set",
+          "netref builtins.function",
+          "netref js.Widget",
+          "netref builtins.list",
+          "netref builtins.Exception"
+        ])
+        // the argument tuple went as label 2 with one label-4 box per reference
+        const args = lastCallArgs(spy) as [number, Array<[number, unknown]>]
+        assert.strictEqual(args[0], Label.TUPLE)
+        assert.deepStrictEqual(args[1].map((b) => b[0]), Array(8).fill(Label.REMOTE_REF))
+        // a tuple holding a reference: items boxed one by one
+        assert.deepStrictEqual(yield* fx(root.describe([1, obj])), [["number 1", "netref builtins.object"]])
+        const inner = lastCallArgs(spy) as [number, Array<[number, unknown]>]
+        assert.strictEqual(inner[1][0]![0], Label.TUPLE)
+        // what comes back is the very same local object (label 3 on the way back)
+        for (const v of [obj, w, map, set, fn, Widget, arr, err]) {
+          assert.strictEqual(yield* fx(root.echo(v)), v)
+        }
+        const echoed = yield* fx(root.echo([obj, [w]]))
+        assert.strictEqual(echoed[0], obj)
+        assert.strictEqual(echoed[1][0], w)
+        // the server saw netrefs, one per object (sent twice: the same netref)
+        assert.isTrue(yield* fx(root.same(obj, obj)))
+        assert.isFalse(yield* fx(root.same(obj, { a: 1 })))
+        assert.isTrue(service.received.every((r) => Netref.isNetref(r) || Array.isArray(r)))
+        // without byRef an array is a tuple: a copy, by value
+        assert.deepStrictEqual(yield* fx(root.describe([1, 2])), [["number 1", "number 2"]])
+        const copy = [1, 2]
+        assert.notStrictEqual(yield* fx(root.echo(copy)), copy)
+      })
+  )
 
   live("inbound references: the TS client gets netrefs with Pythonic name_packs", () =>
     Effect.gen(function*() {
@@ -272,12 +291,15 @@ describe("values on the wire, TS ↔ TS", () => {
       assert.match(String(e.args[0]), /Widget|Unsupported|plain/i)
     }))
 
-  live("obtain() from a TS peer with the default config: ValueError('pickling is disabled')", () =>
-    Effect.gen(function*() {
-      const { root } = yield* setup()
-      const e = yield* remoteError(Operations.obtain(root.plain()), "ValueError")
-      assert.deepStrictEqual(e.args, ["pickling is disabled"])
-    }))
+  live(
+    "obtain() from a TS peer with the default config: ValueError('pickling is disabled')",
+    () =>
+      Effect.gen(function*() {
+        const { root } = yield* setup()
+        const e = yield* remoteError(Operations.obtain(root.plain()), "ValueError")
+        assert.deepStrictEqual(e.args, ["pickling is disabled"])
+      })
+  )
 })
 
 describePython("values on the wire, TS ↔ Python RPyC 5.3", () => {
@@ -380,10 +402,14 @@ describePython("values on the wire, TS ↔ Python RPyC 5.3", () => {
       assert.include(e.message, "Point")
     }), TIMEOUT)
 
-  live("obtain() from Python with pickling disabled (default): ValueError('pickling is disabled')", () =>
-    Effect.gen(function*() {
-      const { root } = yield* pySetup()
-      const e = yield* remoteError(Operations.obtain(root.plain_data()), "ValueError")
-      assert.deepStrictEqual(e.args, ["pickling is disabled"])
-    }), TIMEOUT)
+  live(
+    "obtain() from Python with pickling disabled (default): ValueError('pickling is disabled')",
+    () =>
+      Effect.gen(function*() {
+        const { root } = yield* pySetup()
+        const e = yield* remoteError(Operations.obtain(root.plain_data()), "ValueError")
+        assert.deepStrictEqual(e.args, ["pickling is disabled"])
+      }),
+    TIMEOUT
+  )
 })

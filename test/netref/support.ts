@@ -230,8 +230,7 @@ type Body = () => Effect.Effect<unknown, unknown, any>
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
-const wrap = (body: Body) => () =>
-  (body() as Effect.Effect<unknown, unknown, Scope.Scope>).pipe(Effect.provide(quiet))
+const wrap = (body: Body) => () => (body() as Effect.Effect<unknown, unknown, Scope.Scope>).pipe(Effect.provide(quiet))
 
 /**
  * A test on real sockets and the real clock, with a Scope. The body's requirements are cast: a

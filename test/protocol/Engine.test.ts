@@ -17,21 +17,21 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Client from "../../src/client/Client.js"
-import * as Netref from "../../src/internal/netref/Netref.js"
-import * as Operations from "../../src/netref/Operations.js"
-import type * as RemoteOp from "../../src/internal/netref/RemoteOp.js"
 import type * as Config from "../../src/internal/base/Config.js"
-import * as Connection from "../../src/internal/engine/Engine.js"
 import type { RemoteFailure } from "../../src/internal/base/Errors.js"
-import * as Server from "../../src/server/Server.js"
+import * as Connection from "../../src/internal/engine/Engine.js"
+import * as Netref from "../../src/internal/netref/Netref.js"
+import type * as RemoteOp from "../../src/internal/netref/RemoteOp.js"
+import * as Message from "../../src/internal/wire/Message.js"
+import * as Operations from "../../src/netref/Operations.js"
+import type * as Server from "../../src/server/Server.js"
 import * as Services from "../../src/service/Service.js"
 import { Service, VoidService } from "../../src/service/Service.js"
-import * as Message from "../../src/internal/wire/Message.js"
-import { connectRaw, decode, rawFrame, type RawPeer, rawServer, requestFrame } from "../support/RawPeer.js"
-import { captureLogs, type LogCapture, memorySocketPair, timed, within } from "./support.js"
 import { eventually } from "../support/Eventually.js"
 import * as Peers from "../support/Peers.js"
 import { serve } from "../support/Peers.js"
+import { connectRaw, decode, rawFrame, type RawPeer, rawServer, requestFrame } from "../support/RawPeer.js"
+import { captureLogs, type LogCapture, memorySocketPair, timed, within } from "./support.js"
 
 const { Handler, Label, MsgType } = Message
 
@@ -206,8 +206,10 @@ describe("concurrent calls", () => {
       const server = yield* serve(MathService)
       const conn = yield* connect(server)
       const root = yield* conn.root
-      const calls = Array.from({ length: 1000 }, (_, i) =>
-        fx(i % 3 === 0 ? root.double(i) : i % 3 === 1 ? root.slow_square(i) : root.async_neg(i)))
+      const calls = Array.from(
+        { length: 1000 },
+        (_, i) => fx(i % 3 === 0 ? root.double(i) : i % 3 === 1 ? root.slow_square(i) : root.async_neg(i))
+      )
       const results: Array<number> = yield* Effect.all(calls, { concurrency: "unbounded" })
       assert.strictEqual(results.length, 1000)
       for (let i = 0; i < 1000; i++) assert.strictEqual(results[i], expectedFor(i), `call #${i}`)
@@ -219,8 +221,11 @@ describe("concurrent calls", () => {
     return Effect.gen(function*() {
       const server = yield* serve(MathService)
       const conn = yield* connect(server)
-      const calls = Array.from({ length: 1000 }, (_, i) =>
-        fx(i % 3 === 0 ? conn.root.double(i) : i % 3 === 1 ? conn.root.slow_square(i) : conn.root.async_neg(i)))
+      const calls = Array.from(
+        { length: 1000 },
+        (_, i) =>
+          fx(i % 3 === 0 ? conn.root.double(i) : i % 3 === 1 ? conn.root.slow_square(i) : conn.root.async_neg(i))
+      )
       const results: Array<number> = yield* Effect.all(calls, { concurrency: "unbounded" })
       for (let i = 0; i < 1000; i++) assert.strictEqual(results[i], expectedFor(i), `call #${i}`)
       assert.strictEqual(conn.pendingCount, 0)
@@ -578,7 +583,10 @@ describe("garbage, truncated and oversized frames", () => {
       const [result, elapsed] = yield* timed(Effect.either(fx(big.root.echo("x".repeat(2000)))))
       expectTag(result, "ConnectionClosed")
       assert.isBelow(elapsed, 3000)
-      yield* eventually(() => logs.protocolErrors().some((e) => e.detail.includes("exceeds the maximum of 1024")), "logged")
+      yield* eventually(
+        () => logs.protocolErrors().some((e) => e.detail.includes("exceeds the maximum of 1024")),
+        "logged"
+      )
       assert.strictEqual(yield* good.root.echo("fine"), "fine")
     })
   })
@@ -597,42 +605,45 @@ describe("garbage, truncated and oversized frames", () => {
       yield* eventually(() => server.connections.size === 0, "the server forgot the connection")
     }))
 
-  liveTest("errors inside well-formed requests are exception replies; the connection stays up", (logs) =>
-    Effect.gen(function*() {
-      const server = yield* serve(EchoService)
-      const raw = yield* connectRaw(server.port!)
-      const unknownObject: Message.IdPack = ["builtins.object", 1, 987654321]
-      const bad: ReadonlyArray<readonly [string, Buffer, string]> = [
-        ["unknown handler", requestFrame(5, 0, 99, [Label.VALUE, []]), "KeyError"],
-        [
-          "GETATTR on an unknown id_pack",
-          requestFrame(5, 1, Handler.GETATTR, [Label.TUPLE, [[Label.LOCAL_REF, unknownObject], [Label.VALUE, "x"]]]),
-          "KeyError"
-        ],
-        ["an invalid box label", requestFrame(5, 2, Handler.PING, [7, ["x"]]), "ValueError"],
-        ["request args that are not a pair", rawFrame(Message.encodePayload(5, MsgType.REQUEST, 3, 5)), "ValueError"],
-        [
-          "DEL of an unknown object",
-          requestFrame(5, 4, Handler.DEL, [Label.TUPLE, [[Label.LOCAL_REF, unknownObject], [Label.VALUE, 1]]]),
-          "KeyError"
+  liveTest(
+    "errors inside well-formed requests are exception replies; the connection stays up",
+    (logs) =>
+      Effect.gen(function*() {
+        const server = yield* serve(EchoService)
+        const raw = yield* connectRaw(server.port!)
+        const unknownObject: Message.IdPack = ["builtins.object", 1, 987654321]
+        const bad: ReadonlyArray<readonly [string, Buffer, string]> = [
+          ["unknown handler", requestFrame(5, 0, 99, [Label.VALUE, []]), "KeyError"],
+          [
+            "GETATTR on an unknown id_pack",
+            requestFrame(5, 1, Handler.GETATTR, [Label.TUPLE, [[Label.LOCAL_REF, unknownObject], [Label.VALUE, "x"]]]),
+            "KeyError"
+          ],
+          ["an invalid box label", requestFrame(5, 2, Handler.PING, [7, ["x"]]), "ValueError"],
+          ["request args that are not a pair", rawFrame(Message.encodePayload(5, MsgType.REQUEST, 3, 5)), "ValueError"],
+          [
+            "DEL of an unknown object",
+            requestFrame(5, 4, Handler.DEL, [Label.TUPLE, [[Label.LOCAL_REF, unknownObject], [Label.VALUE, 1]]]),
+            "KeyError"
+          ]
         ]
-      ]
-      for (const [what, bytes, pyClass] of bad) {
-        yield* raw.write(bytes)
-        const env = yield* nextEnvelope(raw, 5, `the reply to ${what}`)
-        assert.strictEqual(env.msg, MsgType.EXCEPTION, what)
-        const vinegar = env.args as [[string, string], unknown, unknown, string]
-        assert.deepStrictEqual(vinegar[0], ["builtins", pyClass], what)
-      }
-      // replies to requests nobody sent are dropped silently
-      yield* raw.write(rawFrame(Message.encodePayload(5, MsgType.REPLY, 999, [Label.VALUE, null])))
-      yield* raw.write(rawFrame(Message.encodePayload(5, MsgType.EXCEPTION, 998, 1)))
-      yield* raw.write(requestFrame(5, 5, Handler.PING, [Label.VALUE, ["still up"]]))
-      const pong = yield* nextEnvelope(raw, 5, "the PING reply")
-      assert.deepStrictEqual([pong.msg, pong.seq, pong.args], [MsgType.REPLY, 5, [Label.VALUE, "still up"]])
-      assert.isFalse(raw.isClosed())
-      assert.deepStrictEqual(logs.protocolErrors(), [])
-    }))
+        for (const [what, bytes, pyClass] of bad) {
+          yield* raw.write(bytes)
+          const env = yield* nextEnvelope(raw, 5, `the reply to ${what}`)
+          assert.strictEqual(env.msg, MsgType.EXCEPTION, what)
+          const vinegar = env.args as [[string, string], unknown, unknown, string]
+          assert.deepStrictEqual(vinegar[0], ["builtins", pyClass], what)
+        }
+        // replies to requests nobody sent are dropped silently
+        yield* raw.write(rawFrame(Message.encodePayload(5, MsgType.REPLY, 999, [Label.VALUE, null])))
+        yield* raw.write(rawFrame(Message.encodePayload(5, MsgType.EXCEPTION, 998, 1)))
+        yield* raw.write(requestFrame(5, 5, Handler.PING, [Label.VALUE, ["still up"]]))
+        const pong = yield* nextEnvelope(raw, 5, "the PING reply")
+        assert.deepStrictEqual([pong.msg, pong.seq, pong.args], [MsgType.REPLY, 5, [Label.VALUE, "still up"]])
+        assert.isFalse(raw.isClosed())
+        assert.deepStrictEqual(logs.protocolErrors(), [])
+      })
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -1034,8 +1045,7 @@ const fakeServer = Effect.gen(function*() {
   return { port: raw.port, count: (handler: number) => counts.get(handler) ?? 0 }
 })
 
-const replyFrame = (seq: number, box: unknown) =>
-  rawFrame(Message.encodePayload(5, MsgType.REPLY, seq, box))
+const replyFrame = (seq: number, box: unknown) => rawFrame(Message.encodePayload(5, MsgType.REPLY, seq, box))
 
 describe("GETROOT", () => {
   liveTest("conn.root twice gives the identical netref", () => {

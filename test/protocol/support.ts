@@ -55,8 +55,7 @@ export const captureLogs = (): LogCapture => {
   return {
     entries,
     layer: Logger.replace(Logger.defaultLogger, logger),
-    protocolErrors: () =>
-      entries.flatMap((e) => e.items.filter((i): i is ProtocolError => i instanceof ProtocolError))
+    protocolErrors: () => entries.flatMap((e) => e.items.filter((i): i is ProtocolError => i instanceof ProtocolError))
   }
 }
 
@@ -100,7 +99,10 @@ export const memorySocketPair = (): Effect.Effect<readonly [Socket.Socket, Socke
     return [memorySocket(aIn, bIn), memorySocket(bIn, aIn)] as const
   })
 
-const memorySocket = (inbound: Queue.Queue<Uint8Array | null>, outbound: Queue.Queue<Uint8Array | null>): Socket.Socket => {
+const memorySocket = (
+  inbound: Queue.Queue<Uint8Array | null>,
+  outbound: Queue.Queue<Uint8Array | null>
+): Socket.Socket => {
   const run = <_, E, R>(
     handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
     options?: { readonly onOpen?: Effect.Effect<void> | undefined }

@@ -11,11 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
-import { runPython } from "./support.js"
 import { spawn } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { freePort } from "../support/Ports.js"
 import { requirePython, runPythonTests } from "../support/Python.js"
+import { runPython } from "./support.js"
 
 const LOOPBACK = "127.0.0.1"
 
@@ -126,19 +126,23 @@ describe.skipIf(!runPythonTests)("interop with Python RPyC 5.3.0", () => {
         }), TIMEOUT)
     }
 
-    it.scopedLive("listing disabled: Python answers None, listServices fails with ForbiddenError", () =>
-      Effect.gen(function*() {
-        const port = yield* freePort("udp")
-        const registry = yield* spawn(requirePython(), ["-c", RPYC_REGISTRY, "--port", String(port)])
-        yield* registry.waitFor(new RegExp(`server started on [^\\s]*:${port}`))
-        const registrar = yield* RegistryClient.makeUdp({ host: LOOPBACK, port })
-        assert.deepStrictEqual(yield* registrar.list(), Option.none())
-        const error = yield* RegistryClient.listServices().pipe(
-          Effect.flip,
-          Effect.provideService(RegistryClient.Registrar, registrar)
-        )
-        assert.strictEqual(error._tag, "ForbiddenError")
-      }), TIMEOUT)
+    it.scopedLive(
+      "listing disabled: Python answers None, listServices fails with ForbiddenError",
+      () =>
+        Effect.gen(function*() {
+          const port = yield* freePort("udp")
+          const registry = yield* spawn(requirePython(), ["-c", RPYC_REGISTRY, "--port", String(port)])
+          yield* registry.waitFor(new RegExp(`server started on [^\\s]*:${port}`))
+          const registrar = yield* RegistryClient.makeUdp({ host: LOOPBACK, port })
+          assert.deepStrictEqual(yield* registrar.list(), Option.none())
+          const error = yield* RegistryClient.listServices().pipe(
+            Effect.flip,
+            Effect.provideService(RegistryClient.Registrar, registrar)
+          )
+          assert.strictEqual(error._tag, "ForbiddenError")
+        }),
+      TIMEOUT
+    )
   })
 
   describe("(b) our registry servers, Python registrars", () => {
@@ -175,22 +179,26 @@ describe.skipIf(!runPythonTests)("interop with Python RPyC 5.3.0", () => {
 
   describe("(c) a Python ThreadedServer auto-registers with our registry", () => {
     for (const mode of ["UDP", "TCP"] as const) {
-      it.scopedLive(`${mode}: our registrar discovers it, and it unregisters on shutdown`, () =>
-        Effect.gen(function*() {
-          const server = yield* (mode === "UDP"
-            ? RegistryServer.makeUdpServer({ port: 0 })
-            : RegistryServer.makeTcpServer({ port: 0 }))
-          const python = yield* spawn(requirePython(), ["-c", PY_SERVER, mode, String(server.address.port)])
-          const rpcPort = Number((yield* python.waitFor(/listening (\d+)/))[1])
-          const registrar = yield* (mode === "UDP"
-            ? RegistryClient.makeUdp({ host: LOOPBACK, port: server.address.port })
-            : RegistryClient.makeTcp({ host: LOOPBACK, port: server.address.port }))
-          const found = yield* eventually(registrar.discover("echo"), (s) => s.length > 0)
-          assert.deepStrictEqual(found, [{ host: LOOPBACK, port: rpcPort }])
-          // Ctrl-C: ThreadedServer.close() unregisters
-          python.process.kill("SIGINT")
-          yield* eventually(registrar.discover("echo"), (s) => s.length === 0)
-        }), TIMEOUT)
+      it.scopedLive(
+        `${mode}: our registrar discovers it, and it unregisters on shutdown`,
+        () =>
+          Effect.gen(function*() {
+            const server = yield* (mode === "UDP"
+              ? RegistryServer.makeUdpServer({ port: 0 })
+              : RegistryServer.makeTcpServer({ port: 0 }))
+            const python = yield* spawn(requirePython(), ["-c", PY_SERVER, mode, String(server.address.port)])
+            const rpcPort = Number((yield* python.waitFor(/listening (\d+)/))[1])
+            const registrar = yield* (mode === "UDP"
+              ? RegistryClient.makeUdp({ host: LOOPBACK, port: server.address.port })
+              : RegistryClient.makeTcp({ host: LOOPBACK, port: server.address.port }))
+            const found = yield* eventually(registrar.discover("echo"), (s) => s.length > 0)
+            assert.deepStrictEqual(found, [{ host: LOOPBACK, port: rpcPort }])
+            // Ctrl-C: ThreadedServer.close() unregisters
+            python.process.kill("SIGINT")
+            yield* eventually(registrar.discover("echo"), (s) => s.length === 0)
+          }),
+        TIMEOUT
+      )
     }
   })
 })

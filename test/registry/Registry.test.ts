@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
-import * as Registry from "../../src/registry/Registry.js"
 import * as Brine from "../../src/internal/wire/Brine.js"
+import * as Registry from "../../src/registry/Registry.js"
 import { hex, unhex } from "./support.js"
 
 // PROTOCOL.md §8.1, captured against a real RPyC 5.3.0 registry

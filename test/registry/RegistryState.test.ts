@@ -169,7 +169,10 @@ describe("registry requests as bytes (PROTOCOL.md §8.1 vectors through the serv
         yield* ask(state, "12080d52505943080e05515545525910080c666f6f"),
         Option.some("1011080e093132372e302e302e3116053132333435")
       )
-      assert.deepStrictEqual(yield* ask(state, "12080d52505943080d4c495354101000"), Option.some("11080c464f4f080c424152"))
+      assert.deepStrictEqual(
+        yield* ask(state, "12080d52505943080d4c495354101000"),
+        Option.some("11080c464f4f080c424152")
+      )
       assert.deepStrictEqual(
         yield* ask(state, "12080d52505943080d4c4953541010080e093132372e302e302e31"),
         Option.some("11080c464f4f080c424152")

@@ -11,13 +11,13 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Net from "node:net"
+import * as Brine from "../../src/internal/wire/Brine.js"
 import * as Registry from "../../src/registry/Registry.js"
 import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
 import * as Udp from "../../src/transport/Udp.js"
-import * as Brine from "../../src/internal/wire/Brine.js"
-import { hex } from "./support.js"
 import { eventually } from "../support/Eventually.js"
+import { hex } from "./support.js"
 
 const LOOPBACK = "127.0.0.1"
 
@@ -71,7 +71,10 @@ describe("UDP registry server", () => {
       yield* Effect.flatMap(RegistryClient.Registrar, (r) => r.register(["FOUND"], 1234)).pipe(Effect.provide(layer))
       const found = yield* RegistryClient.discover("found", { host: "localhost" }).pipe(Effect.provide(layer))
       assert.deepStrictEqual(found, [{ host: LOOPBACK, port: 1234 }])
-      const filtered = yield* RegistryClient.discover("found", { host: "192.0.2.1" }).pipe(Effect.flip, Effect.provide(layer))
+      const filtered = yield* RegistryClient.discover("found", { host: "192.0.2.1" }).pipe(
+        Effect.flip,
+        Effect.provide(layer)
+      )
       assert.strictEqual(filtered.reason, "NotFound")
     }))
 
@@ -79,7 +82,11 @@ describe("UDP registry server", () => {
     Effect.gen(function*() {
       // a bound socket that never answers stands in for "nobody there"
       const silent = yield* Udp.make({ address: LOOPBACK })
-      const registrar = yield* RegistryClient.makeUdp({ host: LOOPBACK, port: silent.address.port, timeout: "300 millis" })
+      const registrar = yield* RegistryClient.makeUdp({
+        host: LOOPBACK,
+        port: silent.address.port,
+        timeout: "300 millis"
+      })
       const error = yield* Effect.flip(registrar.discover("x"))
       assert.strictEqual(error.reason, "Timeout")
       const unacked = yield* Effect.flip(registrar.register(["X"], 1))
@@ -131,7 +138,9 @@ describe("UDP registry server", () => {
         Effect.map(RegistryServer.RegistryServer, (server) =>
           RegistryClient.layerUdp({ host: LOOPBACK, port: server.address.port }))
       )
-      const layer = registrarLayer.pipe(Layer.provideMerge(RegistryServer.layerUdpServer({ port: 0, allowListing: true })))
+      const layer = registrarLayer.pipe(
+        Layer.provideMerge(RegistryServer.layerUdpServer({ port: 0, allowListing: true }))
+      )
       const names = yield* Effect.gen(function*() {
         const registrar = yield* RegistryClient.Registrar
         yield* registrar.register(["LAYERED"], 4242)

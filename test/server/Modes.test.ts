@@ -11,12 +11,12 @@ import * as Logging from "../../src/Logging.js"
 import * as Forking from "../../src/server/Forking.js"
 import * as OneShot from "../../src/server/OneShot.js"
 import * as Server from "../../src/server/Server.js"
-import { DoublerService, ModesTestService } from "./fixtures/services.js"
-import { fixture, TIMEOUT } from "./support.js"
 import { isAlive, TSX } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { makePki, type Pki } from "../support/Pki.js"
 import { tempDir } from "../support/TempDir.js"
+import { DoublerService, ModesTestService } from "./fixtures/services.js"
+import { fixture, TIMEOUT } from "./support.js"
 
 let pki: Pki
 beforeAll(() => {
@@ -63,7 +63,9 @@ describe("threaded (TCP) and Unix socket", () => {
 describe("TLS", () => {
   it.scopedLive("without a CA: encrypted, no client certificate, credentials undefined", () =>
     Effect.gen(function*() {
-      const server = yield* Server.make(ModesTestService, { tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert } })
+      const server = yield* Server.make(ModesTestService, {
+        tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert }
+      })
       const conn = yield* Transports.sslConnect({ port: server.port! })
       assert.strictEqual(yield* conn.root.add(1, 1), 2)
       assert.strictEqual(yield* conn.root.peer_cn(), null)
@@ -71,7 +73,9 @@ describe("TLS", () => {
 
   it.scopedLive("the client verifies the server with cafile, and rejects an untrusted one", () =>
     Effect.gen(function*() {
-      const server = yield* Server.make(ModesTestService, { tls: { key: pki.read(pki.files.serverKey), cert: pki.read(pki.files.serverCert) } })
+      const server = yield* Server.make(ModesTestService, {
+        tls: { key: pki.read(pki.files.serverKey), cert: pki.read(pki.files.serverCert) }
+      })
       const conn = yield* Transports.sslConnect({ port: server.port!, cafile: pki.files.ca })
       assert.strictEqual(yield* conn.root.add(1, 2), 3)
       const refused = yield* Effect.flip(Transports.sslConnect({ port: server.port!, cafile: pki.files.otherCa }))
@@ -81,11 +85,13 @@ describe("TLS", () => {
   it.scopedLive("with a CA: a client certificate is required and lands in credentials", () =>
     Effect.gen(function*() {
       const logs = withLogs()
-      const server = yield* Server.make(ModesTestService, { tls: {
-        keyfile: pki.files.serverKey,
-        certfile: pki.files.serverCert,
-        cafile: pki.files.ca
-      } }).pipe(Effect.provide(logs.layer))
+      const server = yield* Server.make(ModesTestService, {
+        tls: {
+          keyfile: pki.files.serverKey,
+          certfile: pki.files.serverCert,
+          cafile: pki.files.ca
+        }
+      }).pipe(Effect.provide(logs.layer))
       const conn = yield* Transports.sslConnect({
         port: server.port!,
         keyfile: pki.files.clientKey,
@@ -97,7 +103,9 @@ describe("TLS", () => {
       // no certificate, or one from another CA: refused (at connect, or at the first call under TLS 1.3)
       for (const client of [{}, { keyfile: pki.files.otherClientKey, certfile: pki.files.otherClientCert }]) {
         const attempt = yield* Effect.exit(
-          Effect.scoped(Effect.flatMap(Transports.sslConnect({ port: server.port!, ...client }), (c) => c.root.add(1, 1)))
+          Effect.scoped(
+            Effect.flatMap(Transports.sslConnect({ port: server.port!, ...client }), (c) => c.root.add(1, 1))
+          )
         )
         assert.isTrue(Exit.isFailure(attempt), JSON.stringify(client))
       }
@@ -108,9 +116,13 @@ describe("TLS", () => {
 
   it.scopedLive("unreadable or invalid key material fails at startup", () =>
     Effect.gen(function*() {
-      const missing = yield* Effect.flip(Server.make(ModesTestService, { tls: { keyfile: "/nonexistent/key.pem", certfile: pki.files.serverCert } }))
+      const missing = yield* Effect.flip(
+        Server.make(ModesTestService, { tls: { keyfile: "/nonexistent/key.pem", certfile: pki.files.serverCert } })
+      )
       assert.match(String(missing.cause), /nonexistent/)
-      const invalid = yield* Effect.flip(Server.make(ModesTestService, { tls: { key: "not a key", cert: pki.read(pki.files.serverCert) } }))
+      const invalid = yield* Effect.flip(
+        Server.make(ModesTestService, { tls: { key: "not a key", cert: pki.read(pki.files.serverCert) } })
+      )
       assert.strictEqual(invalid._tag, "SocketServerError")
       const noCert = yield* Effect.flip(Server.make(ModesTestService, { tls: { keyfile: pki.files.serverKey } }))
       assert.match(String(noCert.cause), /key and a certificate/)
@@ -137,7 +149,15 @@ describe("one-shot", () => {
       const after = yield* Effect.exit(Effect.scoped(Client.connect({ port: server.port! })))
       assert.isTrue(Exit.isFailure(after), "the listener is closed")
       const text = logs.lines.join("")
-      for (const line of ["server started on [127.0.0.1]", "accepted 127.0.0.1:", "welcome 127.0.0.1:", "goodbye 127.0.0.1:", "listener closed"]) {
+      for (
+        const line of [
+          "server started on [127.0.0.1]",
+          "accepted 127.0.0.1:",
+          "welcome 127.0.0.1:",
+          "goodbye 127.0.0.1:",
+          "listener closed"
+        ]
+      ) {
         assert.include(text, line)
       }
     }))
@@ -149,7 +169,11 @@ describe("one-shot", () => {
         tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
       })
       yield* Effect.scoped(Effect.gen(function*() {
-        const conn = yield* Transports.sslConnect({ port: server.port!, keyfile: pki.files.clientKey, certfile: pki.files.clientCert })
+        const conn = yield* Transports.sslConnect({
+          port: server.port!,
+          keyfile: pki.files.clientKey,
+          certfile: pki.files.clientCert
+        })
         assert.strictEqual(yield* conn.root.peer_cn(), "client-1")
       }))
       yield* server.done
@@ -166,32 +190,38 @@ describe("one-shot", () => {
 })
 
 describe("stdio and subprocess", () => {
-  it.scopedLive("connectSubproc talks to a serveStdio child; its console output does not corrupt the stream", () =>
-    Effect.gen(function*() {
-      let stderr = ""
-      const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], {
-        stderr: (chunk) => {
-          stderr += new TextDecoder().decode(chunk)
-        }
-      })
-      assert.strictEqual(yield* conn.root.add(2, 2), 4)
-      assert.strictEqual(yield* conn.root.noisy("abc"), "ABC")
-      assert.strictEqual(yield* conn.root.noisy("def"), "DEF")
-      assert.strictEqual(yield* conn.root.add(3, 3), 6)
-      assert.deepStrictEqual(yield* conn.root.endpoints(), ["stdio", "stdio"])
-      const pid = (yield* conn.root.pid()) as number
-      assert.notStrictEqual(pid, process.pid)
-      yield* conn.close()
-      // the child sees EOF and exits on its own
-      yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
-      assert.include(stderr, "noise from console.log: abc")
-      assert.include(stderr, "noise from process.stdout.write: def")
-    }), TIMEOUT)
+  it.scopedLive(
+    "connectSubproc talks to a serveStdio child; its console output does not corrupt the stream",
+    () =>
+      Effect.gen(function*() {
+        let stderr = ""
+        const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], {
+          stderr: (chunk) => {
+            stderr += new TextDecoder().decode(chunk)
+          }
+        })
+        assert.strictEqual(yield* conn.root.add(2, 2), 4)
+        assert.strictEqual(yield* conn.root.noisy("abc"), "ABC")
+        assert.strictEqual(yield* conn.root.noisy("def"), "DEF")
+        assert.strictEqual(yield* conn.root.add(3, 3), 6)
+        assert.deepStrictEqual(yield* conn.root.endpoints(), ["stdio", "stdio"])
+        const pid = (yield* conn.root.pid()) as number
+        assert.notStrictEqual(pid, process.pid)
+        yield* conn.close()
+        // the child sees EOF and exits on its own
+        yield* eventually(() => !isAlive(pid), "the stdio server exited", { timeout: "120 seconds" })
+        assert.include(stderr, "noise from console.log: abc")
+        assert.include(stderr, "noise from process.stdout.write: def")
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("closing the scope kills the subprocess", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], { stderr: "ignore" })
+      const conn = yield* Transports.connectSubproc(process.execPath, [...TSX, fixture("stdio-server.ts")], {
+        stderr: "ignore"
+      })
         .pipe(Scope.extend(scope))
       const pid = (yield* conn.root.pid()) as number
       assert.isTrue(isAlive(pid))
@@ -229,44 +259,57 @@ describe("connectThread", () => {
 })
 
 describe("forking", () => {
-  it.scopedLive("every connection is served by its own worker process, which exits with it", () =>
-    Effect.gen(function*() {
-      const logs = withLogs()
-      const server = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
-        .pipe(Effect.provide(logs.layer))
-      assert.strictEqual(server.serviceName, "MODESTEST")
-      const clientA = yield* Scope.make()
-      const clientB = yield* Scope.make()
-      const a = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientA))
-      const b = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientB))
-      const [pidA, pidB] = (yield* Effect.all([a.root.pid(), b.root.pid()], { concurrency: 2 })) as [number, number]
-      assert.notStrictEqual(pidA, pidB)
-      assert.notStrictEqual(pidA, process.pid)
-      assert.notStrictEqual(pidB, process.pid)
-      assert.strictEqual(yield* a.root.add(1, 2), 3)
-      assert.strictEqual(yield* b.root.add(3, 4), 7)
-      assert.deepStrictEqual([...server.workers].sort(), [pidA, pidB].sort())
-      const endpoints = (yield* a.root.endpoints()) as [string, string]
-      assert.match(endpoints[1], /^127\.0\.0\.1:\d+$/)
+  it.scopedLive(
+    "every connection is served by its own worker process, which exits with it",
+    () =>
+      Effect.gen(function*() {
+        const logs = withLogs()
+        const server = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, { port: 0 })
+          .pipe(Effect.provide(logs.layer))
+        assert.strictEqual(server.serviceName, "MODESTEST")
+        const clientA = yield* Scope.make()
+        const clientB = yield* Scope.make()
+        const a = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientA))
+        const b = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientB))
+        const [pidA, pidB] = (yield* Effect.all([a.root.pid(), b.root.pid()], { concurrency: 2 })) as [number, number]
+        assert.notStrictEqual(pidA, pidB)
+        assert.notStrictEqual(pidA, process.pid)
+        assert.notStrictEqual(pidB, process.pid)
+        assert.strictEqual(yield* a.root.add(1, 2), 3)
+        assert.strictEqual(yield* b.root.add(3, 4), 7)
+        assert.deepStrictEqual([...server.workers].sort(), [pidA, pidB].sort())
+        const endpoints = (yield* a.root.endpoints()) as [string, string]
+        assert.match(endpoints[1], /^127\.0\.0\.1:\d+$/)
 
-      yield* Scope.close(clientA, Exit.void)
-      yield* eventually(() => !isAlive(pidA) && !server.workers.has(pidA), "worker A exited", {
-        timeout: "120 seconds"
-      })
-      assert.isTrue(isAlive(pidB))
-      assert.strictEqual(yield* b.root.add(5, 5), 10)
-      yield* Scope.close(clientB, Exit.void)
-      yield* eventually(() => !isAlive(pidB) && server.workers.size === 0, "worker B exited", { timeout: "120 seconds" })
+        yield* Scope.close(clientA, Exit.void)
+        yield* eventually(() => !isAlive(pidA) && !server.workers.has(pidA), "worker A exited", {
+          timeout: "120 seconds"
+        })
+        assert.isTrue(isAlive(pidB))
+        assert.strictEqual(yield* b.root.add(5, 5), 10)
+        yield* Scope.close(clientB, Exit.void)
+        yield* eventually(() => !isAlive(pidB) && server.workers.size === 0, "worker B exited", {
+          timeout: "120 seconds"
+        })
 
-      yield* eventually(() => logs.lines.filter((l) => l.includes("goodbye 127.0.0.1:")).length === 2, "two goodbyes", {
-        timeout: "120 seconds"
-      })
-      const text = logs.lines.join("")
-      assert.include(text, `INFO:MODESTEST/${server.port}:server started on [127.0.0.1]:${server.port}`)
-      assert.strictEqual(logs.lines.filter((l) => l.includes("accepted 127.0.0.1:")).length, 2)
-      // "welcome" is logged by the workers and relayed through the parent's logger
-      assert.strictEqual(logs.lines.filter((l) => l.includes(`INFO:MODESTEST/${server.port}:welcome 127.0.0.1:`)).length, 2)
-    }), TIMEOUT)
+        yield* eventually(
+          () => logs.lines.filter((l) => l.includes("goodbye 127.0.0.1:")).length === 2,
+          "two goodbyes",
+          {
+            timeout: "120 seconds"
+          }
+        )
+        const text = logs.lines.join("")
+        assert.include(text, `INFO:MODESTEST/${server.port}:server started on [127.0.0.1]:${server.port}`)
+        assert.strictEqual(logs.lines.filter((l) => l.includes("accepted 127.0.0.1:")).length, 2)
+        // "welcome" is logged by the workers and relayed through the parent's logger
+        assert.strictEqual(
+          logs.lines.filter((l) => l.includes(`INFO:MODESTEST/${server.port}:welcome 127.0.0.1:`)).length,
+          2
+        )
+      }),
+    TIMEOUT
+  )
 
   it.scopedLive("closing the server terminates its workers and their connections", () =>
     Effect.gen(function*() {

@@ -105,7 +105,11 @@ describe("Pair", () => {
       const exitB = yield* Fiber.await(atB.fiber)
       assert.strictEqual(text(yield* Queue.take(atB.inbox)), "sent before close")
       assert.strictEqual(closeCode(exitB), 1000)
-      assert.isTrue(Socket.SocketCloseError.isClean((code) => code === 1000)(Cause.squash((exitB as Exit.Failure<void, unknown>).cause)))
+      assert.isTrue(
+        Socket.SocketCloseError.isClean((code) => code === 1000)(
+          Cause.squash((exitB as Exit.Failure<void, unknown>).cause)
+        )
+      )
       // no more writes either way
       assert.strictEqual((yield* Effect.flip(writeA("x"))).reason, "Write")
       assert.strictEqual((yield* Effect.flip(writeB("x"))).reason, "Write")

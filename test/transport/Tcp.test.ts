@@ -1,6 +1,6 @@
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -145,10 +145,15 @@ describe("Tcp", () => {
       const server = yield* Scope.extend(Tcp.makeServer(), serverScope)
       const accepted = yield* Deferred.make<void>()
       // a handler that never ends on its own
-      yield* Scope.extend(serve(server, () => Effect.zipRight(Deferred.succeed(accepted, undefined), Effect.never)), serverScope)
+      yield* Scope.extend(
+        serve(server, () => Effect.zipRight(Deferred.succeed(accepted, undefined), Effect.never)),
+        serverScope
+      )
       const socket = yield* Tcp.connect({ port: addressOf(server).port })
       const opened = yield* Deferred.make<void>()
-      const clientRun = yield* socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) }).pipe(Effect.forkScoped)
+      const clientRun = yield* socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) }).pipe(
+        Effect.forkScoped
+      )
       yield* Deferred.await(opened)
       yield* Deferred.await(accepted)
       yield* Scope.close(serverScope, Exit.void).pipe(Effect.timeout("5 seconds"))

@@ -6,8 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Client from "../../src/client/Client.js"
-import type { RemoteOp } from "../../src/internal/netref/RemoteOp.js"
 import type { RemoteFailure } from "../../src/internal/base/Errors.js"
+import type { RemoteOp } from "../../src/internal/netref/RemoteOp.js"
 import { Service } from "../../src/service/Service.js"
 
 class Widget {
@@ -75,10 +75,10 @@ export const typedProgram = Effect.gen(function*() {
   const size: unknown = yield* widget.size
 
   // every operation is an Effect failing with RemoteFailure, and a PromiseLike
-  const op: Effect.Effect<number, RemoteFailure> = root.add(1, 2)
+  const _op: Effect.Effect<number, RemoteFailure> = root.add(1, 2)
   const promise: PromiseLike<number> = root.add(1, 2)
   const asOp: RemoteOp<string> = root.greet("x", "?")
-  expectType<Equals<Effect.Effect.Error<typeof op>, RemoteFailure>>()
+  expectType<Equals<Effect.Effect.Error<typeof _op>, RemoteFailure>>()
 
   // @ts-expect-error a wrong argument type is rejected
   root.add("1", 2)

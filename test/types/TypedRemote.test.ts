@@ -11,8 +11,9 @@ import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import type * as TypeScript from "typescript"
 
-const ts: typeof import("typescript") = createRequire(import.meta.url)("typescript")
+const ts: typeof TypeScript = createRequire(import.meta.url)("typescript")
 
 const HERE = Path.dirname(fileURLToPath(import.meta.url))
 const ROOT = Path.resolve(HERE, "../..")
@@ -51,23 +52,35 @@ const typeCheck = (files: ReadonlyMap<string, string>): Array<Found> => {
     const line = d.file !== undefined && d.start !== undefined
       ? d.file.getLineAndCharacterOfPosition(d.start).line + 1
       : 0
-    return { file: Path.resolve(file), line, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, "\n") }
+    return {
+      file: Path.resolve(file),
+      line,
+      code: d.code,
+      message: ts.flattenDiagnosticMessageText(d.messageText, "\n")
+    }
   })
 }
 
 describe("typed remotes (tsc on a fixture)", () => {
-  it.live("a wrong argument type to a typed remote method is TS2345, and nothing else is reported", () =>
-    Effect.sync(() => {
-      const text = Fs.readFileSync(FIXTURE, "utf8")
-      const lines = text.split("\n")
-      const marked = lines.findIndex((l) => l.includes(MARK)) + 1
-      assert.isAbove(marked, 0, "the fixture marks its wrong call")
-      const fixed = text.replace(`conn.root.add("one", 2) ${MARK}`, "conn.root.add(1, 2)")
-      assert.notStrictEqual(fixed, text)
-      const found = typeCheck(new Map([[WRONG, text], [FIXED, fixed]]))
-      assert.deepStrictEqual(found.map(({ code, file, line }) => ({ code, file, line })), [
-        { code: 2345, file: WRONG, line: marked }
-      ], found.map((f) => `${f.file}:${f.line} TS${f.code} ${f.message}`).join("\n"))
-      assert.match(found[0]!.message, /Argument of type '(string|"one")' is not assignable to parameter of type 'number'/)
-    }), 180_000)
+  it.live(
+    "a wrong argument type to a typed remote method is TS2345, and nothing else is reported",
+    () =>
+      Effect.sync(() => {
+        const text = Fs.readFileSync(FIXTURE, "utf8")
+        const lines = text.split("\n")
+        const marked = lines.findIndex((l) => l.includes(MARK)) + 1
+        assert.isAbove(marked, 0, "the fixture marks its wrong call")
+        const fixed = text.replace(`conn.root.add("one", 2) ${MARK}`, "conn.root.add(1, 2)")
+        assert.notStrictEqual(fixed, text)
+        const found = typeCheck(new Map([[WRONG, text], [FIXED, fixed]]))
+        assert.deepStrictEqual(found.map(({ code, file, line }) => ({ code, file, line })), [
+          { code: 2345, file: WRONG, line: marked }
+        ], found.map((f) => `${f.file}:${f.line} TS${f.code} ${f.message}`).join("\n"))
+        assert.match(
+          found[0]!.message,
+          /Argument of type '(string|"one")' is not assignable to parameter of type 'number'/
+        )
+      }),
+    180_000
+  )
 })

@@ -561,7 +561,6 @@ describe("Brine properties", () => {
 // ---------------------------------------------------------------------------------------------
 // cross-check against Python's rpyc.core.brine
 
-
 /** Python side: rebuild each tagged value, dump it, and re-dump what `load` makes of our bytes. */
 const PY_SCRIPT = `
 import json, struct, sys

@@ -406,14 +406,16 @@ describe("Message.decodePayload failures", () => {
   })
 
   it("a negative or non-integer seq is Malformed", () => {
-    for (const [version, payload] of [
-      [5, "12524f00"], // seq -1
-      [6, "02114f00"],
-      [5, "125216032d343900"], // seq -49
-      [5, "1252183ff800000000000000"], // seq 1.5
-      [6, "0211080a3000"], // seq '0'
-      [5, "12520000"] // seq None
-    ] as const) {
+    for (
+      const [version, payload] of [
+        [5, "12524f00"], // seq -1
+        [6, "02114f00"],
+        [5, "125216032d343900"], // seq -49
+        [5, "1252183ff800000000000000"], // seq 1.5
+        [6, "0211080a3000"], // seq '0'
+        [5, "12520000"] // seq None
+      ] as const
+    ) {
       const e = failure(version, payload)
       assert.strictEqual(e.reason, "Malformed", payload)
       assert.include(e.message, "seq")

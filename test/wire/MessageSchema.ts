@@ -12,7 +12,6 @@ import * as Schema from "effect/Schema"
 import { EXC_STOP_ITERATION, Label } from "../../src/internal/wire/Message.js"
 import type { Box as BoxType } from "../../src/internal/wire/Message.js"
 
-
 /** @since 0.1.0 @category schemas */
 export const Seq = Schema.NonNegativeInt.annotations({ identifier: "Seq" })
 
@@ -97,4 +96,3 @@ export const MessageFromTuple = Schema.transform(
     }
   }
 )
-

@@ -8,7 +8,6 @@ import { PYTHON, runPythonTests } from "../support/Python.js"
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-
 const python = (script: string, input: unknown): unknown =>
   JSON.parse(
     execFileSync(PYTHON, ["-c", script], {
@@ -153,7 +152,10 @@ const LOAD_CASES: ReadonlyArray<LoadCase> = [
   { expr: "''", expected: "" },
   { expr: "'hello'", expected: "hello" },
   { expr: "'héllo wörld ✓ 😀'", expected: "héllo wörld ✓ 😀" },
-  { expr: String.raw`'back\\slash \\u1234 \\\\U00012345 new\nline cr\r nul\x00 sub\x1a'`, expected: "back\\slash \\u1234 \\\\U00012345 new\nline cr\r nul\x00 sub\x1a" },
+  {
+    expr: String.raw`'back\\slash \\u1234 \\\\U00012345 new\nline cr\r nul\x00 sub\x1a'`,
+    expected: "back\\slash \\u1234 \\\\U00012345 new\nline cr\r nul\x00 sub\x1a"
+  },
   { expr: "'x' * 300", expected: "x".repeat(300) },
   { expr: String.raw`'\U0001F600' * 3 + '\xff'`, expected: "😀😀😀\xff" },
   { expr: String.raw`'lone \ud800 surrogate'`, expected: "lone \ud800 surrogate" },
@@ -179,7 +181,10 @@ const LOAD_CASES: ReadonlyArray<LoadCase> = [
   { expr: "{}", expected: new Map() },
   { expr: "{'a': 1, 'b': [1, 2]}", expected: new Map<unknown, unknown>([["a", 1], ["b", [1, 2]]]) },
   { expr: "{'a': 1, 'b': [1, 2]}", expected: { a: 1, b: [1, 2] }, options: { dicts: "object" } },
-  { expr: "{1: 'one', 2: 'two', -3: None, 2**70: 'big'}", expected: new Map<unknown, unknown>([[1, "one"], [2, "two"], [-3, null], [2n ** 70n, "big"]]) },
+  {
+    expr: "{1: 'one', 2: 'two', -3: None, 2**70: 'big'}",
+    expected: new Map<unknown, unknown>([[1, "one"], [2, "two"], [-3, null], [2n ** 70n, "big"]])
+  },
   {
     expr: "{(1, 2): 'x', ('a', (b'k',)): 'y', None: 0, 1.5: 1, True: 2}",
     check: (v) => {
@@ -198,7 +203,10 @@ const LOAD_CASES: ReadonlyArray<LoadCase> = [
   },
   {
     expr: "{'l': [1, (2, 3)], 'd': {'k': {'kk': []}}, 't': ([], {}), 3: {'x': 1}}",
-    expected: new Map<unknown, unknown>([["l", [1, [2, 3]]], ["d", new Map([["k", new Map([["kk", []]])]])], ["t", [[], new Map()]], [3, new Map([["x", 1]])]])
+    expected: new Map<unknown, unknown>([["l", [1, [2, 3]]], ["d", new Map([["k", new Map([["kk", []]])]])], ["t", [
+      [],
+      new Map()
+    ]], [3, new Map([["x", 1]])]])
   },
   {
     expr: "{'l': [1, (2, 3)], 'd': {'k': {'kk': []}}, 't': ([], {}), 3: {'x': 1}}",
@@ -208,8 +216,16 @@ const LOAD_CASES: ReadonlyArray<LoadCase> = [
   // sets and frozensets (protocols 0-3 spell them with globals)
   { expr: "set()", check: (v) => sameSetMembers(v, []), sinceProtocol: 4 },
   { expr: "{1, 2, 3}", check: (v) => sameSetMembers(v, [1, 2, 3]), sinceProtocol: 4 },
-  { expr: "{(1, 2), 'a', None, 2**80}", check: (v) => sameSetMembers(v, [[1, 2], "a", null, 2n ** 80n]), sinceProtocol: 4 },
-  { expr: "set(range(2500))", check: (v) => sameSetMembers(v, Array.from({ length: 2500 }, (_, i) => i)), sinceProtocol: 4 },
+  {
+    expr: "{(1, 2), 'a', None, 2**80}",
+    check: (v) => sameSetMembers(v, [[1, 2], "a", null, 2n ** 80n]),
+    sinceProtocol: 4
+  },
+  {
+    expr: "set(range(2500))",
+    check: (v) => sameSetMembers(v, Array.from({ length: 2500 }, (_, i) => i)),
+    sinceProtocol: 4
+  },
   { expr: "frozenset()", check: (v) => sameFrozenMembers(v, []), sinceProtocol: 4 },
   { expr: "frozenset({1, 'a', (1, 2)})", check: (v) => sameFrozenMembers(v, [1, "a", [1, 2]]), sinceProtocol: 4 },
   {
@@ -309,7 +325,10 @@ const LOAD_CASES: ReadonlyArray<LoadCase> = [
 const REFUSED_CASES: ReadonlyArray<{ readonly expr: string; readonly mentions: ReadonlyArray<string | RegExp> }> = [
   { expr: "datetime.datetime(2020, 1, 2, 3, 4, 5)", mentions: [/GLOBAL|STACK_GLOBAL/, "datetime"] },
   { expr: "[1, 2, datetime.date(2020, 1, 1)]", mentions: [/GLOBAL|STACK_GLOBAL/, "datetime"] },
-  { expr: "type('Evil', (), {'__reduce__': lambda self: (os.system, ('echo pwned',))})()", mentions: [/GLOBAL|STACK_GLOBAL/, "system"] },
+  {
+    expr: "type('Evil', (), {'__reduce__': lambda self: (os.system, ('echo pwned',))})()",
+    mentions: [/GLOBAL|STACK_GLOBAL/, "system"]
+  },
   { expr: "Point()", mentions: [/GLOBAL|STACK_GLOBAL/, /Point|copy_?reg/] },
   { expr: "complex(1, 2)", mentions: [/GLOBAL|STACK_GLOBAL/, "complex"] },
   { expr: "Ellipsis", mentions: [/GLOBAL|STACK_GLOBAL/, "Ellipsis"] },
@@ -329,7 +348,9 @@ describe.runIf(runPythonTests)("Pickle.loads of pickles made by Python", () => {
 
   for (const c of LOAD_CASES) {
     for (let protocol = 0; protocol <= 5; protocol++) {
-      const name = `${c.expr.length > 60 ? c.expr.slice(0, 57) + "..." : c.expr}${c.options ? ` ${JSON.stringify(c.options)}` : ""} @ protocol ${protocol}`
+      const name = `${c.expr.length > 60 ? c.expr.slice(0, 57) + "..." : c.expr}${
+        c.options ? ` ${JSON.stringify(c.options)}` : ""
+      } @ protocol ${protocol}`
       it(name, () => {
         const data = pickled(c.expr, protocol)
         if (protocol < (c.sinceProtocol ?? 0)) {
@@ -412,10 +433,15 @@ describe.runIf(runPythonTests)("Pickle.loads of pickles made by Python", () => {
       "(dp0\nVk\np1\n(lp2\ns.",
       "(I1\nI2\nl(I3\nI4\nd0."
     ]
-    const jobs = handmade.map((p) => ({ hex: hex(Pickle.dumps(Pickle.loads(raw(p), { preserveFloats: true }))), expr: "v" }))
+    const jobs = handmade.map((p) => ({
+      hex: hex(Pickle.dumps(Pickle.loads(raw(p), { preserveFloats: true }))),
+      expr: "v"
+    }))
     const ours = python(UNPICKLE_SCRIPT, jobs) as Array<string>
     // (pickletools.dis is stricter than the unpickler about text arguments: skip it)
-    const theirs = python(UNPICKLE_SCRIPT, handmade.map((p) => ({ hex: hex(raw(p)), expr: "v", dis: false }))) as Array<string>
+    const theirs = python(UNPICKLE_SCRIPT, handmade.map((p) => ({ hex: hex(raw(p)), expr: "v", dis: false }))) as Array<
+      string
+    >
     for (let i = 0; i < handmade.length; i++) {
       assert.notInclude(theirs[i], "ERROR", JSON.stringify(handmade[i]))
       // tuples come back as lists: compare through Python's eyes with tuples turned into lists
@@ -437,12 +463,19 @@ describe("Pickle.loads of hand-written pickles", () => {
   })
 
   it("accepts exactly Python's spelling of bytes through _codecs.encode and bytes()", () => {
-    assert.deepStrictEqual(Pickle.loads(raw("c_codecs\nencode\n(Vab\\u0000\xff\nVlatin1\ntR.")), bytes(0x61, 0x62, 0, 0xff))
+    assert.deepStrictEqual(
+      Pickle.loads(raw("c_codecs\nencode\n(Vab\\u0000\xff\nVlatin1\ntR.")),
+      bytes(0x61, 0x62, 0, 0xff)
+    )
     assert.deepStrictEqual(Pickle.loads(raw("\x80\x02c__builtin__\nbytes\n)R.")), new Uint8Array(0))
     assert.deepStrictEqual(Pickle.loads(raw("\x80\x03cbuiltins\nbytes\n)R.")), new Uint8Array(0))
     // the marker may be memoized and reused, as Python does for a second bytes object
     assert.deepStrictEqual(
-      Pickle.loads(raw("\x80\x02](c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86Rh\x00X\x01\x00\x00\x00bX\x06\x00\x00\x00latin1\x86Re.")),
+      Pickle.loads(
+        raw(
+          "\x80\x02](c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86Rh\x00X\x01\x00\x00\x00bX\x06\x00\x00\x00latin1\x86Re."
+        )
+      ),
       [raw("a"), raw("b")]
     )
   })
@@ -460,11 +493,26 @@ describe("Pickle.loads of hand-written pickles", () => {
   })
 
   it("refuses the classic exploits before building anything", () => {
-    const e = assertFails(() => Pickle.loads(raw("cos\nsystem\n(S'echo pwned'\ntR.")), "Unsupported", "GLOBAL", "os.system")
+    const e = assertFails(
+      () => Pickle.loads(raw("cos\nsystem\n(S'echo pwned'\ntR.")),
+      "Unsupported",
+      "GLOBAL",
+      "os.system"
+    )
     assert.strictEqual(e.opcode, "GLOBAL")
-    assertFails(() => Pickle.loads(raw("c__builtin__\neval\n(Vprint(1)\ntR.")), "Unsupported", "GLOBAL", "__builtin__.eval")
+    assertFails(
+      () => Pickle.loads(raw("c__builtin__\neval\n(Vprint(1)\ntR.")),
+      "Unsupported",
+      "GLOBAL",
+      "__builtin__.eval"
+    )
     assertFails(() => Pickle.loads(raw("cbuiltins\nbytearray\n)R.")), "Unsupported", "builtins.bytearray")
-    assertFails(() => Pickle.loads(raw("\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04echo\x85R.")), "Unsupported", "STACK_GLOBAL", "os.system")
+    assertFails(
+      () => Pickle.loads(raw("\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04echo\x85R.")),
+      "Unsupported",
+      "STACK_GLOBAL",
+      "os.system"
+    )
     assertFails(() => Pickle.loads(raw("(S'echo'\nios\nsystem\n.")), "Unsupported", "INST")
     assertFails(() => Pickle.loads(raw("N)R.")), "Unsupported", "REDUCE")
   })
@@ -489,7 +537,17 @@ describe("Pickle.loads of hand-written pickles", () => {
     ] as const
     for (const name of refused) {
       // `x` lines give GLOBAL/INST/PERSID arguments; the others fail before reading any
-      const data = new Uint8Array([0x80, 4, Opcode("NONE"), Opcode("MARK"), Opcode("NONE"), Opcode("NONE"), Opcode(name), ...raw("x\nx\n."), 0x2e])
+      const data = new Uint8Array([
+        0x80,
+        4,
+        Opcode("NONE"),
+        Opcode("MARK"),
+        Opcode("NONE"),
+        Opcode("NONE"),
+        Opcode(name),
+        ...raw("x\nx\n."),
+        0x2e
+      ])
       const e = assertFails(() => Pickle.loads(data), "Unsupported", name)
       assert.strictEqual(e.opcode, name)
     }
@@ -510,7 +568,12 @@ describe("Pickle.loads of hand-written pickles", () => {
     assertFails(() => Pickle.loads(raw("}(}K\x01u.")), "Malformed", "SETITEMS", "unhashable type: 'dict'")
     assertFails(() => Pickle.loads(raw("}]\x85K\x01s.")), "Malformed", "unhashable type: 'tuple'")
     assertFails(() => Pickle.loads(raw("\x8f(]\x90.")), "Malformed", "ADDITEMS", "unhashable")
-    assertFails(() => Pickle.loads(raw("(\x96\x00\x00\x00\x00\x00\x00\x00\x00\x91.")), "Malformed", "FROZENSET", "bytearray")
+    assertFails(
+      () => Pickle.loads(raw("(\x96\x00\x00\x00\x00\x00\x00\x00\x00\x91.")),
+      "Malformed",
+      "FROZENSET",
+      "bytearray"
+    )
     assertFails(() => Pickle.loads(raw(")K\x01a.")), "Malformed", "APPEND", "tuple")
     assertFails(() => Pickle.loads(raw("](K\x01\x90.")), "Malformed", "ADDITEMS", "list")
     assertFails(() => Pickle.loads(raw("]K\x01K\x02s.")), "Malformed", "SETITEM", "list")
@@ -582,10 +645,40 @@ const DUMP_CASES: ReadonlyArray<DumpCase> = [
   { name: "undefined", value: () => undefined, repr: "None" },
   { name: "true", value: () => true, repr: "True" },
   { name: "false", value: () => false, repr: "False" },
-  ...[0, 1, 255, 256, 65535, 65536, -1, -2147483648, 2147483647, 2147483648, -2147483649, Number.MAX_SAFE_INTEGER, 2 ** 53, 1e20, -1e300].map(
+  ...[
+    0,
+    1,
+    255,
+    256,
+    65535,
+    65536,
+    -1,
+    -2147483648,
+    2147483647,
+    2147483648,
+    -2147483649,
+    Number.MAX_SAFE_INTEGER,
+    2 ** 53,
+    1e20,
+    -1e300
+  ].map(
     (n): DumpCase => ({ name: `number ${n}`, value: () => n, repr: BigInt(n).toString() })
   ),
-  ...[0n, 127n, 128n, 255n, 256n, -128n, -129n, -(2n ** 31n), 2n ** 63n, 2n ** 64n, -(2n ** 64n), 2n ** 2100n, -(2n ** 2100n) - 1n].map(
+  ...[
+    0n,
+    127n,
+    128n,
+    255n,
+    256n,
+    -128n,
+    -129n,
+    -(2n ** 31n),
+    2n ** 63n,
+    2n ** 64n,
+    -(2n ** 64n),
+    2n ** 2100n,
+    -(2n ** 2100n) - 1n
+  ].map(
     (n): DumpCase => ({ name: `bigint ${n}`, value: () => n, repr: n.toString() })
   ),
   { name: "1.5", value: () => 1.5, repr: "1.5" },
@@ -605,13 +698,22 @@ const DUMP_CASES: ReadonlyArray<DumpCase> = [
   { name: "empty bytes", value: () => new Uint8Array(0), repr: "b''" },
   { name: "bytes", value: () => bytes(0, 65, 255), repr: String.raw`b'\x00A\xff'` },
   { name: "Buffer", value: () => Buffer.from("abc"), repr: "b'abc'" },
-  { name: "large bytes", value: () => new Uint8Array(70000).fill(7), expr: "(len(v), type(v).__name__, v[-1])", repr: "(70000, 'bytes', 7)" },
+  {
+    name: "large bytes",
+    value: () => new Uint8Array(70000).fill(7),
+    expr: "(len(v), type(v).__name__, v[-1])",
+    repr: "(70000, 'bytes', 7)"
+  },
   { name: "empty array", value: () => [], repr: "[]" },
   { name: "nested arrays", value: () => [1, "a", null, [2.5, [true]]], repr: "[1, 'a', None, [2.5, [True]]]" },
   { name: "sparse array", value: () => new Array(2), repr: "[None, None]" },
   { name: "long array", value: () => bigList, expr: "v == list(range(2500))", repr: "True" },
   { name: "empty object", value: () => ({}), repr: "{}" },
-  { name: "object", value: () => ({ a: 1, b: [true, null], c: { d: "e" } }), repr: "{'a': 1, 'b': [True, None], 'c': {'d': 'e'}}" },
+  {
+    name: "object",
+    value: () => ({ a: 1, b: [true, null], c: { d: "e" } }),
+    repr: "{'a': 1, 'b': [True, None], 'c': {'d': 'e'}}"
+  },
   { name: "null-prototype object", value: () => Object.assign(Object.create(null), { x: 1 }), repr: "{'x': 1}" },
   { name: "__proto__ key", value: () => JSON.parse("{\"__proto__\": 1}"), repr: "{'__proto__': 1}" },
   { name: "undefined property", value: () => ({ u: undefined }), repr: "{'u': None}" },
@@ -619,11 +721,19 @@ const DUMP_CASES: ReadonlyArray<DumpCase> = [
   { name: "empty Map", value: () => new Map(), repr: "{}" },
   {
     name: "Map with scalar keys",
-    value: () => new Map<unknown, unknown>([[1, "a"], [2n ** 70n, "b"], [1.5, "c"], [null, "d"], [false, "e"], ["s", "f"], [bytes(107), "g"]]),
+    value: () =>
+      new Map<unknown, unknown>([[1, "a"], [2n ** 70n, "b"], [1.5, "c"], [null, "d"], [false, "e"], ["s", "f"], [
+        bytes(107),
+        "g"
+      ]]),
     repr: "{1: 'a', 1180591620717411303424: 'b', 1.5: 'c', None: 'd', False: 'e', 's': 'f', b'k': 'g'}"
   },
   { name: "Map with array keys become tuples", value: () => new Map([[[1, [2, 3]], "t"]]), repr: "{(1, (2, 3)): 't'}" },
-  { name: "Map with FrozenSet key", value: () => new Map([[new Brine.FrozenSet([1]), 1]]), repr: "{frozenset({1}): 1}" },
+  {
+    name: "Map with FrozenSet key",
+    value: () => new Map([[new Brine.FrozenSet([1]), 1]]),
+    repr: "{frozenset({1}): 1}"
+  },
   {
     name: "large Map",
     value: () => new Map(Array.from({ length: 1500 }, (_, i) => [i, String(i)] as const)),
@@ -632,7 +742,12 @@ const DUMP_CASES: ReadonlyArray<DumpCase> = [
   },
   { name: "empty Set", value: () => new Set(), repr: "set()" },
   { name: "Set", value: () => new Set([1, 2, 3]), repr: "{1, 2, 3}" },
-  { name: "Set of arrays becomes set of tuples", value: () => new Set([[1, 2], "a", [[]]]), expr: "v == {(1, 2), 'a', ((),)}", repr: "True" },
+  {
+    name: "Set of arrays becomes set of tuples",
+    value: () => new Set([[1, 2], "a", [[]]]),
+    expr: "v == {(1, 2), 'a', ((),)}",
+    repr: "True"
+  },
   { name: "large Set", value: () => new Set(bigList), expr: "v == set(range(2500))", repr: "True" },
   { name: "FrozenSet", value: () => new Brine.FrozenSet([1, 2]), repr: "frozenset({1, 2})" },
   { name: "empty FrozenSet", value: () => new Brine.FrozenSet([]), repr: "frozenset()" },
@@ -825,7 +940,10 @@ describe("Pickle.mapsToObjects", () => {
       [2, new Set<Pickle.Value>([3])]
     ])
     const out = Pickle.mapsToObjects(input)
-    assert.deepStrictEqual(out, new Map<Pickle.PlainValue, Pickle.PlainValue>([[1, { a: [{ b: 2 }] }], [2, new Set([3])]]))
+    assert.deepStrictEqual(
+      out,
+      new Map<Pickle.PlainValue, Pickle.PlainValue>([[1, { a: [{ b: 2 }] }], [2, new Set([3])]])
+    )
     // the input is left alone
     assert.instanceOf(input.get(1), Map)
   })

@@ -38,7 +38,11 @@ export class RemoteError extends Data.TaggedError("RemoteError")<{
     return this.module === "builtins" ? this.name : `${this.module}.${this.name}`
   }
   override get message(): string {
-    const text = this.args.length === 1 ? String(this.args[0]) : this.args.length === 0 ? "" : `(${this.args.map(String).join(", ")})`
+    const text = this.args.length === 1
+      ? String(this.args[0])
+      : this.args.length === 0
+      ? ""
+      : `(${this.args.map(String).join(", ")})`
     return `${this.qualifiedName}: ${text}\n\n========= Remote Traceback (1) =========\n${this.remoteTraceback}`
   }
   /** Whether this is the given Python exception class (`"builtins.KeyError"` or just `"KeyError"`). */

@@ -31,12 +31,6 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Awaitable from "../base/Awaitable.js"
-import * as Netref from "../netref/Netref.js"
-import * as RemoteOp from "../netref/RemoteOp.js"
-import * as Brine from "../wire/Brine.js"
-import * as Channel from "../wire/Channel.js"
-import * as Message from "../wire/Message.js"
-import * as Pickle from "../wire/Pickle.js"
 import * as Config from "../base/Config.js"
 import {
   ConnectionClosed,
@@ -47,10 +41,16 @@ import {
   typeError,
   valueError
 } from "../base/Errors.js"
+import * as Netref from "../netref/Netref.js"
+import * as RemoteOp from "../netref/RemoteOp.js"
 import { idOf, idPackOf, isByRef, keyOf, ObjectTable } from "../object/LocalObjects.js"
 import * as Policy from "../object/Policy.js"
 import * as Pythonic from "../object/Pythonic.js"
 import * as Vinegar from "../object/Vinegar.js"
+import * as Brine from "../wire/Brine.js"
+import * as Channel from "../wire/Channel.js"
+import * as Message from "../wire/Message.js"
+import * as Pickle from "../wire/Pickle.js"
 
 const { Handler, Label, MsgType } = Message
 
@@ -160,7 +160,8 @@ const isValue = (v: unknown): boolean => {
 }
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  (typeof u === "object" || typeof u === "function") && u !== null && typeof (u as { then?: unknown }).then === "function"
+  (typeof u === "object" || typeof u === "function") && u !== null &&
+  typeof (u as { then?: unknown }).then === "function"
 
 /**
  * Turns what a hook or handler returned (a value, a Promise or an Effect) into an Effect.
@@ -177,8 +178,10 @@ export const fromHookResult = (result: unknown): Effect.Effect<unknown, unknown>
 const asIdPack = (v: unknown): Message.IdPack => {
   if (Array.isArray(v) && v.length === 3) {
     const name = v[0] instanceof Uint8Array ? new TextDecoder().decode(v[0]) : v[0]
-    if (typeof name === "string" && (typeof v[1] === "number" || typeof v[1] === "bigint") &&
-      (typeof v[2] === "number" || typeof v[2] === "bigint")) {
+    if (
+      typeof name === "string" && (typeof v[1] === "number" || typeof v[1] === "bigint") &&
+      (typeof v[2] === "number" || typeof v[2] === "bigint")
+    ) {
       return [name, v[1], v[2]]
     }
   }
@@ -189,8 +192,20 @@ const NO_REPLY: unique symbol = Symbol("NO_REPLY")
 
 /** Handlers whose first argument is the object operated on, so that they can be forwarded to its owner. */
 const FORWARDED: ReadonlySet<number> = new Set([
-  Handler.GETATTR, Handler.DELATTR, Handler.SETATTR, Handler.CALL, Handler.CALLATTR, Handler.REPR, Handler.STR,
-  Handler.CMP, Handler.HASH, Handler.DIR, Handler.PICKLE, Handler.BUFFITER, Handler.OLDSLICING, Handler.CTXEXIT,
+  Handler.GETATTR,
+  Handler.DELATTR,
+  Handler.SETATTR,
+  Handler.CALL,
+  Handler.CALLATTR,
+  Handler.REPR,
+  Handler.STR,
+  Handler.CMP,
+  Handler.HASH,
+  Handler.DIR,
+  Handler.PICKLE,
+  Handler.BUFFITER,
+  Handler.OLDSLICING,
+  Handler.CTXEXIT,
   Handler.INSTANCECHECK
 ])
 
@@ -284,7 +299,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
       return
     }
-    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), { compress: this.compress })
+    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), {
+      compress: this.compress
+    })
     this.outbox.unsafeOffer(frame)
   }
 
@@ -569,7 +586,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     const vinegar = Vinegar.dump(error, this.config)
     if (vinegar !== Message.EXC_STOP_ITERATION) {
       // as RPyC's logger.debug("Exception caught"): a peer's failed request is not our error
-      const line = `${this.id}: request #${seq} raised ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
+      const line = `${this.id}: request #${seq} raised ${
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      }`
       this.config.logger?.(line)
       this.log("Debug", line)
     }
@@ -640,7 +659,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         const [, attempt, fallback, start, stop, rest] = args
         const obj = objectArg(target)
         try {
-          return Pythonic.call(Policy.getattr(config, obj, attempt), [new Brine.Slice(start as Brine.Value, stop as Brine.Value), ...tupleArg(rest)])
+          return Pythonic.call(Policy.getattr(config, obj, attempt), [
+            new Brine.Slice(start as Brine.Value, stop as Brine.Value),
+            ...tupleArg(rest)
+          ])
         } catch {
           return Pythonic.call(Policy.getattr(config, obj, fallback), [start, stop, ...tupleArg(rest)])
         }
@@ -686,7 +708,11 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     try {
       this.decoder.end()
     } catch (e) {
-      this.log("Error", `${this.id}: stream ended inside a frame`, new ProtocolError({ reason: "Frame", detail: String((e as Error).message) }))
+      this.log(
+        "Error",
+        `${this.id}: stream ended inside a frame`,
+        new ProtocolError({ reason: "Frame", detail: String((e as Error).message) })
+      )
     }
     this.shutdown(
       Exit.isSuccess(exit)
@@ -822,10 +848,11 @@ export const make = <Api = any>(
     yield* Effect.addFinalizer(() => conn.close())
 
     const opened = yield* Deferred.make<void>()
-    const reader = yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) }).pipe(
-      Effect.onExit((exit) => Effect.sync(() => conn.onTransportEnd(exit))),
-      Effect.forkIn(internalScope)
-    )
+    const reader = yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) })
+      .pipe(
+        Effect.onExit((exit) => Effect.sync(() => conn.onTransportEnd(exit))),
+        Effect.forkIn(internalScope)
+      )
     const openExit = yield* Effect.raceFirst(
       Effect.as(Deferred.await(opened), Option.none()),
       Effect.map(Fiber.await(reader), Option.some)
@@ -857,7 +884,10 @@ export const make = <Api = any>(
       const exit = yield* Effect.exit(Effect.suspend(() => fromHookResult(hook(conn))))
       if (Exit.isFailure(exit)) {
         yield* conn.close()
-        return yield* new ConnectionClosed({ reason: "Closed", detail: `onConnect failed: ${Cause.pretty(exit.cause)}` })
+        return yield* new ConnectionClosed({
+          reason: "Closed",
+          detail: `onConnect failed: ${Cause.pretty(exit.cause)}`
+        })
       }
     }
     return conn as Connection<Api>

@@ -68,12 +68,16 @@ const handler: ProxyHandler<Target> = {
   },
   set(target, key) {
     throw new TypeError(
-      `cannot assign ${String(key)} on ${describe(target[StateSymbol])}: use setattr(ref, name, value), which reports remote failures`
+      `cannot assign ${String(key)} on ${
+        describe(target[StateSymbol])
+      }: use setattr(ref, name, value), which reports remote failures`
     )
   },
   deleteProperty(target, key) {
     throw new TypeError(
-      `cannot delete ${String(key)} on ${describe(target[StateSymbol])}: use delattr(ref, name), which reports remote failures`
+      `cannot delete ${String(key)} on ${
+        describe(target[StateSymbol])
+      }: use delattr(ref, name), which reports remote failures`
     )
   },
   defineProperty(target) {

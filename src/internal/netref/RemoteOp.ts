@@ -342,7 +342,7 @@ const iterateResult = (spec: Spec): AsyncIterator<unknown> => {
   const start = async () => {
     if (inner) return inner
     const value = await runPromise(spec.effect)
-    const it = (value as AsyncIterable<unknown> | Iterable<unknown>)
+    const it = value as AsyncIterable<unknown> | Iterable<unknown>
     inner = Symbol.asyncIterator in Object(it)
       ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (async function*() {
@@ -373,10 +373,15 @@ export const fromEffect = (
   effect: Effect.Effect<unknown, RemoteFailure>,
   label: string,
   peek?: () => unknown
-): Remote => makeOp(baseSpec(effect, label, peek === undefined ? notKnown : () => {
-  const v = peek()
-  return v === undefined ? NOT_KNOWN : v
-}))
+): Remote =>
+  makeOp(baseSpec(
+    effect,
+    label,
+    peek === undefined ? notKnown : () => {
+      const v = peek()
+      return v === undefined ? NOT_KNOWN : v
+    }
+  ))
 
 /**
  * Whether `u` is a RemoteOp.

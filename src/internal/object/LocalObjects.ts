@@ -12,8 +12,8 @@
  *
  * @since 0.1.0
  */
-import type { IdPack } from "../wire/Message.js"
 import { keyError } from "../base/Errors.js"
+import type { IdPack } from "../wire/Message.js"
 
 let nextId = 1
 const ids = new WeakMap<object, number>()
@@ -87,9 +87,32 @@ export const isClass = (fn: Function): boolean => {
 const classes = new WeakMap<Function, boolean>()
 
 const NATIVE_CLASSES: ReadonlySet<Function> = new Set<Function>([
-  Map, Set, WeakMap, WeakSet, Promise, ArrayBuffer, SharedArrayBuffer, DataView, WeakRef, FinalizationRegistry,
-  Uint8Array, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array, Float32Array, Float64Array,
-  BigInt64Array, BigUint64Array, Uint8ClampedArray, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController
+  Map,
+  Set,
+  WeakMap,
+  WeakSet,
+  Promise,
+  ArrayBuffer,
+  SharedArrayBuffer,
+  DataView,
+  WeakRef,
+  FinalizationRegistry,
+  Uint8Array,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  Uint8ClampedArray,
+  URL,
+  URLSearchParams,
+  TextEncoder,
+  TextDecoder,
+  AbortController
 ])
 
 const ITERATOR_PROTO_ITER = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()))[Symbol.iterator]

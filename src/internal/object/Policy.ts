@@ -13,9 +13,9 @@
  *
  * @since 0.1.0
  */
-import * as Netref from "../netref/Brand.js"
 import type { ProtocolConfig } from "../base/Config.js"
 import { attributeError, typeError } from "../base/Errors.js"
+import * as Netref from "../netref/Brand.js"
 import { isClass } from "./LocalObjects.js"
 import * as Pythonic from "./Pythonic.js"
 

@@ -12,9 +12,9 @@
  *
  * @since 0.1.0
  */
+import { indexError, keyError, PythonException, typeError, valueError } from "../base/Errors.js"
 import * as Netref from "../netref/Brand.js"
 import * as Brine from "../wire/Brine.js"
-import { indexError, keyError, PythonException, typeError, valueError } from "../base/Errors.js"
 import { byRef, idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
 
 type AnyFn = (...args: Array<any>) => unknown
@@ -273,7 +273,11 @@ export const hasVirtual = (o: object, name: string): boolean =>
  */
 export const dunderNames = (o: object): Array<string> => {
   const names = new Set<string>()
-  for (let p: object | null = o; p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+  for (
+    let p: object | null = o;
+    p !== null && p !== Object.prototype && p !== Function.prototype;
+    p = Object.getPrototypeOf(p)
+  ) {
     for (const name of Object.getOwnPropertyNames(p)) {
       if (isDunder(name)) {
         const d = Object.getOwnPropertyDescriptor(p, name)
@@ -291,7 +295,9 @@ const isDunder = (name: string): boolean =>
 /** Calls a user-defined dunder of `o` if it has one, else returns `undefined` via the fallback. */
 const userDunder = (o: object, name: string): AnyFn | undefined => {
   const f = (o as Record<string, unknown>)[name]
-  return typeof f === "function" && !Object.prototype.hasOwnProperty.call(Object.prototype, name) ? f as AnyFn : undefined
+  return typeof f === "function" && !Object.prototype.hasOwnProperty.call(Object.prototype, name)
+    ? f as AnyFn
+    : undefined
 }
 
 /**
@@ -382,7 +388,7 @@ const pyNumber = (n: number): string =>
 
 /** Python's repr of a str: single quotes unless the text has some and no double quotes. */
 const pyQuote = (text: string): string => {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'"
+  const quote = text.includes("'") && !text.includes("\"") ? "\"" : "'"
   let out = quote
   for (const ch of text) {
     const c = ch.codePointAt(0)!
@@ -444,7 +450,11 @@ export const compare = (o: object, other: unknown, op: string): unknown => {
  *
  * @since 0.1.0 @category protocol
  */
-export const call = (fn: unknown, args: ReadonlyArray<unknown>, kwargs: ReadonlyArray<readonly [string, unknown]> = []): unknown => {
+export const call = (
+  fn: unknown,
+  args: ReadonlyArray<unknown>,
+  kwargs: ReadonlyArray<readonly [string, unknown]> = []
+): unknown => {
   if (typeof fn !== "function") {
     throw typeError(`'${typeNameOf(fn)}' object is not callable`)
   }
@@ -474,7 +484,11 @@ export const typeNameOf = (o: unknown): string => {
  */
 export const dirOf = (o: object): Array<string> => {
   const names = new Set<string>()
-  for (let p: object | null = o; p !== null && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+  for (
+    let p: object | null = o;
+    p !== null && p !== Object.prototype && p !== Function.prototype;
+    p = Object.getPrototypeOf(p)
+  ) {
     for (const name of Object.getOwnPropertyNames(p)) {
       // array indices are items, not attributes
       if (name !== "constructor" && !(Array.isArray(p) && /^\d+$/.test(name))) names.add(name)

@@ -8,10 +8,10 @@
  *
  * @since 0.1.0
  */
+import { ProtocolError, PythonException, RemoteError, stopIteration } from "../base/Errors.js"
 import * as Brine from "../wire/Brine.js"
 import { EXC_STOP_ITERATION } from "../wire/Message.js"
 import { PickleError } from "../wire/Pickle.js"
-import { ProtocolError, PythonException, RemoteError, stopIteration } from "../base/Errors.js"
 
 /**
  * The version we report as `_remote_version`: a 5.x string, so that Python 5.3 peers do not
@@ -66,13 +66,27 @@ const isSystemError = (error: unknown): error is NodeJS.ErrnoException =>
   error instanceof Error &&
   typeof (error as NodeJS.ErrnoException).code === "string" &&
   /^E[A-Z0-9]+$/.test((error as NodeJS.ErrnoException).code!) &&
-  (typeof (error as NodeJS.ErrnoException).errno === "number" || typeof (error as NodeJS.ErrnoException).syscall === "string")
+  (typeof (error as NodeJS.ErrnoException).errno === "number" ||
+    typeof (error as NodeJS.ErrnoException).syscall === "string")
 
 /** JS errors whose name is also a Python builtin exception (Node's AssertionError, AbortError → no). */
 const PYTHON_NAMED: ReadonlySet<string> = new Set([
-  "AssertionError", "NotImplementedError", "TimeoutError", "KeyError", "IndexError", "ValueError", "AttributeError",
-  "RuntimeError", "LookupError", "ArithmeticError", "ZeroDivisionError", "OverflowError", "PermissionError",
-  "FileNotFoundError", "ConnectionError", "StopIteration"
+  "AssertionError",
+  "NotImplementedError",
+  "TimeoutError",
+  "KeyError",
+  "IndexError",
+  "ValueError",
+  "AttributeError",
+  "RuntimeError",
+  "LookupError",
+  "ArithmeticError",
+  "ZeroDivisionError",
+  "OverflowError",
+  "PermissionError",
+  "FileNotFoundError",
+  "ConnectionError",
+  "StopIteration"
 ])
 
 const REALM_NAMES: Readonly<Record<string, string>> = {

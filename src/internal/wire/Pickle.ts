@@ -669,7 +669,11 @@ class Unpickler {
   }
   memoGet(index: number | bigint | undefined): void {
     // values are never `undefined` (None is null): an undefined slot is an empty one
-    const v = typeof index !== "number" ? undefined : index < this.memoDense.length ? this.memoDense[index] : this.memoSparse.get(index)
+    const v = typeof index !== "number"
+      ? undefined
+      : index < this.memoDense.length
+      ? this.memoDense[index]
+      : this.memoSparse.get(index)
     if (v === undefined) this.fail("Malformed", `memo entry ${String(index)} not found`)
     this.push(v)
   }
@@ -682,7 +686,9 @@ class Unpickler {
   }
   global(module: string, name: string): void {
     if (module === "_codecs" && name === "encode") return this.push(new BytesGlobal("_codecs.encode"))
-    if ((module === "__builtin__" || module === "builtins") && name === "bytes") return this.push(new BytesGlobal("bytes"))
+    if ((module === "__builtin__" || module === "builtins") && name === "bytes") {
+      return this.push(new BytesGlobal("bytes"))
+    }
     this.fail("Unsupported", `refusing to import ${module}.${name}: only plain data is unpickled`)
   }
   reduce(): void {
@@ -1045,7 +1051,10 @@ export const loads: {
  * @since 0.1.0 @category decoding
  */
 export const decode: {
-  (bytes: Uint8Array, options?: LoadsOptions & { readonly dicts?: "Map" | undefined }): Effect.Effect<Value, PickleError>
+  (
+    bytes: Uint8Array,
+    options?: LoadsOptions & { readonly dicts?: "Map" | undefined }
+  ): Effect.Effect<Value, PickleError>
   (bytes: Uint8Array, options?: LoadsOptions): Effect.Effect<PlainValue, PickleError>
 } = (bytes: Uint8Array, options?: LoadsOptions): Effect.Effect<any, PickleError> => attempt(() => loads(bytes, options))
 
@@ -1072,7 +1081,9 @@ export const mapsToObjects = (value: Value): PlainValue => {
   const done = new Map<object, PlainValue>()
   const work: Array<Array<Value> | Set<Value> | Map<Value, Value>> = []
   const visit = (v: Value): PlainValue => {
-    if (typeof v !== "object" || v === null || v instanceof Uint8Array || v instanceof PyFloat || v instanceof FrozenSet) {
+    if (
+      typeof v !== "object" || v === null || v instanceof Uint8Array || v instanceof PyFloat || v instanceof FrozenSet
+    ) {
       return v
     }
     let out = done.get(v)
@@ -1198,7 +1209,11 @@ class Pickler {
           break
         case Kind.MAP: {
           const k = f.items[j & ~1]
-          const shown = typeof k === "string" ? show(k) : typeof k === "number" || typeof k === "bigint" ? String(k) : `<key ${j >> 1}>`
+          const shown = typeof k === "string"
+            ? show(k)
+            : typeof k === "number" || typeof k === "bigint"
+            ? String(k)
+            : `<key ${j >> 1}>`
           out += j % 2 === 0 ? `{key ${j >> 1}}` : `.get(${shown})`
           break
         }
@@ -1349,7 +1364,11 @@ class Pickler {
         if (value === null) return this.op(Opcode.NONE)
         if (value instanceof Uint8Array) return this.bytes(value)
         if (value instanceof PyFloat) return this.float(value.value)
-        if (Array.isArray(value)) return key ? this.openTuple(value) : this.open(Kind.LIST, value, value, Opcode.EMPTY_LIST)
+        if (Array.isArray(value)) {
+          return key
+            ? this.openTuple(value)
+            : this.open(Kind.LIST, value, value, Opcode.EMPTY_LIST)
+        }
         if (value instanceof FrozenSet) {
           if (this.recall(value, false)) return
           this.op(Opcode.MARK)
@@ -1380,7 +1399,11 @@ class Pickler {
     this.op(empty)
     this.memoize(obj, false)
     const entries = items ??
-      (kind === Kind.MAP ? flatten(obj as ReadonlyMap<unknown, unknown>) : kind === Kind.SET ? Array.from(obj as ReadonlySet<unknown>) : Object.keys(obj))
+      (kind === Kind.MAP
+        ? flatten(obj as ReadonlyMap<unknown, unknown>)
+        : kind === Kind.SET
+        ? Array.from(obj as ReadonlySet<unknown>)
+        : Object.keys(obj))
     if (entries.length === 0) return
     this.op(Opcode.MARK)
     this.push(kind, obj, entries)
