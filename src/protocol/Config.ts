@@ -9,6 +9,7 @@ export {
   CLASSIC_OVERRIDES,
   type ConfigInput,
   DEFAULT_CONFIG,
+  LIMIT_KEYS,
   make,
   type ProtocolConfig,
   SAFE_ATTRS

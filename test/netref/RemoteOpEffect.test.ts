@@ -103,3 +103,20 @@ describe("remote operations are Effects to the runtime", () => {
       assert.strictEqual(yield* Effect.promise(() => Effect.runPromise(db)), ledger)
     }))
 })
+
+describe("remote operations are Promises to a script", () => {
+  it.scoped("then, catch and finally", () =>
+    Effect.gen(function*() {
+      const conn = yield* connected
+      const steps: Array<string> = []
+      const sum = yield* Effect.promise(() => conn.root.add(1, 2).finally(() => steps.push("finally")))
+      assert.strictEqual(sum, 3)
+      const caught = yield* Effect.promise(() => conn.root.missing().catch((e: unknown) => (e as Error).name))
+      assert.strictEqual(caught, "AttributeError")
+      const chained = yield* Effect.promise(() =>
+        conn.root.add(2, 2).then((n: number) => n * 10).catch(() => -1).finally(() => steps.push("again"))
+      )
+      assert.strictEqual(chained, 40)
+      assert.deepStrictEqual(steps, ["finally", "again"])
+    }))
+})

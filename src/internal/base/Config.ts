@@ -141,10 +141,43 @@ export interface ProtocolConfig {
   /** Swallow errors raised while closing. */
   closeCatchall: boolean
   bindThreads: boolean
+
+  // Limits (additions of effect-rpyc): what one peer may make this side do. A request over a limit
+  // fails alone; a message over a limit closes only the connection that sent it.
+
+  /** Most decimal digits of an int received (CPython's `sys.get_int_max_str_digits()` default). */
+  maxIntDigits: number
+  /** Most brine values (items of tuples included) in one received message. */
+  maxValuesPerMessage: number
+  /** Most object references (netrefs to make, ids to look up) in one received message. */
+  maxRefsPerMessage: number
+  /** Most requests of the peer in progress at once (handlers still running); more fail at once. */
+  maxConcurrentRequests: number
+  /** Seconds an unanswered DEL is remembered; a peer that never answers them costs nothing after. */
+  delReplyTimeout: number
+  /** Unsent bytes above which this side stops reading from the peer (until they fall below the low mark). */
+  outgoingHighWaterMark: number
+  /** Unsent bytes below which reading resumes. */
+  outgoingLowWaterMark: number
 }
 
 /**
- * RPyC's defaults.
+ * The keys of `ProtocolConfig` that RPyC does not have: this side's limits.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const LIMIT_KEYS: ReadonlyArray<keyof ProtocolConfig> = [
+  "maxIntDigits",
+  "maxValuesPerMessage",
+  "maxRefsPerMessage",
+  "maxConcurrentRequests",
+  "delReplyTimeout",
+  "outgoingHighWaterMark",
+  "outgoingLowWaterMark"
+]
+
+/**
+ * RPyC's defaults, and this side's limits.
  *
  * @since 0.1.0 @category constants
  */
@@ -168,6 +201,13 @@ export const DEFAULT_CONFIG: Readonly<ProtocolConfig> = Object.freeze({
   propagateKeyboardInterruptLocally: true,
   logExceptions: true,
   connid: undefined,
+  maxIntDigits: 4300,
+  maxValuesPerMessage: 1_000_000,
+  maxRefsPerMessage: 10_000,
+  maxConcurrentRequests: 10_000,
+  delReplyTimeout: 60,
+  outgoingHighWaterMark: 16 * 1024 * 1024,
+  outgoingLowWaterMark: 4 * 1024 * 1024,
   credentials: undefined,
   endpoints: undefined,
   logger: undefined,

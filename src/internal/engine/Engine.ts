@@ -32,11 +32,13 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Awaitable from "../base/Awaitable.js"
 import * as Config from "../base/Config.js"
+import * as StreamCapabilities from "../base/StreamCapabilities.js"
 import {
   ConnectionClosed,
   keyError,
   ProtocolError,
   type RemoteFailure,
+  PythonException,
   RequestTimeout,
   typeError,
   valueError
@@ -139,6 +141,8 @@ export interface Options {
   readonly onConnect?: Hook | undefined
   /** Runs after the connection closed (no I/O possible). */
   readonly onDisconnect?: Hook | undefined
+  /** Which side this is, for messages about a peer that is not RPyC at all. */
+  readonly side?: "connecting" | "accepting" | undefined
 }
 
 const TICK_MILLIS = 100
@@ -233,8 +237,23 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private readonly objects = new ObjectTable()
   private readonly netrefs = new Map<string, WeakRef<Netref.Netref>>()
   private readonly decoder: Channel.FrameDecoder
+  private readonly decodeOptions: Brine.DecodeOptions
   private readonly compress: boolean
   private readonly onDisconnect: Hook | undefined
+  private readonly side: "connecting" | "accepting" | undefined
+  /** payloads received so far: a first one that is not RPyC means the peer is something else */
+  private payloadsReceived = 0
+  /** object references unboxed from the message being handled (`maxRefsPerMessage`) */
+  private refsInMessage = 0
+  /** requests of the peer whose handlers are still running (`maxConcurrentRequests`) */
+  private requestsInProgress = 0
+  /** set when the peer ended its side while its requests were still running: they get their replies first */
+  private peerEnded: ConnectionClosed | undefined
+  /** what the transport can do: pause reading, write after the peer's end, one write per frame */
+  capabilities: StreamCapabilities.StreamCapabilities | undefined
+  /** bytes queued for the writer and not yet written */
+  unsentBytes = 0
+  private readPaused = false
 
   constructor(
     readonly localRoot: object,
@@ -250,8 +269,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.id = this.config.connid ?? `conn${++connectionCounter}`
     this.wireVersion = options.wireVersion === 5 || options.wireVersion === 6 ? options.wireVersion : undefined
     this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
+    this.decodeOptions = { maxIntDigits: this.config.maxIntDigits, maxValues: this.config.maxValuesPerMessage }
     this.compress = options.compress !== false
     this.onDisconnect = options.onDisconnect
+    this.side = options.side
     this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
   }
 
@@ -303,6 +324,21 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       compress: this.compress
     })
     this.outbox.unsafeOffer(frame)
+    this.unsentBytes += frame.length
+    // backpressure: a peer that does not read our replies stops being read
+    if (this.unsentBytes > this.config.outgoingHighWaterMark && !this.readPaused && this.capabilities) {
+      this.readPaused = true
+      this.capabilities.pause()
+    }
+  }
+
+  /** The writer wrote `bytes`: reading resumes once what is left falls below the low mark. */
+  written(bytes: number): void {
+    this.unsentBytes -= bytes
+    if (this.readPaused && this.unsentBytes < this.config.outgoingLowWaterMark) {
+      this.readPaused = false
+      if (!this.shuttingDown) this.capabilities?.resume()
+    }
   }
 
   private readonly beforeVersion: Array<readonly [Message.MsgType, number, unknown]> = []
@@ -380,12 +416,22 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       })
     })
 
-  /** Sends a request nobody waits for (DEL); its reply is consumed silently. */
+  /**
+   * Sends a request nobody waits for (DEL); its reply is consumed silently, and forgotten after
+   * `delReplyTimeout` so that a peer that never answers costs nothing.
+   */
   private sendAsync(handler: number, boxedArgs: unknown): void {
     if (this.closed) return
     const seq = this.seq++
-    this.pending.set(seq, { onResult: ignore, handler, deadline: Infinity, timeoutMillis: null })
+    const timeoutMillis = Math.max(0, this.config.delReplyTimeout) * 1000
+    const deadline = this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
+    this.pending.set(seq, { onResult: ignore, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxedArgs])
+    this.timedPending++
+    if (!this.sweeperAwake) {
+      this.sweeperAwake = true
+      this.sweeperLatch.unsafeOpen()
+    }
   }
 
   /** Called by the sweeper fiber every tick while timed requests are pending. */
@@ -447,11 +493,19 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         if (!Array.isArray(value)) throw valueError("invalid tuple box")
         return value.map((v) => this.unbox(v))
       case Label.LOCAL_REF:
+        this.countRef()
         return this.objects.get(asIdPack(value))
       case Label.REMOTE_REF:
+        this.countRef()
         return this.netrefFor(asIdPack(value))
     }
     throw valueError(`invalid label ${String(label)}`)
+  }
+
+  private countRef(): void {
+    if (++this.refsInMessage > this.config.maxRefsPerMessage) {
+      throw valueError(`a message of more than ${this.config.maxRefsPerMessage} object references (maxRefsPerMessage)`)
+    }
   }
 
   private netrefFor(idPack: Message.IdPack): Netref.Netref {
@@ -483,10 +537,11 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   onChunk(chunk: Uint8Array): void {
     if (this.shuttingDown) return
     let payloads: Array<Uint8Array>
+    if (this.firstBytes === undefined) this.firstBytes = chunk.slice(0, 32)
     try {
       payloads = this.decoder.push(chunk)
     } catch (e) {
-      return this.protocolFailure(new ProtocolError({ reason: "Frame", detail: (e as Error).message }))
+      return this.protocolFailure(new ProtocolError({ reason: "Frame", detail: this.notRpyc((e as Error).message) }))
     }
     for (const payload of payloads) {
       if (this.shuttingDown) return
@@ -498,6 +553,19 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     }
   }
 
+  /** the start of what the peer sent, for telling a peer that is not RPyC at all */
+  private firstBytes: Uint8Array | undefined
+
+  /** A failure on the very first payload: say so plainly, with the bytes that were received. */
+  private notRpyc(detail: string): string {
+    if (this.payloadsReceived > 0 || this.firstBytes === undefined) return detail
+    const peer = this.side === "connecting" ? "server" : this.side === "accepting" ? "client" : "peer"
+    const bytes = this.firstBytes
+    const text = Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("")
+    const hex = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ")
+    return `not an RPyC ${peer}: the first bytes received were "${text}" (${hex}) (${detail})`
+  }
+
   private onPayload(payload: Uint8Array): void {
     let envelope: Message.Envelope
     try {
@@ -506,14 +574,17 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         version = Message.detectVersion(payload)
         this.settleVersion(version)
       }
-      envelope = Message.decodePayload(version, payload)
+      envelope = Message.decodePayload(version, payload, this.decodeOptions)
     } catch (e) {
       const reason = e instanceof Brine.BrineError ? "Brine" : e instanceof Message.EnvelopeError &&
           e.reason === "UnknownVersion"
         ? "WireVersion"
         : "Envelope"
-      return this.protocolFailure(new ProtocolError({ reason, detail: (e as Error).message }))
+      return this.protocolFailure(new ProtocolError({ reason, detail: this.notRpyc((e as Error).message) }))
+    } finally {
+      this.payloadsReceived++
     }
+    this.refsInMessage = 0
     switch (envelope.msg) {
       case MsgType.REQUEST:
         return this.onRequest(envelope.seq, envelope.args)
@@ -549,6 +620,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private onRequest(seq: number, raw: unknown): void {
     let result: unknown
     try {
+      if (this.requestsInProgress >= this.config.maxConcurrentRequests) {
+        throw new PythonException(
+          "RuntimeError",
+          `too many requests in progress on this connection (maxConcurrentRequests = ${this.config.maxConcurrentRequests})`
+        )
+      }
       if (!Array.isArray(raw) || raw.length !== 2) throw valueError("malformed request")
       const args = this.unbox(raw[1])
       if (!Array.isArray(args)) throw typeError("request arguments must be a tuple")
@@ -556,33 +633,50 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     } catch (e) {
       return this.replyError(seq, e)
     }
-    if (result !== NO_REPLY) this.settle(seq, result)
+    if (result === NO_REPLY) return
+    if (Effect.isEffect(result) || isPromiseLike(result)) {
+      this.requestsInProgress++
+      this.settle(seq, result, true)
+    } else {
+      this.settle(seq, result)
+    }
   }
 
   /** Replies with `result` once it is a plain value: awaits Promises, runs Effects in their own fiber. */
-  private settle(seq: number, result: unknown): void {
+  private settle(seq: number, result: unknown, counted = false): void {
     if (Effect.isEffect(result)) {
       this.runHandler(
         Effect.matchCauseEffect(result as Effect.Effect<unknown, unknown>, {
-          onSuccess: (v) => Effect.sync(() => this.settle(seq, v)),
+          onSuccess: (v) => Effect.sync(() => this.settle(seq, v, counted)),
           onFailure: (cause) =>
-            Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => this.replyError(seq, Cause.squash(cause)))
+            Effect.sync(() => {
+              if (Cause.isInterruptedOnly(cause)) return this.requestDone(counted)
+              this.replyError(seq, Cause.squash(cause), counted)
+            })
         })
       )
     } else if (isPromiseLike(result)) {
-      result.then((v) => this.settle(seq, v), (e) => this.replyError(seq, e))
+      result.then((v) => this.settle(seq, v, counted), (e) => this.replyError(seq, e, counted))
     } else {
       let boxed: unknown
       try {
         boxed = this.box(result)
       } catch (e) {
-        return this.replyError(seq, e)
+        return this.replyError(seq, e, counted)
       }
       this.send(MsgType.REPLY, seq, boxed)
+      this.requestDone(counted)
     }
   }
 
-  private replyError(seq: number, error: unknown): void {
+  /** A counted request has its answer: one fewer in progress, and maybe the last one a half-closed peer awaited. */
+  private requestDone(counted: boolean): void {
+    if (!counted) return
+    this.requestsInProgress--
+    if (this.requestsInProgress === 0 && this.peerEnded !== undefined) this.shutdown(this.peerEnded)
+  }
+
+  private replyError(seq: number, error: unknown, counted = false): void {
     const vinegar = Vinegar.dump(error, this.config)
     if (vinegar !== Message.EXC_STOP_ITERATION) {
       // as RPyC's logger.debug("Exception caught"): a peer's failed request is not our error
@@ -593,6 +687,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.log("Debug", line)
     }
     this.send(MsgType.EXCEPTION, seq, vinegar)
+    this.requestDone(counted)
   }
 
   /** The request handlers (PROTOCOL.md §3.4). Returns the reply value, a Promise/Effect of it, or NO_REPLY. */
@@ -714,11 +809,18 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         new ProtocolError({ reason: "Frame", detail: String((e as Error).message) })
       )
     }
-    this.shutdown(
-      Exit.isSuccess(exit)
-        ? new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
-        : new ConnectionClosed({ reason: "Transport", detail: String(Cause.squash(exit.cause)) })
-    )
+    if (Exit.isFailure(exit)) {
+      return this.shutdown(new ConnectionClosed({ reason: "Transport", detail: describeTransportError(Cause.squash(exit.cause)) }))
+    }
+    const ended = new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
+    if (this.requestsInProgress === 0 || this.capabilities?.writableAfterEnd !== true) return this.shutdown(ended)
+    // half-closed: the peer sends nothing more, so our own calls cannot be answered; its requests
+    // still running get their replies, then the connection closes (as Python RPyC does)
+    this.peerEnded = ended
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    this.timedPending = 0
+    for (const p of pending) p.onResult(Exit.fail(ended))
   }
 
   /** Starts the teardown; idempotent. Fails every pending call at once. */
@@ -737,6 +839,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   private readonly teardown: Effect.Effect<void> = Effect.suspend(() =>
     Effect.gen(this, function*() {
+      // a half-closed peer is owed the replies just queued: let the writer flush them first
+      if (this.peerEnded !== undefined && this.writerFiber !== undefined) {
+        yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
+      }
       yield* Scope.close(this.internalScope, Exit.void)
       this.objects.clear()
       this.netrefs.clear()
@@ -793,6 +899,19 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
 const ignore = () => {}
 
+/**
+ * A transport failure in words, with its cause: "SocketError: An error occurred during Read" alone
+ * hides what happened (a TLS alert such as "certificate required", ECONNRESET, …).
+ */
+const describeTransportError = (error: unknown): string => {
+  const cause = (error as { readonly cause?: unknown })?.cause
+  const text = String(error)
+  if (cause === undefined) return text
+  const code = (cause as { readonly code?: unknown }).code
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return `${text}: ${message}${typeof code === "string" && !message.includes(code) ? ` (${code})` : ""}`
+}
+
 const encodeFailure = (e: unknown): RemoteFailure =>
   e instanceof ProtocolError ? e : new ProtocolError({ reason: "Encode", detail: String((e as Error)?.message ?? e) })
 
@@ -845,6 +964,7 @@ export const make = <Api = any>(
       sweeperLatch,
       done
     )
+    conn.capabilities = StreamCapabilities.of(socket)
     yield* Effect.addFinalizer(() => conn.close())
 
     const opened = yield* Deferred.make<void>()
@@ -862,11 +982,21 @@ export const make = <Api = any>(
     }
 
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
+    const perFrame = conn.capabilities?.writePerFrame === true
     conn.writerFiber = yield* Effect.gen(function*() {
       while (true) {
         const [chunks, finished] = yield* outbox.takeAll
-        if (chunks.length === 1) yield* write(Array.from(chunks)[0])
-        else if (chunks.length > 1) yield* write(Buffer.concat(Array.from(chunks)))
+        const frames = Array.from(chunks)
+        if (frames.length === 1 || (perFrame && frames.length > 0)) {
+          for (const frame of frames) {
+            yield* write(frame)
+            conn.written(frame.length)
+          }
+        } else if (frames.length > 1) {
+          const joined = Buffer.concat(frames)
+          yield* write(joined)
+          conn.written(joined.length)
+        }
         if (finished) return
       }
     }).pipe(Effect.catchAll(() => Effect.void), Effect.forkIn(internalScope))

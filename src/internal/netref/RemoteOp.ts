@@ -9,9 +9,9 @@
  * the requests that resolve `os`, then `path`, then one CALLATTR for `join`. Calling an attribute
  * operation sends CALLATTR (one round trip) rather than GETATTR + CALL.
  *
- * Every string property of a RemoteOp is a remote attribute, except `then` and `pipe`, which keep
- * their Promise and Effect meanings (`pipe` called with one or more functions); reach remote
- * attributes of those names with `Operations.getattr(op, "then")`.
+ * Every string property of a RemoteOp is a remote attribute, except `then`, `catch`, `finally` and
+ * `pipe`, which keep their Promise and Effect meanings (`pipe` called with one or more functions);
+ * reach remote attributes of those names with `Operations.getattr(op, "then")`.
  *
  * @since 0.1.0
  */
@@ -32,7 +32,17 @@ import * as Netref from "./Netref.js"
  *
  * @since 0.1.0 @category models
  */
-export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {}
+export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {
+  /** As `Promise.prototype.then`: runs the operation. */
+  then<B = A, C = never>(
+    onfulfilled?: ((value: A) => B | PromiseLike<B>) | null,
+    onrejected?: ((reason: unknown) => C | PromiseLike<C>) | null
+  ): Promise<B | C>
+  /** As `Promise.prototype.catch`: runs the operation. */
+  catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B>
+  /** As `Promise.prototype.finally`: runs the operation. */
+  finally(onfinally?: (() => void) | null): Promise<A>
+}
 
 /**
  * An untyped remote value: every property is another `Remote`, and it can be called, constructed,
@@ -216,6 +226,10 @@ const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
       switch (key) {
         case "then":
           return (onF?: (v: unknown) => unknown, onR?: (e: unknown) => unknown) => spec.promise().then(onF, onR)
+        case "catch":
+          return (onR?: (e: unknown) => unknown) => spec.promise().catch(onR)
+        case "finally":
+          return (onF?: () => void) => spec.promise().finally(onF)
         case "pipe":
           return pipeOrRemote(target)
         case "commit":

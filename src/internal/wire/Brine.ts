@@ -134,7 +134,7 @@ export type Value =
  * @since 0.1.0 @category errors
  */
 export class BrineError extends Data.TaggedError("BrineError")<{
-  readonly reason: "Unencodable" | "UnknownTag" | "Truncated" | "InvalidUtf8" | "Malformed" | "TooManyDigits"
+  readonly reason: "Unencodable" | "UnknownTag" | "Truncated" | "InvalidUtf8" | "Malformed" | "TooManyDigits" | "TooManyValues"
   readonly detail: string
 }> {
   override get message(): string {
@@ -388,7 +388,16 @@ export interface DecodeOptions {
    * int/str conversion): turning a longer one into a BigInt would hold the event loop for seconds.
    */
   readonly maxIntDigits?: number | undefined
+  /**
+   * Most values one decode may produce, items of tuples included (default
+   * `DEFAULT_MAX_VALUES`): a frame of one-byte items would otherwise become an array of tens of
+   * millions of elements.
+   */
+  readonly maxValues?: number | undefined
 }
+
+/** @since 0.1.0 @category decoding */
+export const DEFAULT_MAX_VALUES = 1_000_000
 
 /** CPython's default `sys.get_int_max_str_digits()`. @since 0.1.0 @category decoding */
 export const DEFAULT_MAX_INT_DIGITS = 4300
@@ -399,9 +408,12 @@ class Reader {
   pos = 0
   readonly preserveFloats: boolean
   readonly maxIntDigits: number
+  readonly maxValues: number
+  values = 0
   constructor(readonly bytes: Uint8Array, readonly view: DataView, options: DecodeOptions | undefined) {
     this.preserveFloats = options?.preserveFloats ?? false
     this.maxIntDigits = options?.maxIntDigits ?? DEFAULT_MAX_INT_DIGITS
+    this.maxValues = options?.maxValues ?? DEFAULT_MAX_VALUES
   }
   need(n: number): void {
     if (this.pos + n > this.bytes.length) {
@@ -492,6 +504,9 @@ const parseInt_ = (text: Uint8Array, maxDigits: number): number | bigint => {
 }
 
 const read = (r: Reader): Value => {
+  if (++r.values > r.maxValues) {
+    throw new BrineError({ reason: "TooManyValues", detail: `a message of more than ${r.maxValues} values` })
+  }
   const tag = r.u8()
   if (tag >= Tag.IMM_INT_FIRST && tag <= Tag.IMM_INT_LAST) return tag - IMM_INT_ZERO
   switch (tag) {

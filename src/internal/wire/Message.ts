@@ -135,17 +135,21 @@ const isSeq = (u: unknown): u is number => typeof u === "number" && Number.isInt
  *
  * @since 0.1.0 @category decoding
  */
-export const decodePayload = (version: WireVersion, payload: Uint8Array): Envelope => {
+export const decodePayload = (
+  version: WireVersion,
+  payload: Uint8Array,
+  options?: Brine.DecodeOptions
+): Envelope => {
   let msg: unknown, seq: unknown, args: unknown
   if (version === 5) {
-    const t = Brine.decode(payload)
+    const t = Brine.decode(payload, options)
     if (!Array.isArray(t) || t.length !== 3) {
       throw new EnvelopeError({ reason: "Malformed", detail: "v5 payload is not a 3-tuple" })
     }
     ;[msg, seq, args] = t
   } else {
     msg = payload[0]
-    const t = Brine.decodeAt(payload, 1)[0]
+    const t = Brine.decodeAt(payload, 1, options)[0]
     if (!Array.isArray(t) || t.length !== 2) {
       throw new EnvelopeError({ reason: "Malformed", detail: "v6 payload body is not a 2-tuple" })
     }

@@ -1,0 +1,38 @@
+/**
+ * What a transport's socket can do beyond the platform `Socket` interface, for the engine: stop
+ * and restart reading (backpressure), keep writing after the peer has finished sending
+ * (half-close), and write each frame on its own (TLS, where a Python peer reads one record at a
+ * time). Transports attach it to the sockets they make; sockets without it get none of this.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 @category symbols */
+export const TypeId: unique symbol = Symbol.for("effect-rpyc/StreamCapabilities")
+
+/** @since 0.1.0 @category models */
+export interface StreamCapabilities {
+  /** Stops delivering incoming data until `resume`. */
+  readonly pause: () => void
+  readonly resume: () => void
+  /** Writes still reach the peer after it ended its side (its FIN arrived). */
+  readonly writableAfterEnd: boolean
+  /** Write each frame with a write of its own rather than joining queued frames. */
+  readonly writePerFrame: boolean
+}
+
+/**
+ * The capabilities attached to `socket`, if any.
+ *
+ * @since 0.1.0 @category getters
+ */
+export const of = (socket: object): StreamCapabilities | undefined =>
+  (socket as { readonly [TypeId]?: StreamCapabilities })[TypeId]
+
+/**
+ * `socket` with `capabilities` attached.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const attach = <S extends object>(socket: S, capabilities: StreamCapabilities): S =>
+  Object.assign(socket, { [TypeId]: capabilities })
