@@ -30,14 +30,17 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Awaitable from "../internal/base/Awaitable.js"
-import type { RemoteFailure } from "../internal/base/Errors.js"
+import { RemoteError, type RemoteFailure } from "../internal/base/Errors.js"
 import * as Netref from "../internal/netref/Netref.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import { isPlainDict as isPlainDictObject } from "../internal/object/LocalObjects.js"
 import * as Pythonic from "../internal/object/Pythonic.js"
 import { Handler } from "../internal/wire/Message.js"
 import * as Pickle from "../internal/wire/Pickle.js"
 
 type Target = unknown
+
+const isPlainDict = (v: unknown): v is object => typeof v === "object" && v !== null && isPlainDictObject(v)
 
 /** Resolves `target`, then sends `handler` with the resolved netref first, or computes locally. */
 const onTarget = (
@@ -108,11 +111,14 @@ export const cmp = (target: Target, other: unknown, op: string): RemoteOp.Remote
 export const eq = (target: Target, other: unknown): RemoteOp.Remote => cmp(target, other, "__eq__")
 
 /** `len(x)`. @since 0.1.0 @category operations */
-export const len: (target: Target) => RemoteOp.Remote = dunder("__len__", (v) => v.length ?? v.size)
+export const len: (target: Target) => RemoteOp.Remote = dunder(
+  "__len__",
+  (v) => isPlainDict(v) ? Pythonic.plainKeys(v).length : v.length ?? v.size
+)
 /** `x[key]`. @since 0.1.0 @category operations */
 export const getitem: (target: Target, key: unknown) => RemoteOp.Remote = dunder(
   "__getitem__",
-  (v, k) => (v instanceof Map ? v.get(k) : v[k])
+  (v, k) => (v instanceof Map ? v.get(k) : isPlainDict(v) && !Pythonic.hasPlainKey(v, k) ? undefined : v[k])
 )
 /** `x[key] = value`. @since 0.1.0 @category operations */
 export const setitem: (target: Target, key: unknown, value: unknown) => RemoteOp.Remote = dunder(
@@ -130,7 +136,14 @@ export const delitem: (target: Target, key: unknown) => RemoteOp.Remote = dunder
 /** `key in x`. @since 0.1.0 @category operations */
 export const contains: (target: Target, key: unknown) => RemoteOp.Remote = dunder(
   "__contains__",
-  (v, k) => (v instanceof Map || v instanceof Set ? v.has(k) : Array.isArray(v) ? v.includes(k) : k in v)
+  (v, k) =>
+    v instanceof Map || v instanceof Set
+      ? v.has(k)
+      : Array.isArray(v)
+      ? v.includes(k)
+      : isPlainDict(v)
+      ? Pythonic.hasPlainKey(v, k)
+      : k in v
 )
 
 /**
@@ -163,10 +176,74 @@ export const delattr = (target: Target, name: string): RemoteOp.Remote =>
  */
 export const typeName = (ref: Netref.Netref): string => String(Netref.stateOf(ref)!.idPack[0])
 
+const notAClass = (): RemoteError =>
+  new RemoteError({
+    module: "builtins",
+    name: "TypeError",
+    args: ["isinstance() arg 2 must be a class, type, or tuple of classes and types"],
+    attrs: [],
+    remoteTraceback: ""
+  })
+
+const namePackOf = (ref: unknown): string | undefined => {
+  const state = Netref.stateOf(ref)
+  return state === undefined ? undefined : String(state.idPack[0])
+}
+
 /**
- * `isinstance(x, C)`: `C` is a remote class (netref) or a type name (`"list"`, `"builtins.dict"`).
- * Names and equal class ids are checked locally; otherwise the class's owner is asked
- * (INSTANCECHECK).
+ * The MRO of a remote object's class, as name_packs: Python's builtin classes are known here; for
+ * any other class the owner is asked for `x.__class__.__mro__` (two GETATTRs; the name_packs of the
+ * class netrefs it returns are the names). `undefined` when the owner's policy refuses (an
+ * AttributeError: Python's default config does, classic mode does not). Asked once per class and
+ * connection: a class's MRO does not change.
+ */
+const remoteMro = (
+  ref: Netref.Netref,
+  state: Netref.State
+): Effect.Effect<ReadonlyArray<string> | undefined, RemoteFailure> => {
+  const name = String(state.idPack[0])
+  const known = Pythonic.builtinMro(name)
+  if (known !== undefined) return Effect.succeed(known)
+  let perOwner = mroCache.get(state.owner)
+  if (perOwner === undefined) mroCache.set(state.owner, perOwner = new Map())
+  const classKey = `${name}\u0000${String(state.idPack[1])}`
+  const cached = perOwner.get(classKey)
+  if (cached !== undefined) return Effect.succeed(cached ?? undefined)
+  return state.owner.request(Handler.GETATTR, [ref, "__class__"]).pipe(
+    Effect.flatMap((cls) => state.owner.request(Handler.GETATTR, [cls, "__mro__"])),
+    Effect.map((mro): ReadonlyArray<string> | undefined => {
+      if (!Array.isArray(mro)) return undefined
+      const names = mro.map(namePackOf).filter((n): n is string => n !== undefined)
+      return names.length > 0 ? names : undefined
+    }),
+    Effect.catchIf(
+      (e): e is RemoteError => e._tag === "RemoteError" && e.is("AttributeError"),
+      () => Effect.succeed(undefined)
+    ),
+    Effect.tap((mro) => {
+      perOwner.set(classKey, mro ?? null)
+    })
+  )
+}
+
+/** Per connection, class (name_pack and class id) → its MRO, or `null` if the owner refused to tell. */
+const mroCache = new WeakMap<object, Map<string, ReadonlyArray<string> | null>>()
+
+/**
+ * `isinstance(x, C)`, as RPyC's netrefs answer it:
+ *
+ * - `C` a type name (`"list"`, `"Exception"`, `"builtins.dict"`, `"collections.OrderedDict"`): true
+ *   if the name is in the MRO of `x`'s type. Python's builtin class hierarchy is known locally
+ *   (`isinstance(<RuntimeError proxy>, "Exception")` sends nothing); other remote classes are
+ *   walked through `x.__class__.__mro__` when the owner's policy allows, else only the exact name
+ *   matches. A local `x` is typed as it would travel (`7` an `int`, `true` a `bool` and an `int`, an
+ *   array a `tuple` and a `list`, a `byRef` array only a `list`, a Map or plain object a `dict`).
+ * - `C` a remote class (a netref with instance id 0): for a netref `x`, equal class ids answer
+ *   locally — across connections too, as Python compares them — else `C`'s owner decides
+ *   (INSTANCECHECK). For a local `x`, the builtin class `C` names is checked locally (a JS number
+ *   against a netref to Python's `int` is true); a local value is never an instance of a
+ *   non-builtin remote class.
+ * - `C` a remote instance: fails with a TypeError, as Python's `isinstance`.
  *
  * @since 0.1.0 @category operations
  */
@@ -175,13 +252,21 @@ export const isinstance = (target: Target, cls: Netref.Netref | string): RemoteO
     Effect.flatMap(RemoteOp.toEffect(target), (value): Effect.Effect<unknown, RemoteFailure> => {
       const state = Netref.stateOf(value)
       if (typeof cls === "string") {
-        if (state === undefined) return Effect.succeed(Pythonic.typeNameOf(value) === cls.replace(/^builtins\./, ""))
-        const name = String(state.idPack[0])
-        return Effect.succeed(name === cls || name === `builtins.${cls}`)
+        const wanted = Pythonic.typeNamePack(cls)
+        if (state === undefined) return Effect.succeed(Pythonic.pythonMroOf(value).includes(wanted))
+        if (String(state.idPack[0]) === wanted || wanted === "builtins.object") return Effect.succeed(true)
+        return Effect.map(
+          remoteMro(value as Netref.Netref, state),
+          (mro) => mro !== undefined && mro.includes(wanted)
+        )
       }
-      const clsState = Netref.stateOf(cls)!
-      if (state === undefined) return Effect.succeed(false)
-      if (state.owner === clsState.owner && String(state.idPack[1]) === String(clsState.idPack[1])) {
+      const clsState = Netref.stateOf(cls)
+      if (clsState === undefined) return Effect.fail(notAClass())
+      if (Number(clsState.idPack[2]) !== 0) return Effect.fail(notAClass())
+      if (state === undefined) {
+        return Effect.succeed(Pythonic.pythonMroOf(value).includes(String(clsState.idPack[0])))
+      }
+      if (String(state.idPack[1]) === String(clsState.idPack[1])) {
         return Effect.succeed(Number(state.idPack[2]) !== 0)
       }
       return clsState.owner.request(Handler.INSTANCECHECK, [cls, state.idPack])

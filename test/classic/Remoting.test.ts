@@ -158,7 +158,7 @@ describe("remoting against a TS classic server", () => {
     Effect.gen(function*() {
       const { conn } = yield* connectTs
       const delivered: any = yield* Classic.deliver(conn, { a: [1, 2], b: "text" })
-      assert.strictEqual(Operations.typeName(delivered), "builtins.object")
+      assert.strictEqual(Operations.typeName(delivered), "builtins.dict")
       const list = yield* remote(delivered.a)
       assert.strictEqual(Operations.typeName(list), "builtins.list")
       yield* remote(list.append(3))

@@ -377,9 +377,13 @@ describe("netref operations against a TS peer", () => {
       assert.deepStrictEqual(spy.names(), ["STR", "REPR", "DIR", "HASH"])
       // without user dunders: the object's id as hash, util.inspect as repr, toString-less str = repr
       const box = yield* fx(root.box)
+      // a plain object is a dict: its repr is the dict's
+      assert.strictEqual(yield* fx(Operations.repr(box)), "{'value': 1}")
+      assert.strictEqual(yield* fx(Operations.str(box)), "{'value': 1}")
       // like Python's object repr: class and id, never the fields the policy hides
-      assert.match(String(yield* fx(Operations.repr(box))), /^<Object object at 0x[0-9a-f]+>$/)
-      assert.match(String(yield* fx(Operations.str(box))), /^<Object object at 0x[0-9a-f]+>$/)
+      const other = yield* fx(new root.Other())
+      assert.match(String(yield* fx(Operations.repr(other))), /^<Other object at 0x[0-9a-f]+>$/)
+      assert.match(String(yield* fx(Operations.str(other))), /^<Other object at 0x[0-9a-f]+>$/)
       assert.strictEqual(yield* fx(Operations.hash(box)), yield* fx(Operations.hash(box)))
       assert.strictEqual(typeof (yield* fx(Operations.hash(box))), "number")
       // str/repr straight on an operation (resolved first)
@@ -474,7 +478,8 @@ describe("netref operations against a TS peer", () => {
         assert.strictEqual(yield* fx(Operations.getitem(v, 1)), 6)
         yield* remoteError(Operations.getitem(v, 2), "IndexError")
         // what an object does not support: AttributeError for the dunder
-        yield* remoteError(Operations.len(root.box), "AttributeError")
+        yield* remoteError(Operations.len(new root.Other()), "AttributeError")
+        assert.strictEqual(yield* fx(Operations.len(root.box)), 1)
       })
   )
 

@@ -203,7 +203,7 @@ describe("values on the wire, TS ↔ TS", () => {
         const arr = byRef([1, 2])
         const err = new RangeError("r")
         assert.deepStrictEqual(yield* fx(root.describe(obj, w, map, set, fn, Widget, arr, err)), [
-          "netref builtins.object",
+          "netref builtins.dict",
           "netref builtins.object",
           "netref builtins.dict",
           "netref builtins.set",
@@ -217,7 +217,7 @@ describe("values on the wire, TS ↔ TS", () => {
         assert.strictEqual(args[0], Label.TUPLE)
         assert.deepStrictEqual(args[1].map((b) => b[0]), Array(8).fill(Label.REMOTE_REF))
         // a tuple holding a reference: items boxed one by one
-        assert.deepStrictEqual(yield* fx(root.describe([1, obj])), [["number 1", "netref builtins.object"]])
+        assert.deepStrictEqual(yield* fx(root.describe([1, obj])), [["number 1", "netref builtins.dict"]])
         const inner = lastCallArgs(spy) as [number, Array<[number, unknown]>]
         assert.strictEqual(inner[1][0]![0], Label.TUPLE)
         // what comes back is the very same local object (label 3 on the way back)
@@ -243,7 +243,7 @@ describe("values on the wire, TS ↔ TS", () => {
       const { root } = yield* setup({ allowPublicAttrs: true })
       const refs = (yield* fx(root.refs())) as Array<unknown>
       assert.deepStrictEqual(refs.map((r) => Netref.isNetref(r) ? Operations.typeName(r as Netref.Netref) : r), [
-        "builtins.object",
+        "builtins.dict",
         "builtins.object",
         "builtins.dict",
         "builtins.set",
@@ -331,14 +331,14 @@ describePython("values on the wire, TS ↔ Python RPyC 5.3", () => {
         [Brine.Ellipsis, ["ellipsis", "Ellipsis"]],
         [Brine.NotImplemented, ["NotImplementedType", "NotImplemented"]],
         [[1, "a"], ["tuple", [["int", "1"], ["str", "'a'"]]]],
-        [{ a: 1 }, ["netref", "builtins.object"]],
+        [{ a: 1 }, ["netref", "builtins.dict"]],
         [new Widget(1), ["netref", "builtins.object"]],
         [new Map([["a", 1]]), ["netref", "builtins.dict"]],
         [new Set([1]), ["netref", "builtins.set"]],
         [(x: number) => x, ["netref", "builtins.function"]],
         [Widget, ["netref", "js.Widget"]],
         [byRef([1]), ["netref", "builtins.list"]],
-        [[1, { a: 1 }], ["tuple", [["int", "1"], ["netref", "builtins.object"]]]]
+        [[1, { a: 1 }], ["tuple", [["int", "1"], ["netref", "builtins.dict"]]]]
       ]
       for (const [value, expected] of cases) {
         assert.deepStrictEqual(yield* fx(root.describe(value)), expected, `describe(${String(value)})`)

@@ -4,9 +4,10 @@
  * An id_pack is `(name_pack, class_id, instance_id)`. The name_pack is chosen so that a Python
  * peer builds a working proxy without an INSPECT round trip where it can: functions are
  * `builtins.function`, bound methods `builtins.method`, arrays `builtins.list`, Maps
- * `builtins.dict`, Sets `builtins.set`, iterators `builtins.generator`, errors
- * `builtins.Exception`, plain instances `builtins.object`. Classes, and instances that offer Python
- * protocols (a user-defined `__len__`, an iterable…), get `js.<Name>` and answer INSPECT.
+ * and plain objects (prototype `Object.prototype` or `null`) `builtins.dict`, Sets `builtins.set`,
+ * iterators `builtins.generator`, errors `builtins.Exception`, class instances `builtins.object`.
+ * Classes, and objects that offer Python protocols (a user-defined `__len__`, an iterable…), get
+ * `js.<Name>` and answer INSPECT.
  *
  * Ids are process-wide and stable for an object's lifetime, like CPython's `id()`.
  *
@@ -130,15 +131,70 @@ export const isIterator = (o: object): boolean =>
     // built-in iterators and generators of another realm (a vm context) have their own prototypes
     /^\[object (?:.+ Iterator|Generator|AsyncGenerator)\]$/.test(Object.prototype.toString.call(o)))
 
+const isDunderName = (name: string): boolean =>
+  name.length > 4 && name.startsWith("__") && name.endsWith("__") && name !== "__proto__"
+
+const hasSymbolProtocol = (o: object): boolean =>
+  Symbol.iterator in o || Symbol.asyncIterator in o || Symbol.dispose in o || Symbol.asyncDispose in o
+
 const hasPythonProtocol = (o: object): boolean => {
-  if (Symbol.iterator in o || Symbol.asyncIterator in o || Symbol.dispose in o || Symbol.asyncDispose in o) return true
+  if (hasSymbolProtocol(o)) return true
   for (let p = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const name of Object.getOwnPropertyNames(p)) {
-      if (name.length > 4 && name.startsWith("__") && name.endsWith("__") && name !== "__proto__") return true
+      if (isDunderName(name)) return true
     }
   }
   return false
 }
+
+/**
+ * Keys a plain object never shows a peer, even as its own properties: they mean prototypes and
+ * constructors to JavaScript, not data.
+ *
+ * @since 0.1.0 @category values
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+/**
+ * Whether `o` is a plain object: made by `{…}`, `Object.create(null)` or `JSON.parse` (in this
+ * realm or a `vm` context's).
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isPlainObject = (o: object): boolean => {
+  if (typeof o !== "object" || o === null) return false
+  const proto = Object.getPrototypeOf(o)
+  if (proto === null || proto === Object.prototype) return true
+  // `{}` made in another realm (a vm context): its Object.prototype is another object
+  return Object.getPrototypeOf(proto) === null && typeof proto.constructor === "function" &&
+    proto.constructor.name === "Object" && Object.prototype.toString.call(o) === "[object Object]"
+}
+
+/**
+ * Whether `o` is a plain object a peer sees as a `dict`: a plain object that defines no Python
+ * protocol of its own (no `__len__`-style member, no `Symbol.iterator`, not disposable) when it is
+ * first looked at. Its items are its own enumerable string keys, except `RESERVED_KEYS`.
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isPlainDict = (o: object): boolean => {
+  if (!isPlainObject(o)) return false
+  let known = plainDicts.get(o)
+  if (known === undefined) {
+    known = !hasSymbolProtocol(o) && !Object.getOwnPropertyNames(o).some(isDunderName)
+    plainDicts.set(o, known)
+  }
+  return known
+}
+// decided once per object: a big dict is not scanned on every item read, and its id_pack is stable
+const plainDicts = new WeakMap<object, boolean>()
+
+/**
+ * Whether a peer sees `o` as a `dict`: a `Map` or a plain dict (`isPlainDict`).
+ *
+ * @since 0.1.0 @category guards
+ */
+export const isDictLike = (o: object): boolean => o instanceof Map || isPlainDict(o)
 
 const ctorOf = (o: object): Function => {
   const proto = Object.getPrototypeOf(o)
@@ -163,6 +219,7 @@ export const idPackOf = (o: object): IdPack => {
   if (isIterator(o)) return ["builtins.generator", idOf(ctorOf(o)), idOf(o)]
   if (o instanceof Error) return ["builtins.Exception", idOf(ctorOf(o)), idOf(o)]
   const ctor = ctorOf(o)
+  if (isPlainDict(o)) return ["builtins.dict", idOf(ctor), idOf(o)]
   if (hasPythonProtocol(o)) return [`js.${ctor.name || "Object"}`, idOf(ctor), idOf(o)]
   return ["builtins.object", idOf(ctor), idOf(o)]
 }

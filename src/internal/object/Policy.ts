@@ -11,12 +11,17 @@
  * Unless `allowAllAttrs` is on they are unreachable whatever else the config says — so
  * `root.constructor.constructor("return process")()` is an AttributeError, not a shell.
  *
+ * Dicts are readable: on a `Map` or a plain object (PROTOCOL.md §3.3, `builtins.dict`) the
+ * read-only dict methods `get`, `keys`, `values` and `items` are allowed like safe names, so a
+ * Python peer's `dict(x)` works under the default config. They read the object's own enumerable
+ * keys only (`Pythonic.plainKeys`); other names keep the rules above.
+ *
  * @since 0.1.0
  */
 import type { ProtocolConfig } from "../base/Config.js"
 import { attributeError, typeError } from "../base/Errors.js"
 import * as Netref from "../netref/Brand.js"
-import { isClass } from "./LocalObjects.js"
+import { isClass, isDictLike } from "./LocalObjects.js"
 import * as Pythonic from "./Pythonic.js"
 
 /**
@@ -58,7 +63,8 @@ export const resolve = (config: ProtocolConfig, obj: object, name: unknown, perm
   const plain = config.allowAllAttrs ||
     (config.allowExposedAttrs && n.startsWith(prefix)) ||
     (config.allowSafeAttrs && config.safeAttrs.has(n)) ||
-    (config.allowPublicAttrs && !n.startsWith("_"))
+    (config.allowPublicAttrs && !n.startsWith("_")) ||
+    (config.allowSafeAttrs && Pythonic.DICT_READ_METHODS.has(n) && isDictLike(obj))
   const hasExposed = prefix !== "" && hasAttr(obj, prefix + n)
   let resolved: string
   if (plain && (!hasExposed || hasAttr(obj, n))) resolved = n
@@ -103,6 +109,12 @@ export const getattr = (config: ProtocolConfig, obj: object, name: unknown): unk
  * @since 0.1.0 @category policy
  */
 export const readAttr = (obj: object, name: string): unknown => {
+  // a dict's methods come before what a Map or a plain object inherits (Map.prototype.keys is a JS
+  // iterator, not Python's keys()); its own properties still come first
+  if (isDictLike(obj) && !Object.prototype.hasOwnProperty.call(obj, name)) {
+    const virtual = Pythonic.virtualAttr(obj, name)
+    if (virtual !== undefined) return virtual
+  }
   if (name in obj) {
     const value = (obj as Record<string, unknown>)[name]
     // a method comes back bound, as Python's bound methods; a netref (a function to JS) stays itself

@@ -5,17 +5,30 @@
  *
  * A JS object answers a dunder in this order: a method of that name the object really has (a
  * TypeScript class may define `__len__`), then the built-in meaning for its kind (arrays are lists,
- * Maps are dicts, Sets are sets, iterators are generators, functions are callable, disposables are
- * context managers). Arrays, Maps and Sets also answer the public methods of their Python
- * counterparts (`append`, `keys`, `items`, `add`, …), which the default policy denies as Python's
- * would.
+ * Maps and plain objects are dicts, Sets are sets, iterators are generators, functions are
+ * callable, disposables are context managers). Arrays, Maps and Sets also answer the public methods
+ * of their Python counterparts (`append`, `keys`, `items`, `add`, …); the default policy denies
+ * them as Python's would, except a dict's read-only `get`, `keys`, `values` and `items`.
+ *
+ * A plain object is a read-only dict of its own enumerable string keys (never `__proto__`,
+ * `constructor` or `prototype`, never anything inherited).
  *
  * @since 0.1.0
  */
 import { indexError, keyError, PythonException, typeError, valueError } from "../base/Errors.js"
 import * as Netref from "../netref/Brand.js"
 import * as Brine from "../wire/Brine.js"
-import { byRef, idOf, isClass, isIterator, markBoundMethod } from "./LocalObjects.js"
+import {
+  byRef,
+  idOf,
+  idPackOf,
+  isByRef,
+  isClass,
+  isIterator,
+  isPlainDict,
+  markBoundMethod,
+  RESERVED_KEYS
+} from "./LocalObjects.js"
 
 type AnyFn = (...args: Array<any>) => unknown
 type Virtual = (self: any, ...args: Array<any>) => unknown
@@ -147,6 +160,51 @@ const DICT: Record<string, Virtual> = {
   copy: (m: Map<unknown, unknown>) => new Map(m)
 }
 
+/**
+ * The keys a peer sees in a plain object: its own enumerable string keys, without `RESERVED_KEYS`.
+ *
+ * @since 0.1.0 @category dicts
+ */
+export const plainKeys = (o: object): Array<string> => Object.keys(o).filter((k) => !RESERVED_KEYS.has(k))
+
+/**
+ * Whether `key` is an item of the plain object `o` (an own enumerable string key, not reserved).
+ *
+ * @since 0.1.0 @category dicts
+ */
+export const hasPlainKey = (o: object, key: unknown): key is string =>
+  typeof key === "string" && !RESERVED_KEYS.has(key) && Object.prototype.propertyIsEnumerable.call(o, key)
+
+const readOnly = (): never => {
+  throw typeError("a JavaScript object is a read-only dict to its peers (send a Map for a mutable one)")
+}
+
+/** A plain object as a read-only dict. */
+const OBJECT_DICT: Record<string, Virtual> = {
+  __len__: (o: object) => plainKeys(o).length,
+  __bool__: (o: object) => plainKeys(o).length > 0,
+  __getitem__: (o: Record<string, unknown>, k: unknown) => {
+    if (!hasPlainKey(o, k)) throw keyError(k)
+    return o[k]
+  },
+  __contains__: (o: object, k: unknown) => hasPlainKey(o, k),
+  __iter__: (o: object) => plainKeys(o)[Symbol.iterator](),
+  __setitem__: readOnly,
+  __delitem__: readOnly,
+  keys: (o: object) => plainKeys(o),
+  values: (o: Record<string, unknown>) => plainKeys(o).map((k) => o[k]),
+  items: (o: Record<string, unknown>) => plainKeys(o).map((k) => [k, o[k]]),
+  get: (o: Record<string, unknown>, k: unknown, dflt: unknown = null) => (hasPlainKey(o, k) ? o[k] : dflt)
+}
+
+/**
+ * The read-only methods of a dict that the default policy lets a peer call on a dict-like object
+ * (a `Map` or a plain object), beyond the safe dunders.
+ *
+ * @since 0.1.0 @category dicts
+ */
+export const DICT_READ_METHODS: ReadonlySet<string> = new Set(["get", "keys", "values", "items"])
+
 const SET: Record<string, Virtual> = {
   __len__: (s: Set<unknown>) => s.size,
   __bool__: (s: Set<unknown>) => s.size > 0,
@@ -203,6 +261,7 @@ const tablesOf = (o: object): Array<Record<string, Virtual>> => {
   else if (Array.isArray(o)) tables.push(LIST)
   else if (o instanceof Map) tables.push(DICT)
   else if (o instanceof Set) tables.push(SET)
+  else if (isPlainDict(o)) tables.push(OBJECT_DICT)
   else if (isIterator(o)) tables.push(ITERATOR)
   else if (Symbol.iterator in o || Symbol.asyncIterator in o) tables.push(ITERABLE)
   if (Symbol.dispose in o || Symbol.asyncDispose in o) tables.push(DISPOSABLE)
@@ -376,6 +435,10 @@ const reprWith = (o: unknown, depth: number, seen: Set<object>): string => {
     return `{${items(obj, (e) => `${inner((e as [unknown, unknown])[0])}: ${inner((e as [unknown, unknown])[1])}`)}}`
   }
   if (obj instanceof Set) return obj.size === 0 ? "set()" : `{${items(obj, inner)}}`
+  if (isPlainDict(obj)) {
+    const rec = obj as Record<string, unknown>
+    return `{${items(plainKeys(obj), (k) => `${inner(k)}: ${inner(rec[k as string])}`)}}`
+  }
   if (obj instanceof Uint8Array) return `b${pyQuote(Buffer.from(obj).toString("latin1"))}`
   if (obj instanceof Error) return `${obj.name}(${pyQuote(obj.message)})`
   if (obj instanceof Date) return `Date(${pyQuote(Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString())})`
@@ -472,6 +535,7 @@ export const typeNameOf = (o: unknown): string => {
   if (o === null || o === undefined) return "NoneType"
   if (Array.isArray(o)) return "list"
   if (typeof o === "function") return isClass(o) ? "type" : "function"
+  if (typeof o === "object" && isPlainDict(o)) return "dict"
   if (typeof o === "object") return (Object.getPrototypeOf(o)?.constructor?.name as string | undefined) ?? "object"
   return typeof o
 }
@@ -530,4 +594,204 @@ export const takeFrom = (it: object, countArg: unknown): Array<unknown> | Promis
     out.push(r.value)
   }
   return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// types as Python sees them (isinstance)
+
+/** Python's builtin exception classes and their base (single inheritance except ExceptionGroup). */
+const EXCEPTION_BASES: Readonly<Record<string, string>> = {
+  BaseException: "object",
+  BaseExceptionGroup: "BaseException",
+  Exception: "BaseException",
+  GeneratorExit: "BaseException",
+  KeyboardInterrupt: "BaseException",
+  SystemExit: "BaseException",
+  ArithmeticError: "Exception",
+  FloatingPointError: "ArithmeticError",
+  OverflowError: "ArithmeticError",
+  ZeroDivisionError: "ArithmeticError",
+  AssertionError: "Exception",
+  AttributeError: "Exception",
+  BufferError: "Exception",
+  EOFError: "Exception",
+  ImportError: "Exception",
+  ModuleNotFoundError: "ImportError",
+  LookupError: "Exception",
+  IndexError: "LookupError",
+  KeyError: "LookupError",
+  MemoryError: "Exception",
+  NameError: "Exception",
+  UnboundLocalError: "NameError",
+  OSError: "Exception",
+  BlockingIOError: "OSError",
+  ChildProcessError: "OSError",
+  ConnectionError: "OSError",
+  BrokenPipeError: "ConnectionError",
+  ConnectionAbortedError: "ConnectionError",
+  ConnectionRefusedError: "ConnectionError",
+  ConnectionResetError: "ConnectionError",
+  FileExistsError: "OSError",
+  FileNotFoundError: "OSError",
+  InterruptedError: "OSError",
+  IsADirectoryError: "OSError",
+  NotADirectoryError: "OSError",
+  PermissionError: "OSError",
+  ProcessLookupError: "OSError",
+  TimeoutError: "OSError",
+  ReferenceError: "Exception",
+  RuntimeError: "Exception",
+  NotImplementedError: "RuntimeError",
+  RecursionError: "RuntimeError",
+  StopAsyncIteration: "Exception",
+  StopIteration: "Exception",
+  SyntaxError: "Exception",
+  IndentationError: "SyntaxError",
+  TabError: "IndentationError",
+  SystemError: "Exception",
+  TypeError: "Exception",
+  ValueError: "Exception",
+  UnicodeError: "ValueError",
+  UnicodeDecodeError: "UnicodeError",
+  UnicodeEncodeError: "UnicodeError",
+  UnicodeTranslateError: "UnicodeError",
+  Warning: "Exception",
+  BytesWarning: "Warning",
+  DeprecationWarning: "Warning",
+  EncodingWarning: "Warning",
+  FutureWarning: "Warning",
+  ImportWarning: "Warning",
+  PendingDeprecationWarning: "Warning",
+  ResourceWarning: "Warning",
+  RuntimeWarning: "Warning",
+  SyntaxWarning: "Warning",
+  UnicodeWarning: "Warning",
+  UserWarning: "Warning"
+}
+
+/** Python's other builtin types (name_packs `builtins.<name>`): all derive from `object` only, but `bool`. */
+const BUILTIN_TYPES: ReadonlySet<string> = new Set([
+  "NoneType",
+  "NotImplementedType",
+  "builtin_function_or_method",
+  "bytearray",
+  "bytes",
+  "classmethod",
+  "code",
+  "complex",
+  "dict",
+  "ellipsis",
+  "enumerate",
+  "filter",
+  "float",
+  "frame",
+  "frozenset",
+  "function",
+  "generator",
+  "int",
+  "list",
+  "list_iterator",
+  "map",
+  "mappingproxy",
+  "memoryview",
+  "method",
+  "method-wrapper",
+  "module",
+  "property",
+  "range",
+  "range_iterator",
+  "reversed",
+  "set",
+  "set_iterator",
+  "slice",
+  "staticmethod",
+  "str",
+  "super",
+  "traceback",
+  "tuple",
+  "tuple_iterator",
+  "type",
+  "wrapper_descriptor",
+  "zip"
+])
+
+/** Python's aliases of builtin classes: their name_pack is the aliased class's. */
+const BUILTIN_ALIASES: Readonly<Record<string, string>> = { EnvironmentError: "OSError", IOError: "OSError" }
+
+/**
+ * The name_pack a type name stands for: `"list"` → `"builtins.list"`, `"IOError"` →
+ * `"builtins.OSError"`, a dotted name (`"collections.OrderedDict"`) unchanged.
+ *
+ * @since 0.1.0 @category types
+ */
+export const typeNamePack = (name: string): string => {
+  const bare = name.startsWith("builtins.") ? name.slice("builtins.".length) : name.includes(".") ? undefined : name
+  if (bare === undefined) return name
+  return `builtins.${BUILTIN_ALIASES[bare] ?? bare}`
+}
+
+/**
+ * The MRO (name_packs, most specific first, ending with `builtins.object`) of a Python builtin
+ * class given by its name_pack, or `undefined` if the name is not a builtin class Python 3.11 has.
+ *
+ * @since 0.1.0 @category types
+ */
+export const builtinMro = (namePack: string): ReadonlyArray<string> | undefined => {
+  if (!namePack.startsWith("builtins.")) return undefined
+  const name = namePack.slice("builtins.".length)
+  if (name === "object") return ["builtins.object"]
+  if (name === "bool") return ["builtins.bool", "builtins.int", "builtins.object"]
+  if (BUILTIN_TYPES.has(name)) return [namePack, "builtins.object"]
+  if (name === "ExceptionGroup") {
+    return ["ExceptionGroup", "BaseExceptionGroup", "Exception", "BaseException", "object"].map((n) => `builtins.${n}`)
+  }
+  if (!Object.prototype.hasOwnProperty.call(EXCEPTION_BASES, name)) return undefined
+  const mro: Array<string> = []
+  for (let n: string | undefined = name; n !== undefined; n = EXCEPTION_BASES[n]) mro.push(`builtins.${n}`)
+  return mro
+}
+
+const ARRAY_MRO: ReadonlyArray<string> = ["builtins.tuple", "builtins.list", "builtins.object"]
+
+/**
+ * The MRO of the Python type a local JavaScript value has for a peer (name_packs, most specific
+ * first): how it travels by value (`7` is an `int`, `true` a `bool`; an array is a `tuple` and, as
+ * JavaScript's list, a `list` too — only a `list` with `byRef`), or the
+ * name_pack it is exported under (a `Map` or a plain object is a `dict`, a function a `function`, a
+ * class a `type`, an error an `Exception`, a `js.<Class>` instance a subclass of `object`).
+ *
+ * @since 0.1.0 @category types
+ */
+export const pythonMroOf = (value: unknown): ReadonlyArray<string> => {
+  const mro = (name: string): ReadonlyArray<string> => builtinMro(name) ?? [name, "builtins.object"]
+  switch (typeof value) {
+    case "undefined":
+      return mro("builtins.NoneType")
+    case "boolean":
+      return mro("builtins.bool")
+    case "number":
+      return mro(Number.isInteger(value) ? "builtins.int" : "builtins.float")
+    case "bigint":
+      return mro("builtins.int")
+    case "string":
+      return mro("builtins.str")
+    case "symbol":
+      return value === Brine.Ellipsis
+        ? mro("builtins.ellipsis")
+        : value === Brine.NotImplemented
+        ? mro("builtins.NotImplementedType")
+        : mro("builtins.object")
+    case "function":
+      return isClass(value) ? mro("builtins.type") : mro(idPackOf(value)[0])
+  }
+  if (value === null) return mro("builtins.NoneType")
+  const o = value as object
+  // an array travels as a tuple unless `byRef`, and is JavaScript's list: it is both unless `byRef`
+  if (Array.isArray(o)) return isByRef(o) ? mro("builtins.list") : ARRAY_MRO
+  if (o instanceof Uint8Array) return mro("builtins.bytes")
+  if (o instanceof Brine.PyFloat) return mro("builtins.float")
+  if (o instanceof Brine.Complex) return mro("builtins.complex")
+  if (o instanceof Brine.Slice) return mro("builtins.slice")
+  if (o instanceof Brine.FrozenSet) return mro("builtins.frozenset")
+  return mro(idPackOf(o)[0])
 }

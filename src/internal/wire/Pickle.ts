@@ -1403,7 +1403,7 @@ class Pickler {
         ? flatten(obj as ReadonlyMap<unknown, unknown>)
         : kind === Kind.SET
         ? Array.from(obj as ReadonlySet<unknown>)
-        : Object.keys(obj))
+        : Object.keys(obj).filter((k) => k !== "__proto__" && k !== "constructor" && k !== "prototype"))
     if (entries.length === 0) return
     this.op(Opcode.MARK)
     this.push(kind, obj, entries)
