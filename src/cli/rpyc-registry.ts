@@ -5,7 +5,7 @@
  *
  * ```
  * rpyc-registry [--mode UDP|TCP] [--host ADDR] [--port N] [--ipv6] [--timeout SECONDS] [--listing]
- *               [--logfile PATH] [--quiet]
+ *               [--log-level LEVEL] [--quiet] [--logfile PATH]
  * ```
  *
  * Differences from RPyC's CLI, on purpose:
@@ -16,94 +16,116 @@
  * - once listening it prints `<MODE> registry listening on <host>:<port>` on stdout, even with
  *   `--quiet`, so scripts can use `--port 0` and read the port back. Logs go to stderr or `--logfile`.
  *
+ * Usage errors print one line and exit 2; a failure to listen prints one line naming the address and
+ * the OS reason (`cannot listen on 127.0.0.1:18811/udp: address already in use (EADDRINUSE)`), exit 1.
+ * SIGINT and SIGTERM close the server and exit 0.
+ *
  * This module runs the program when loaded: it is an entry point, not a library module.
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import * as Logging from "../Logging.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryServer from "../registry/RegistryServer.js"
 import * as Tcp from "../transport/Tcp.js"
+import * as Args from "./Args.js"
 import * as Common from "./Common.js"
 
-const mode = Options.text("mode").pipe(
-  Options.withAlias("m"),
-  Options.withDescription("serving mode: UDP or TCP (any case)"),
-  Options.withDefault("UDP"),
-  Options.filterMap(
-    (s) => {
-      const upper = s.toUpperCase()
-      return upper === "UDP" || upper === "TCP" ? Option.some(upper) : Option.none()
-    },
-    "--mode must be UDP or TCP"
-  )
-)
+const NAME = "rpyc-registry"
+const DEFAULT_TIMEOUT = Duration.toSeconds(Registry.DEFAULT_PRUNING_TIMEOUT)
 
-const host = Options.text("host").pipe(
-  Options.withDescription("address to bind (default 127.0.0.1, or ::1 with --ipv6; 0.0.0.0 or :: for all interfaces)"),
-  Options.optional
-)
+const specs: Readonly<Record<string, Args.Spec>> = {
+  mode: { type: "string", short: "m" },
+  host: { type: "string" },
+  port: { type: "string", short: "p" },
+  ipv6: { type: "boolean", short: "6" },
+  timeout: { type: "string", short: "t" },
+  listing: { type: "boolean", short: "l" },
+  ...Common.loggingSpecs
+}
 
-const port = Options.integer("port").pipe(
-  Options.withAlias("p"),
-  Options.withDescription("the UDP/TCP listener port (0 picks a free one)"),
-  Options.withSchema(Schema.Int.pipe(Schema.between(0, 65535))),
-  Options.withDefault(Registry.REGISTRY_PORT)
-)
+const help = () =>
+  Args.formatHelp({
+    heading: `${NAME} ${Common.packageVersion()}: the RPyC registry server (service registrations and discovery)`,
+    usage: `${NAME} [OPTIONS]`,
+    sections: [
+      {
+        title: "Server",
+        rows: [
+          ["-m, --mode MODE", "UDP or TCP, in any case (default: UDP)"],
+          [
+            "    --host ADDR",
+            `the address to bind (default: ${Tcp.defaultHost(false)}, or ${Tcp.defaultHost(true)} with --ipv6)`
+          ],
+          ["-p, --port N", `the UDP/TCP port, 0 for any free one (default: ${Registry.REGISTRY_PORT})`],
+          ["-6, --ipv6", "use IPv6"],
+          ["-t, --timeout SECONDS", `forget servers silent for longer than this (default: ${DEFAULT_TIMEOUT})`],
+          ["-l, --listing", "answer LIST requests (default: off)"]
+        ]
+      },
+      Common.loggingHelp,
+      Common.metaHelp
+    ],
+    notes: [
+      "Once listening, it prints \"<MODE> registry listening on <host>:<port>\" on stdout, even with",
+      "--quiet. A UDP registry hears broadcasts from other machines only when bound to 0.0.0.0 (or ::).",
+      "SIGINT and SIGTERM close the server and exit 0."
+    ]
+  })
 
-const ipv6 = Options.boolean("ipv6").pipe(Options.withAlias("6"), Options.withDescription("use IPv6 instead of IPv4"))
+interface Config {
+  readonly mode: "UDP" | "TCP"
+  readonly host: string
+  readonly port: number
+  readonly ipv6: boolean
+  readonly timeout: number
+  readonly listing: boolean
+  readonly logging: Common.LoggingConfig
+}
 
-const timeout = Options.integer("timeout").pipe(
-  Options.withAlias("t"),
-  Options.withDescription("pruning timeout in seconds: servers silent for longer are forgotten"),
-  Options.withSchema(Schema.Int.pipe(Schema.positive())),
-  Options.withDefault(Duration.toSeconds(Registry.DEFAULT_PRUNING_TIMEOUT))
-)
+const configure = (parsed: Args.Parsed): Config => {
+  const value = (name: string) => parsed.values.get(name)
+  const port = value("port")
+  const timeout = value("timeout")
+  const ipv6 = parsed.flags.has("ipv6")
+  return {
+    mode: Args.choice("mode", value("mode") ?? "UDP", ["UDP", "TCP"] as const),
+    host: value("host") ?? Tcp.defaultHost(ipv6),
+    port: port === undefined ? Registry.REGISTRY_PORT : Args.integer("port", port, 0, 65535),
+    ipv6,
+    timeout: timeout === undefined ? DEFAULT_TIMEOUT : Args.integer("timeout", timeout, 1),
+    listing: parsed.flags.has("listing"),
+    logging: Common.loggingConfig(parsed)
+  }
+}
 
-const listing = Options.boolean("listing").pipe(
-  Options.withAlias("l"),
-  Options.withDescription("answer LIST requests (disabled by default)")
-)
+const run = (config: Config) =>
+  Effect.gen(function*() {
+    const options = {
+      host: config.host,
+      port: config.port,
+      ipv6: config.ipv6,
+      pruningTimeout: Duration.seconds(config.timeout),
+      allowListing: config.listing
+    }
+    const server = yield* config.mode === "TCP"
+      ? RegistryServer.makeTcpServer(options)
+      : RegistryServer.makeUdpServer(options)
+    yield* Console.log(`${server.mode} registry listening on ${Registry.formatAddress(server.address)}`)
+    // serve until SIGINT/SIGTERM interrupts us; closing the scope then closes the socket
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Common.withLogging(config.logging, "dated"))
 
-const command = Command.make(
-  "rpyc-registry",
-  { mode, host, port, ipv6, timeout, listing, logfile: Common.logfile, quiet: Common.quiet },
-  (config) =>
-    Effect.gen(function*() {
-      const bindHost = Option.getOrElse(config.host, () => Tcp.defaultHost(config.ipv6))
-      const options = {
-        host: bindHost,
-        port: config.port,
-        ipv6: config.ipv6,
-        pruningTimeout: Duration.seconds(config.timeout),
-        allowListing: config.listing
-      }
-      const server = yield* config.mode === "TCP"
-        ? RegistryServer.makeTcpServer(options)
-        : RegistryServer.makeUdpServer(options)
-      yield* Console.log(`${server.mode} registry listening on ${Registry.formatAddress(server.address)}`)
-      // serve until SIGINT/SIGTERM interrupts us; closing the scope then closes the socket
-      return yield* Effect.never
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(Logging.layerCli({ logfile: config.logfile, quiet: config.quiet, format: "dated" })),
-      // runMain's own error report is off (it would repeat CLI validation errors): say it ourselves
-      Effect.tapError((error) => Console.error(`rpyc-registry: ${error.message}`))
-    )
-).pipe(Command.withDescription("RPyC registry server: answers service registrations and discovery queries"))
-
-const cli = Command.run(command, { name: "rpyc-registry", version: Common.packageVersion() })
-
-cli(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
-)
+Common.main({
+  name: NAME,
+  specs,
+  help,
+  configure,
+  run,
+  describe: (error, config) =>
+    Common.describeFailure(error, {
+      listen: `${Common.hostPort(config.host, config.port)}/${config.mode.toLowerCase()}`
+    })
+})

@@ -44,11 +44,11 @@ describe("rpyc-classic --register", () => {
       }), 120_000)
   }
 
-  it.scopedLive("TCP without --registry-host is a usage error (exit 1)", () =>
+  it.scopedLive("TCP without --registry-host is a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const server = yield* spawn(process.execPath, [...CLI, "--port", "0", "--register", "--registry-type", "TCP"])
       const exit = yield* server.exit
-      assert.strictEqual(exit.code, 1)
+      assert.strictEqual(exit.code, 2)
       assert.match(server.stderr(), /--registry-host is required with --registry-type TCP/)
     }), 120_000)
 })

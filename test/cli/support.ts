@@ -1,5 +1,6 @@
 /**
- * The `rpyc-classic` CLI from its TypeScript source, as a child process (test/support/Child.ts).
+ * The `rpyc-classic` and `rpyc-registry` CLIs from their TypeScript sources, as child processes
+ * (test/support/Child.ts).
  */
 import * as Path from "node:path"
 import { type Command, ROOT, run, spawn, tsx } from "../support/Child.js"
@@ -24,3 +25,14 @@ export const spawnCli = (...args: ReadonlyArray<string>) => spawn(...cli(...args
 
 /** Runs the CLI with `args` to completion. */
 export const runCli = (...args: ReadonlyArray<string>) => run(...cli(...args), { timeout: CHILD_TIMEOUT })
+
+/** src/cli/rpyc-registry.ts. */
+export const REGISTRY_CLI = Path.join(ROOT, "src/cli/rpyc-registry.ts")
+
+/** The registry CLI with `args` as a child (waits default to `CHILD_TIMEOUT`). */
+export const spawnRegistry = (...args: ReadonlyArray<string>) =>
+  spawn(...tsx(REGISTRY_CLI, ...args), { timeout: CHILD_TIMEOUT })
+
+/** Runs the registry CLI with `args` to completion. */
+export const runRegistry = (...args: ReadonlyArray<string>) =>
+  run(...tsx(REGISTRY_CLI, ...args), { timeout: CHILD_TIMEOUT })
