@@ -1,9 +1,12 @@
 /**
  * RPyC-style log lines (`INFO:MY/18861:accepted 127.0.0.1:41632`) for scripts and the CLIs.
  *
- * The library logs through Effect's `Logger`; Effect apps keep whatever logger they configure.
- * Servers annotate their logs with `rpyc.logger` = `<SERVICE>/<port>`, which this logger prints
- * where Python prints the logger name.
+ * The library logs through Effect's `Logger` and never writes to stdout itself; Effect apps keep
+ * whatever logger they configure. Scripts (`new ThreadedServer(…)`, `rpyc.connect(…)`) get
+ * {@link layerScript}: RPyC's line format on stderr, warnings and errors only unless a `logLevel`
+ * asks for more, nothing at all with `rpycLogs: false`. The CLIs use {@link layerCli} (INFO lines,
+ * as RPyC's programs print). Servers annotate their logs with `rpyc.logger` = `<SERVICE>/<port>`,
+ * which this logger prints where Python prints the logger name.
  *
  * @since 0.1.0
  */
@@ -57,8 +60,68 @@ export const make = (
   })
 
 /**
+ * How much to log: Python's level names. `"none"` logs nothing.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Level = "debug" | "info" | "warning" | "error" | "none"
+
+/**
+ * The Effect `LogLevel` of a {@link Level}.
+ *
+ * @since 0.1.0 @category models
+ */
+export const toLogLevel = (level: Level): LogLevel.LogLevel => {
+  switch (level) {
+    case "debug":
+      return LogLevel.Debug
+    case "info":
+      return LogLevel.Info
+    case "warning":
+      return LogLevel.Warning
+    case "error":
+      return LogLevel.Error
+    case "none":
+      return LogLevel.None
+  }
+}
+
+/**
+ * The logging options of the script helpers (`ThreadedServer`, `rpyc.connect`).
+ *
+ * @since 0.1.0 @category models
+ */
+export interface ScriptOptions {
+  /** The least severe level logged (default `"warning"`: warnings and errors only). */
+  readonly logLevel?: Level | undefined
+  /** `false` silences the library's logs altogether (default true: RPyC's line format on stderr). */
+  readonly rpycLogs?: boolean | undefined
+}
+
+/**
+ * The logging of scripts: RPyC's line format on stderr (or `write`) from `logLevel` up (default
+ * `"warning"`); nothing at all with `rpycLogs: false` or `logLevel: "none"`.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layerScript = (options: ScriptOptions = {}, write?: (line: string) => void): Layer.Layer<never> =>
+  options.rpycLogs === false || options.logLevel === "none"
+    ? Layer.mergeAll(
+      Logger.replace(Logger.defaultLogger, Logger.none),
+      Logger.minimumLogLevel(LogLevel.None),
+      Layer.setUnhandledErrorLogLevel(Option.none())
+    )
+    : Layer.mergeAll(
+      Logger.replace(Logger.defaultLogger, make(write)),
+      Logger.minimumLogLevel(toLogLevel(options.logLevel ?? "warning"))
+    )
+
+/**
  * The logging of the command-line programs: lines of `format` appended to `logfile` (or written to
- * stderr), errors only when `quiet`. Fails with `LogfileError` if the file cannot be opened.
+ * stderr) from `level` up, errors only when `quiet`. The default level follows the format: `"info"`
+ * for `"plain"` (`rpyc-classic`: RPyC's INFO lines, no per-request DEBUG lines), `"debug"` for
+ * `"dated"` (`rpyc-registry`, whose lines RPyC logs at DEBUG). Fails with `LogfileError` if the file
+ * cannot be opened.
  *
  * @since 0.1.0 @category layers
  */
@@ -66,6 +129,7 @@ export const layerCli = (options: {
   readonly logfile: Option.Option<string>
   readonly quiet: boolean
   readonly format?: Format | undefined
+  readonly level?: Level | undefined
 }): Layer.Layer<never, LogfileError> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const write = yield* Option.match(options.logfile, {
@@ -78,7 +142,9 @@ export const layerCli = (options: {
     })
     return Layer.mergeAll(
       Logger.replace(Logger.defaultLogger, make(write, options.format)),
-      Logger.minimumLogLevel(options.quiet ? LogLevel.Error : LogLevel.Debug),
+      Logger.minimumLogLevel(
+        options.quiet ? LogLevel.Error : toLogLevel(options.level ?? (options.format === "dated" ? "debug" : "info"))
+      ),
       // a failure is reported once, by the program (not again as the runtime's "unhandled error" line)
       Layer.setUnhandledErrorLogLevel(Option.none())
     )
@@ -98,7 +164,8 @@ export class LogfileError extends Data.TaggedError("LogfileError")<{ readonly pa
 }
 
 /**
- * Replaces Effect's default logger with the RPyC-style one.
+ * Replaces Effect's default logger with the RPyC-style one (the level is left as it is: Effect's
+ * default is INFO).
  *
  * @since 0.1.0 @category layers
  */

@@ -11,8 +11,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { runPromise } from "./Awaitable.js"
 import * as Client from "./client/Client.js"
+import * as Logging from "./Logging.js"
 import * as Connection from "./protocol/Connection.js"
 import type * as Registry from "./registry/Registry.js"
 import * as RegistryClient from "./registry/RegistryClient.js"
@@ -50,13 +52,27 @@ export {
   type RemoteFailure,
   RequestTimeout
 } from "./protocol/Errors.js"
-export { ThreadedServer } from "./server/Server.js"
+export { ThreadedServer, type ThreadedServerOptions } from "./server/Server.js"
 export { classpartial, restricted, Service, VoidService } from "./service/Service.js"
 
-const own = Connection.runOwned
+/** Runs a connection for a script, logging as `options` say (`Logging.layerScript`). */
+const own = <C extends Connection.Connection<any>, E>(
+  options: Logging.ScriptOptions,
+  connect: Effect.Effect<C, E, Scope.Scope>
+): Promise<C> => Connection.runOwned(Effect.provide(connect, Logging.layerScript(options)))
 
 /**
- * Connects to an RPyC server over TCP (RPyC's `rpyc.connect`).
+ * Options of {@link connect}: `Client.ConnectOptions` without the address, and how the script logs
+ * (`logLevel`, default `"warning"`; `rpycLogs: false` silences the library).
+ *
+ * @since 0.1.0 @category scripts
+ */
+export interface ScriptConnectOptions extends Omit<Client.ConnectOptions, "host" | "port">, Logging.ScriptOptions {}
+
+/**
+ * Connects to an RPyC server over TCP (RPyC's `rpyc.connect`). The server's dialect (RPyC 5.x or
+ * 6.x) is probed once per endpoint unless `wireVersion` is given; a server that cannot be reached
+ * rejects with an error naming the address and the OS reason (`Tcp.ConnectError`).
  *
  * ```ts
  * const conn = await rpyc.connect("localhost", 18861)
@@ -69,8 +85,8 @@ const own = Connection.runOwned
 export const connect = <Api = any>(
   host: string,
   port: number,
-  options: Omit<Client.ConnectOptions, "host" | "port"> = {}
-): Promise<Connection.Connection<Api>> => own(Client.connect<Api>({ ...options, host, port }))
+  options: ScriptConnectOptions = {}
+): Promise<Connection.Connection<Api>> => own(options, Client.connect<Api>({ ...options, host, port }))
 
 /**
  * A UDP registrar for scripts (RPyC's `UDPRegistryClient`): broadcast to 255.255.255.255 by
@@ -122,9 +138,9 @@ export const discover = (name: string, options: DiscoveryOptions = {}): Promise<
  */
 export const connectByService = <Api = any>(
   name: string,
-  options: DiscoveryOptions & Client.ConnectionOptions = {}
+  options: DiscoveryOptions & Client.ConnectionOptions & Logging.ScriptOptions = {}
 ): Promise<Connection.Connection<Api>> =>
-  own(withRegistrar(options.registrar, Client.connectByService<Api>(name, options)))
+  own(options, withRegistrar(options.registrar, Client.connectByService<Api>(name, options)))
 
 /**
  * The registered service names (RPyC's `rpyc.list_services`); `ForbiddenError` when the registry

@@ -2,7 +2,7 @@
  * The tutorial's asynchronous operation (Part 5) against effect-rpyc's own classic server, whose
  * `sleep` is JavaScript's setTimeout.
  *
- *   npx tsx src/cli/rpyc-classic.ts                        # the TS classic server (port 18812)
+ *   npx rpyc-classic                                       # the TS classic server (port 18812)
  *   npx tsx examples/async/ts-classic.ts                   # PORT, SLEEP (seconds, default 15)
  */
 import * as rpyc from "effect-rpyc"

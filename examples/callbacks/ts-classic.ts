@@ -2,7 +2,7 @@
  * The tutorial's callbacks (Part 4) against effect-rpyc's own classic server: the remote side maps
  * a *local* function over a remote list.
  *
- *   npx tsx src/cli/rpyc-classic.ts                         # the TS classic server (port 18812)
+ *   npx rpyc-classic                                        # the TS classic server (port 18812)
  *   npx tsx examples/callbacks/ts-classic.ts                # PORT to change the port
  *
  * JavaScript's `Array.prototype.map` cannot wait for a remote callback, so the server-side `map`

@@ -10,4 +10,5 @@ import { ThreadedServer } from "effect-rpyc"
 import { ClassicService } from "effect-rpyc/ClassicService"
 
 const port = Number(process.env.PORT ?? 18812)
-await new ThreadedServer(ClassicService, { port }).start()
+// logLevel "info": RPyC's server lines on stderr (by default a script logs warnings and errors only)
+await new ThreadedServer(ClassicService, { port, logLevel: "info" }).start()

@@ -1,6 +1,8 @@
 """The Python client of RPyC's events tutorial, unchanged in spirit, against the TS server:
 
-    python3 examples/events/client.py [file]      # PORT (default 18871), INTERVAL (default 1 s)
+    /usr/bin/python3 examples/events/client.py [file]   # PORT (default 18871), INTERVAL (default 1 s)
+
+Run it with a Python that can `import rpyc` (on Debian: the system Python with python3-rpyc).
 
 Python needs a BgServingThread: its main thread only reads the connection while it waits for a
 reply of its own, so without one the server's callbacks would wait until the next request.

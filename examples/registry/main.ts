@@ -29,7 +29,7 @@ class SomeOtherService extends Service {
 }
 
 const main = Effect.gen(function*() {
-  // 1. a UDP registry (what `npx tsx src/cli/rpyc-registry.ts` runs), with listing enabled
+  // 1. a UDP registry (what `npx rpyc-registry` runs), with listing enabled
   const registry = yield* RegistryServer.makeUdpServer({
     host: "127.0.0.1",
     port: Number(process.env.REGISTRY_PORT ?? 18811),
@@ -51,7 +51,8 @@ const main = Effect.gen(function*() {
   yield* Console.log(`discover("bloop") ->`, yield* discover("bloop"))
   yield* Console.log(`listServices()    ->`, yield* RegistryClient.listServices())
 
-  // 4. connect by service name, as rpyc.connect_by_service("MY")
+  // 4. connect by service name, as rpyc.connect_by_service("MY"); like every client, it finds out
+  //    which RPyC (5.x or 6.x) each server speaks by itself (wireVersion "auto", one probe per server)
   const c2 = yield* Client.connectByService("MY")
   yield* Console.log(`connect_by_service("MY").root.get_answer() ->`, yield* c2.root.get_answer())
   const c3 = yield* Client.connectByService("FLOOP")

@@ -54,6 +54,7 @@ import type { RemoteFailure } from "../internal/base/Errors.js"
 import * as Connection from "../internal/engine/Engine.js"
 import * as Netref from "../internal/netref/Netref.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
+import * as Logging from "../Logging.js"
 import type * as Service from "../service/Service.js"
 import type { ClassicConnection, Modules } from "./ClassicConnection.js"
 import { ClassicService } from "./ClassicService.js"
@@ -211,7 +212,8 @@ class ConnectingImpl extends Effectable.Class<ClassicConnection, ConnectError, S
     onfulfilled?: ((value: ClassicConnection) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null
   ): Promise<R1 | R2> {
-    return Connection.runOwned(this.effect).then(onfulfilled, onrejected)
+    // a script's connection logs like RPyC's: warnings and errors, on stderr
+    return Connection.runOwned(Effect.provide(this.effect, Logging.layerScript())).then(onfulfilled, onrejected)
   }
 }
 

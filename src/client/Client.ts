@@ -4,20 +4,34 @@
  * Each constructor is a scoped Effect: the connection lives until the scope closes (or
  * `conn.close()`). The Promise helpers in the package index wrap these for scripts.
  *
- * The connecting side has to pick the envelope dialect before it hears from the server:
- * `wireVersion` defaults to 5 (Python RPyC 5.x, what Debian and most installs ship); 6 speaks RPyC
- * 6.x; `"auto"` probes the endpoint once with a v6 PING on a throw-away connection and remembers
- * the answer (a 5.x server logs a traceback for the probe).
+ * The connecting side has to pick the envelope dialect before it hears from the server
+ * (PROTOCOL.md §10.3). Over TCP, `wireVersion` defaults to `"auto"`: the first connection to an
+ * endpoint (`host:port`) probes it with a v6 PING on a throw-away connection, and the answer is
+ * remembered for the process, so a client talks to RPyC 5.x and 6.x servers alike at the cost of one
+ * extra connection per endpoint (a 5.x server logs a traceback for the probe, and a one-shot server
+ * would spend its one connection on it: give such servers an explicit version). `5` or `6` skip the
+ * probe. Over the other transports (`connectSocket`: Unix sockets, TLS, pipes) nothing can be probed
+ * and `"auto"` means 5.
+ *
+ * When the server turns out to speak the other dialect (its first frame is of the other dialect: RPyC
+ * answers a request it cannot parse with a CLOSE in its own dialect), the connection closes with
+ * {@link WireVersionMismatch} as the transport's error: every pending and later call fails with a
+ * `ConnectionClosed` whose message says which versions met and what to set.
+ *
+ * Connection failures are `Tcp.ConnectError`s (a `Socket.SocketError`) naming the address and the OS
+ * reason: `cannot connect to 127.0.0.1:18812: connection refused (ECONNREFUSED)`.
  *
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import type * as Config from "../internal/base/Config.js"
 import type { ConnectionClosed } from "../internal/base/Errors.js"
+import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
 import type * as Connection from "../internal/engine/Engine.js"
 import * as RemoteOp from "../internal/netref/RemoteOp.js"
 import * as Channel from "../internal/wire/Channel.js"
@@ -26,6 +40,7 @@ import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
+import * as Dialect from "./Dialect.js"
 
 /**
  * Options shared by every way of connecting.
@@ -36,6 +51,10 @@ export interface ConnectionOptions {
   /** The service this side exposes to the peer (default `VoidService`). */
   readonly service?: Service.ServiceSpec | undefined
   readonly config?: Config.ConfigInput | undefined
+  /**
+   * The envelope dialect: `5` (RPyC 5.x), `6` (RPyC 6.x) or `"auto"` (default): probe the endpoint once
+   * over TCP; 5 over transports that cannot be probed.
+   */
   readonly wireVersion?: Message.WireVersion | "auto" | undefined
   readonly maxFrameSize?: number | undefined
 }
@@ -55,22 +74,142 @@ export interface ConnectOptions extends ConnectionOptions {
   readonly openTimeout?: Duration.DurationInput | undefined
 }
 
+// ---------------------------------------------------------------------------------------------
+// wire version mismatches
+
 /**
- * Runs a connection over an already-made Socket (RPyC's `connect_stream`).
+ * The server speaks the other RPyC dialect than the one this client uses. It ends the connection's
+ * transport (so it is a `Socket.SocketError`, reason `"Read"`); callers see it in the message of the
+ * `ConnectionClosed` their calls fail with:
+ * `the server at 127.0.0.1:18861 speaks RPyC 6 (wire v6) but this client was set to wireVersion: 5;
+ * use wireVersion: "auto" or 6`.
  *
- * @since 0.1.0 @category constructors
+ * @since 0.1.0 @category errors
  */
-export const connectSocket = <Api = any>(
+export class WireVersionMismatch extends Socket.SocketGenericError {
+  /** The dialect the server speaks. */
+  readonly serverVersion: Message.WireVersion
+  /** The dialect this client spoke. */
+  readonly clientVersion: Message.WireVersion
+  /** What the client was configured with. */
+  readonly configured: Message.WireVersion | "auto"
+  /** `host:port`, when known. */
+  readonly address: string | undefined
+  constructor(options: {
+    readonly serverVersion: Message.WireVersion
+    readonly clientVersion: Message.WireVersion
+    readonly configured: Message.WireVersion | "auto"
+    readonly address?: string | undefined
+  }) {
+    super({ reason: "Read", cause: undefined })
+    this.serverVersion = options.serverVersion
+    this.clientVersion = options.clientVersion
+    this.configured = options.configured
+    this.address = options.address
+  }
+  override get message(): string {
+    const server = `the server${
+      this.address === undefined ? "" : ` at ${this.address}`
+    } speaks RPyC ${this.serverVersion} (wire v${this.serverVersion})`
+    if (this.configured !== "auto") {
+      return `${server} but this client was set to wireVersion: ${this.configured}; use wireVersion: "auto" or ${this.serverVersion}`
+    }
+    if (this.address === undefined) {
+      return `${server} but this client speaks wire v${this.clientVersion} (wireVersion "auto" can only probe TCP servers); use wireVersion: ${this.serverVersion}`
+    }
+    return `${server}, not the wire v${this.clientVersion} an earlier probe found (restarted?); connecting again probes anew, or use wireVersion: ${this.serverVersion}`
+  }
+}
+Object.defineProperty(WireVersionMismatch.prototype, "name", {
+  value: "WireVersionMismatch",
+  writable: true,
+  configurable: true
+})
+
+/** What a connection checks its server's first bytes against. */
+interface VersionCheck {
+  readonly expected: Message.WireVersion
+  readonly configured: Message.WireVersion | "auto"
+  /** The TCP endpoint, for messages and the probe cache. */
+  readonly endpoint?: { readonly host: string; readonly port: number } | undefined
+}
+
+/**
+ * `socket`, watching the server's first frame (PROTOCOL.md §10.3): a frame of the other dialect ends
+ * `run` with {@link WireVersionMismatch} instead of reaching the engine, where it could only be a
+ * protocol error. (A server of the other dialect answers our first request that way: Python 5.3 with
+ * a v5 CLOSE, 6.x with a v6 CLOSE, and this package's servers with an explicit version likewise.)
+ */
+const watchWireVersion = (socket: Socket.Socket, check: VersionCheck): Socket.Socket => {
+  const address = check.endpoint && Tcp.formatAddress(check.endpoint.host, check.endpoint.port)
+  const mismatch = (serverVersion: Message.WireVersion) => {
+    if (check.configured === "auto" && check.endpoint !== undefined) {
+      // what an earlier probe found is out of date: the next connection probes again
+      probed.delete(probeKey(check.endpoint.host, check.endpoint.port))
+    }
+    return new WireVersionMismatch({
+      serverVersion,
+      clientVersion: check.expected,
+      configured: check.configured,
+      address
+    })
+  }
+  const run = <_, E, R>(
+    handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
+    options?: { readonly onOpen?: Effect.Effect<void> | undefined }
+  ): Effect.Effect<void, Socket.SocketError | E, R> =>
+    Effect.suspend(() => {
+      // the bytes received before the first frame's first payload byte; undefined once decided
+      let head: Uint8Array | undefined = new Uint8Array(0)
+      const onChunk = (chunk: Uint8Array): Effect.Effect<_, E | WireVersionMismatch, R> | void => {
+        if (head === undefined) return handler(chunk)
+        const bytes = head.length === 0 ? chunk : Dialect.concat(head, chunk)
+        if (bytes.length < Dialect.HEAD_SIZE) {
+          head = bytes
+          return
+        }
+        head = undefined
+        const other = Dialect.otherDialect(bytes, check.expected)
+        // a failing handler Effect ends `run` with its error
+        if (other !== undefined) return Effect.fail(mismatch(other))
+        return handler(bytes)
+      }
+      const flush = Effect.suspend((): Effect.Effect<void, E, R> => {
+        if (head === undefined || head.length === 0) return Effect.void
+        // fewer bytes than a frame header before the end: the engine reports the truncated frame
+        const rest = head
+        head = undefined
+        const result = handler(rest)
+        return Effect.isEffect(result) ? Effect.asVoid(result) : Effect.void
+      })
+      return Effect.zipRight(socket.run(onChunk, options), flush)
+    })
+  const checked: Socket.Socket = { [Socket.TypeId]: Socket.TypeId, run, runRaw: socket.runRaw, writer: socket.writer }
+  // what the transport can do (backpressure, half-close, a TLS record per frame) stays with it
+  const capabilities = StreamCapabilities.of(socket)
+  return capabilities === undefined ? checked : StreamCapabilities.attach(checked, capabilities)
+}
+
+// ---------------------------------------------------------------------------------------------
+// connecting
+
+const connectWithCheck = <Api>(
   socket: Socket.Socket,
-  options: ConnectionOptions = {}
+  options: ConnectionOptions,
+  check: VersionCheck
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
-    const wireVersion = options.wireVersion === "auto" || options.wireVersion === undefined ? 5 : options.wireVersion
-    const conn = yield* Service.makeConnection<Api>(socket, options.service ?? Service.VoidService, {
-      config: options.config,
-      wireVersion,
-      maxFrameSize: options.maxFrameSize
-    })
+    const wireVersion = check.expected
+    const conn = yield* Service.makeConnection<Api>(
+      watchWireVersion(socket, check),
+      options.service ?? Service.VoidService,
+      {
+        config: options.config,
+        wireVersion,
+        maxFrameSize: options.maxFrameSize,
+        side: "connecting"
+      }
+    )
     if (wireVersion === 6) {
       // Speak first: an accepting peer that must send before hearing from us (a service whose
       // onConnect calls back) cannot tell v6 from v5 until we do, and assumes v5 after a second.
@@ -79,10 +218,27 @@ export const connectSocket = <Api = any>(
     return conn
   })
 
+/**
+ * Runs a connection over an already-made Socket (RPyC's `connect_stream`). Nothing can be probed
+ * here: `wireVersion` `"auto"` (the default) means 5. A server of the other dialect closes the
+ * connection with {@link WireVersionMismatch} when its first frame arrives.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectSocket = <Api = any>(
+  socket: Socket.Socket,
+  options: ConnectionOptions = {}
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> => {
+  const configured = options.wireVersion ?? "auto"
+  return connectWithCheck<Api>(socket, options, { expected: configured === "auto" ? 5 : configured, configured })
+}
+
 const hostOf = (options: ConnectOptions): string => options.host ?? Tcp.defaultHost(options.ipv6)
 
 /**
- * Connects over TCP.
+ * Connects over TCP. With `wireVersion` `"auto"` (the default) the endpoint's dialect is probed once
+ * per process ({@link probeWireVersion}). Fails with `Tcp.ConnectError` (a `Socket.SocketError`) when
+ * the server cannot be reached, naming the address and the OS reason.
  *
  * @since 0.1.0 @category constructors
  */
@@ -90,67 +246,126 @@ export const connect = <Api = any>(
   options: ConnectOptions
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
-    const wireVersion = options.wireVersion === "auto"
-      ? yield* probeWireVersion(hostOf(options), options.port)
-      : options.wireVersion ?? 5
+    const host = hostOf(options)
+    const configured = options.wireVersion ?? "auto"
+    const wireVersion = configured === "auto"
+      ? yield* probeWireVersion(host, options.port, { ipv6: options.ipv6 })
+      : configured
     const socket = yield* Tcp.connect({
-      host: hostOf(options),
+      host,
       port: options.port,
       ipv6: options.ipv6,
       keepAlive: options.keepAlive,
       openTimeout: options.openTimeout ?? Duration.seconds(3)
     })
-    return yield* connectSocket<Api>(socket, { ...options, wireVersion })
+    return yield* connectWithCheck<Api>(socket, options, {
+      expected: wireVersion,
+      configured,
+      endpoint: { host, port: options.port }
+    })
   })
 
+// ---------------------------------------------------------------------------------------------
+// probing
+
+/** Probe results per endpoint, for the life of the process. */
 const probed = new Map<string, Message.WireVersion>()
+/** Probes under way: concurrent first connections to an endpoint share one. */
+const probing = new Map<string, Promise<Either.Either<Message.WireVersion, Tcp.ConnectError>>>()
+
+const probeKey = (host: string, port: number): string => Tcp.formatAddress(host, port)
+
+const PROBE_TIMEOUT_MILLIS = 3000
 
 /**
- * Finds out which dialect the server at `host:port` speaks (cached per endpoint): sends a v6 PING
- * on a throw-away connection; a 6.x peer answers with a v6 reply, a 5.x peer with a v5 frame
- * before it hangs up.
+ * The probe's frame: a v6 `PING("probe")` at seq 0 (PROTOCOL.md §10.3). Servers may recognise it
+ * (the one-shot server does not spend its one connection on it).
  *
  * @since 0.1.0 @category wire version
  */
-export const probeWireVersion = (host: string, port: number): Effect.Effect<Message.WireVersion, Socket.SocketError> =>
+export const PROBE_FRAME: Uint8Array = Channel.encodeFrame(
+  Message.encodePayload(6, Message.MsgType.REQUEST, 0, [Message.Handler.PING, [1, ["probe"]]])
+)
+
+/** One probe, not cached: a 6.x peer answers the v6 PING, a 5.x peer sends a v5 CLOSE and hangs up. */
+const rawProbe = (
+  host: string,
+  port: number,
+  ipv6?: boolean | undefined
+): Effect.Effect<Message.WireVersion, Tcp.ConnectError> =>
+  Effect.async<Message.WireVersion, Tcp.ConnectError>((resume) => {
+    const address = Tcp.formatAddress(host, port)
+    const decoder = new Channel.FrameDecoder({ maxFrameSize: 1 << 20 })
+    const sock = Net.createConnection({ host, port, ...(ipv6 ? { family: 6 } : {}) })
+    let settled = false
+    let connected = false
+    const settle = (effect: Effect.Effect<Message.WireVersion, Tcp.ConnectError>) => {
+      if (settled) return
+      settled = true
+      sock.destroy()
+      resume(effect)
+    }
+    const finish = (version: Message.WireVersion) => settle(Effect.succeed(version))
+    sock.setTimeout(PROBE_TIMEOUT_MILLIS, () =>
+      connected
+        ? finish(5)
+        : settle(Effect.fail(
+          new Tcp.ConnectError({
+            reason: "OpenTimeout",
+            cause: new Error(`no connection after ${PROBE_TIMEOUT_MILLIS / 1000}s`),
+            address
+          })
+        )))
+    sock.once("connect", () => {
+      connected = true
+      sock.write(PROBE_FRAME)
+    })
+    sock.on("data", (chunk) => {
+      try {
+        for (const payload of decoder.push(chunk)) finish(payload[0] === 0x12 ? 5 : 6)
+      } catch {
+        finish(5)
+      }
+    })
+    sock.once("end", () => finish(5))
+    sock.once(
+      "error",
+      (cause) => connected ? finish(5) : settle(Effect.fail(new Tcp.ConnectError({ reason: "Open", cause, address })))
+    )
+    return Effect.sync(() => sock.destroy())
+  })
+
+/**
+ * Finds out which dialect the server at `host:port` speaks: sends a v6 PING on a throw-away
+ * connection; a 6.x peer answers with a v6 reply, a 5.x peer with a v5 frame before it hangs up
+ * (EOF, an undecodable answer or 3 s of silence also mean 5). The answer is cached per endpoint for
+ * the process, and concurrent first calls share one probe, so each endpoint is probed at most once.
+ * Fails with `Tcp.ConnectError` when the server cannot be reached (not cached).
+ *
+ * @since 0.1.0 @category wire version
+ */
+export const probeWireVersion = (
+  host: string,
+  port: number,
+  options: { readonly ipv6?: boolean | undefined } = {}
+): Effect.Effect<Message.WireVersion, Socket.SocketError> =>
   Effect.suspend(() => {
-    const key = `${host}:${port}`
+    const key = probeKey(host, port)
     const known = probed.get(key)
     if (known !== undefined) return Effect.succeed(known)
+    let pending = probing.get(key)
+    if (pending === undefined) {
+      // a Promise, not a fiber: it completes for every waiter even if the first one is interrupted
+      pending = Effect.runPromise(Effect.either(rawProbe(host, port, options.ipv6))).then((result) => {
+        probing.delete(key)
+        if (Either.isRight(result)) probed.set(key, result.right)
+        return result
+      })
+      probing.set(key, pending)
+    }
+    const promise = pending
     return Effect.async<Message.WireVersion, Socket.SocketError>((resume) => {
-      const decoder = new Channel.FrameDecoder({ maxFrameSize: 1 << 20 })
-      const sock = Net.createConnection({ host, port })
-      let settled = false
-      const finish = (version: Message.WireVersion) => {
-        if (settled) return
-        settled = true
-        probed.set(key, version)
-        sock.destroy()
-        resume(Effect.succeed(version))
-      }
-      sock.setTimeout(3000, () => finish(5))
-      sock.once("connect", () => {
-        sock.write(
-          Channel.encodeFrame(
-            Message.encodePayload(6, Message.MsgType.REQUEST, 0, [Message.Handler.PING, [1, ["probe"]]])
-          )
-        )
-      })
-      sock.on("data", (chunk) => {
-        try {
-          for (const payload of decoder.push(chunk)) finish(payload[0] === 0x12 ? 5 : 6)
-        } catch {
-          finish(5)
-        }
-      })
-      sock.once("end", () => finish(5))
-      sock.once("error", (cause) => {
-        if (settled) return
-        settled = true
-        sock.destroy()
-        resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause })))
-      })
-      return Effect.sync(() => sock.destroy())
+      promise.then((result) => resume(result))
     })
   })
 
@@ -175,7 +390,10 @@ export const connectByService = <Api = any>(
     for (const address of addresses) {
       const attempt = yield* Effect.either(connect<Api>({ ...options, host: address.host, port: address.port }))
       if (attempt._tag === "Right") return attempt.right
-      failures.push(`${Registry.formatAddress(address)}: ${attempt.left.message}`)
+      const error = attempt.left
+      failures.push(
+        `${Registry.formatAddress(address)}: ${error instanceof Tcp.ConnectError ? error.why : error.message}`
+      )
     }
-    return yield* new Registry.DiscoveryError({ reason: "AllDown", name, failures })
+    return yield* new Registry.DiscoveryError({ reason: "AllDown", service: name, failures })
   })

@@ -4,8 +4,10 @@
  *
  * Each is a scoped Effect returning a `Connection`: the connection (and whatever it started: a child
  * process, an in-process server) lives until the scope closes or `conn.close()`. Options take the local
- * `service` (default `VoidService`), `config`, `wireVersion` (default 5, as `Client.connect`) and
- * `maxFrameSize`, like every client. The classic variants are in `classic/Transports`.
+ * `service` (default `VoidService`), `config`, `wireVersion` and `maxFrameSize`, like every client. These
+ * transports cannot be probed, so `wireVersion` `"auto"` (the default) means 5 here; a server of the
+ * other dialect is reported as `Client.WireVersionMismatch` (see `Client.connectSocket`). The classic
+ * variants are in `classic/Transports`.
  *
  * @since 0.1.0
  */

@@ -137,16 +137,17 @@ export class DiscoveryError extends Data.TaggedError("DiscoveryError")<{
    * AllDown: servers were found but none accepted a connection (`failures` says why).
    */
   readonly reason: "NotFound" | "Unreachable" | "AllDown"
-  readonly name: string
+  /** The service asked for (`name` stays the error's own, `"DiscoveryError"`). */
+  readonly service: string
   readonly cause?: unknown
   readonly failures?: ReadonlyArray<string> | undefined
 }> {
   override get message(): string {
     switch (this.reason) {
       case "NotFound":
-        return `no servers exposing ${pyRepr(this.name)} were found`
+        return `no servers exposing ${pyRepr(this.service)} were found`
       case "Unreachable":
-        return `no registry answered the query for ${pyRepr(this.name)}`
+        return `no registry answered the query for ${pyRepr(this.service)}`
       case "AllDown":
         return `All services are down: ${(this.failures ?? []).join("; ")}`
     }

@@ -409,15 +409,17 @@ export const discover = (
   Effect.gen(function*() {
     const registrar = yield* Registrar
     let servers = yield* registrar.discover(name).pipe(
-      Effect.mapError((cause) => new Registry.DiscoveryError({ reason: "Unreachable", name, cause }))
+      Effect.mapError((cause) => new Registry.DiscoveryError({ reason: "Unreachable", service: name, cause }))
     )
     if (options.host !== undefined) {
       const ips = yield* resolveAll(options.host).pipe(
-        Effect.mapError((cause) => new Registry.DiscoveryError({ reason: "NotFound", name, cause }))
+        Effect.mapError((cause) => new Registry.DiscoveryError({ reason: "NotFound", service: name, cause }))
       )
       servers = servers.filter((s) => ips.includes(s.host))
     }
-    if (servers.length === 0) return yield* Effect.fail(new Registry.DiscoveryError({ reason: "NotFound", name }))
+    if (servers.length === 0) {
+      return yield* Effect.fail(new Registry.DiscoveryError({ reason: "NotFound", service: name }))
+    }
     return servers
   })
 

@@ -1,15 +1,19 @@
 /**
  * RPyC's `OneShotServer`: listens (TCP, Unix socket or TLS, as `Server.make`), serves the first
- * connection, then closes itself; `server.done` resolves then.
+ * connection, then closes itself; `server.done` resolves then. A client's wire-version probe
+ * (`Client.PROBE_FRAME`, sent by clients with `wireVersion: "auto"` before they connect) is answered
+ * but does not count as that connection.
  *
  * @since 0.1.0
  */
+import * as Socket from "@effect/platform/Socket"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import * as Client from "../client/Client.js"
 import * as Logging from "../Logging.js"
 import type * as Service from "../service/Service.js"
 import * as Server from "./Server.js"
@@ -30,6 +34,33 @@ export interface Options extends Server.ListenOptions, Server.ServeOptions {}
 export interface OneShotServer extends Server.Server {
   /** Resolves once the one connection has been served and the listener is closed. */
   readonly done: Effect.Effect<void>
+}
+
+/**
+ * `socket`, calling `onProbe` as soon as its first bytes are a client's wire-version probe.
+ */
+const watchProbe = (socket: Socket.Socket, onProbe: () => void): Socket.Socket => {
+  const probe = Client.PROBE_FRAME
+  let seen = 0 // bytes of the probe frame matched so far; -1 once it is something else
+  const observe = (chunk: Uint8Array): void => {
+    for (let i = 0; i < chunk.length && seen >= 0 && seen < probe.length; i++) {
+      seen = chunk[i] === probe[seen] ? seen + 1 : -1
+    }
+    if (seen === probe.length) {
+      seen = -1
+      onProbe()
+    }
+  }
+  return {
+    [Socket.TypeId]: Socket.TypeId,
+    run: (handler, options) =>
+      socket.run((chunk) => {
+        if (seen >= 0) observe(chunk)
+        return handler(chunk)
+      }, options),
+    runRaw: socket.runRaw,
+    writer: socket.writer
+  }
 }
 
 /**
@@ -58,7 +89,15 @@ export const make = (
         listener.run((socket) => {
           if (taken) return Effect.void // returning closes the connection
           taken = true
-          return handler(socket).pipe(Effect.ensuring(Deferred.succeed(served, undefined)))
+          // a probe is answered, and frees the slot at once: the client's real connection follows
+          let probe = false
+          const watched = watchProbe(socket, () => {
+            probe = true
+            taken = false
+          })
+          return handler(watched).pipe(
+            Effect.ensuring(Effect.suspend(() => probe ? Effect.void : Deferred.succeed(served, undefined)))
+          )
         }) as never
     }
     const server = yield* Server.serve(oneShot, service, {

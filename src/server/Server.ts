@@ -16,7 +16,9 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Socket from "@effect/platform/Socket"
+import { SocketGenericError, TypeId as SocketTypeId } from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,7 +27,9 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Dialect from "../client/Dialect.js"
 import type * as Config from "../internal/base/Config.js"
+import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
 import type * as Connection from "../internal/engine/Engine.js"
 import type { WireVersion } from "../internal/wire/Message.js"
 import * as Logging from "../Logging.js"
@@ -66,7 +70,10 @@ export interface ListenOptions {
 export interface ServeOptions {
   /** Protocol config of every connection. */
   readonly protocolConfig?: Config.ConfigInput | undefined
-  /** Envelope dialect; `"auto"` (default) follows each client. */
+  /**
+   * Envelope dialect; `"auto"` (default) follows each client. With 5 or 6, a client of the other
+   * dialect gets a CLOSE in this one (as from RPyC itself) and a warning is logged.
+   */
   readonly wireVersion?: WireVersion | "auto" | undefined
   readonly maxFrameSize?: number | undefined
 }
@@ -188,6 +195,48 @@ export const tlsConfig = (options: ListenOptions): ((raw: unknown) => Config.Con
   options.tls === undefined ? undefined : (raw) => ({ credentials: Tls.peerCertificate(raw) })
 
 /**
+ * `socket` of a server set to `version`, refusing a client whose first frame is in the other dialect
+ * as RPyC does: a CLOSE in the server's own dialect, then the connection ends (with a warning naming
+ * both versions). The client of this package reports that CLOSE as a `Client.WireVersionMismatch`.
+ */
+const refuseOtherDialect = (socket: Socket.Socket, version: WireVersion, peer: string): Socket.Socket => {
+  const checked: Socket.Socket = {
+    [SocketTypeId]: SocketTypeId,
+    run: <_, E, R>(
+      handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
+      options?: { readonly onOpen?: Effect.Effect<void> | undefined }
+    ) =>
+      Effect.suspend(() => {
+        let head: Uint8Array | undefined = new Uint8Array(0)
+        return socket.run((chunk): Effect.Effect<_ | void, E | Socket.SocketError, R> | void => {
+          if (head === undefined) return handler(chunk)
+          const bytes = head.length === 0 ? chunk : Dialect.concat(head, chunk)
+          if (bytes.length < Dialect.HEAD_SIZE) {
+            head = bytes
+            return
+          }
+          head = undefined
+          const other = Dialect.otherDialect(bytes, version)
+          if (other === undefined) return handler(bytes)
+          const why = `${peer} speaks RPyC ${other} (wire v${other}) but this server was set to wireVersion: ${version}`
+          return Effect.logWarning(`${why}; closing the connection (use wireVersion: "auto" to serve both)`).pipe(
+            // a writer of its own only to refuse: releasing it ends the stream, as it should here
+            Effect.zipRight(
+              Effect.scoped(Effect.flatMap(socket.writer, (write) => write(Dialect.closeFrame(version))))
+            ),
+            Effect.zipRight(Effect.fail(new SocketGenericError({ reason: "Read", cause: new Error(why) })))
+          )
+        }, options)
+      }),
+    runRaw: socket.runRaw,
+    writer: socket.writer
+  }
+  // what the transport can do (backpressure, half-close, a TLS record per frame) stays with it
+  const capabilities = StreamCapabilities.of(socket)
+  return capabilities === undefined ? checked : StreamCapabilities.attach(checked, capabilities)
+}
+
+/**
  * Serves `service` on every connection `listener` accepts (any SocketServer: TCP, Unix, TLS).
  *
  * @since 0.1.0 @category constructors
@@ -216,15 +265,21 @@ export const serve = (
         const local = rawSocket?.localAddress !== undefined
           ? `${rawSocket.localAddress}:${rawSocket.localPort}`
           : describe(address)
-        const conn = yield* Service.makeConnection(socket, service, {
-          config: {
-            ...options.protocolConfig,
-            endpoints: [local, peer] as const,
-            ...options.configFor?.(rawSocket)
-          },
-          wireVersion: options.wireVersion ?? "auto",
-          maxFrameSize: options.maxFrameSize
-        })
+        const wireVersion = options.wireVersion ?? "auto"
+        const conn = yield* Service.makeConnection(
+          wireVersion === "auto" ? socket : refuseOtherDialect(socket, wireVersion, peer),
+          service,
+          {
+            config: {
+              ...options.protocolConfig,
+              endpoints: [local, peer] as const,
+              ...options.configFor?.(rawSocket)
+            },
+            wireVersion,
+            maxFrameSize: options.maxFrameSize,
+            side: "accepting"
+          }
+        )
         connections.add(conn)
         yield* Effect.logInfo(`welcome ${peer}`)
         // goodbye whoever closes it, the server's shutdown included (RPyC logs it in a finally)
@@ -316,13 +371,31 @@ export const layer = (
 ): Layer.Layer<RpycServer, SocketServer.SocketServerError> => Layer.scoped(RpycServer, make(service, options))
 
 /**
+ * Options of {@link ThreadedServer}: those of {@link make}, plus how the script logs.
+ *
+ * @since 0.1.0 @category scripts
+ */
+export interface ThreadedServerOptions extends Options, Logging.ScriptOptions {}
+
+/** A start failure as an `Error` whose message says what happened (the address and the OS reason). */
+const toError = (cause: Cause.Cause<unknown>): Error => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
  * RPyC's `ThreadedServer` for scripts: `start()` resolves once listening, the process keeps
- * serving until `close()` (or the process exits). Logs go to stderr in RPyC's format.
+ * serving until `close()` (or the process exits). Logs go to stderr in RPyC's format, warnings and
+ * errors only unless `logLevel` says otherwise (`"info"` shows RPyC's `accepted`/`welcome`/`goodbye`
+ * lines); `rpycLogs: false` silences them.
  *
  * ```ts
- * const server = new ThreadedServer(MyService, { port: 18861 })
+ * const server = new ThreadedServer(MyService, { port: 18861, logLevel: "info" })
  * await server.start()
  * ```
+ *
+ * `start()` rejects with an `Error` naming the address and the OS reason when it cannot listen, e.g.
+ * `cannot listen on 127.0.0.1:18861: address already in use (EADDRINUSE)` (a `Tcp.ListenError`).
  *
  * @since 0.1.0 @category scripts
  */
@@ -332,10 +405,7 @@ export class ThreadedServer {
 
   constructor(
     readonly service: Service.ServiceSpec,
-    readonly options: Options & {
-      /** Log with RPyC's line format on stderr (default true). */
-      readonly rpycLogs?: boolean | undefined
-    } = {}
+    readonly options: ThreadedServerOptions = {}
   ) {}
 
   /** The bound port (after `start()`). */
@@ -357,12 +427,12 @@ export class ThreadedServer {
         return yield* Effect.never
       }).pipe(
         Effect.scoped,
-        Effect.tapErrorCause((cause) => Effect.sync(() => reject(cause))),
-        this.options.rpycLogs === false ? (e) => e : Effect.provide(Logging.layer())
+        Effect.tapErrorCause((cause) => Effect.sync(() => reject(toError(cause)))),
+        Effect.provide(Logging.layerScript(this.options))
       )
       this.fiber = Effect.runFork(program as Effect.Effect<void, unknown>)
       this.fiber.addObserver((exit) => {
-        if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) reject(exit.cause)
+        if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) reject(toError(exit.cause))
       })
     })
   }

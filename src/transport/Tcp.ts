@@ -36,6 +36,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
+import * as NodeStream from "./NodeStream.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // default host
@@ -66,6 +67,130 @@ export const DEFAULT_HOST_IPV6 = "::1"
  * @category constants
  */
 export const defaultHost = (ipv6?: boolean | undefined): string => (ipv6 ? DEFAULT_HOST_IPV6 : DEFAULT_HOST)
+
+/**
+ * `host:port` for messages, with brackets around an IPv6 address (`[::1]:18812`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const formatAddress = (host: string, port: number | string): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+
+// ---------------------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------------------
+
+const OS_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset by peer",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed (temporary failure)",
+  EAI_FAIL: "host name lookup failed",
+  ETIMEDOUT: "timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available on this machine",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOENT: "no such file",
+  ENOTSOCK: "not a socket"
+}
+
+/** The OS error code of `cause` (`ECONNREFUSED`, …), if it has one. */
+const codeOf = (cause: unknown): string | undefined => {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : undefined
+}
+
+/**
+ * `connection refused (ECONNREFUSED)`: a readable reason and the OS code, or the cause's own message
+ * when the code is not one this module knows.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const describeOsError = (cause: unknown): string => {
+  const code = codeOf(cause)
+  const known = code === undefined ? undefined : OS_REASONS[code]
+  if (known !== undefined) return `${known} (${code})`
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return code === undefined || message.includes(code) ? message : `${message} (${code})`
+}
+
+/**
+ * A connection could not be opened: the `SocketGenericError` (reason `"Open"` or `"OpenTimeout"`) that
+ * {@link connect}, {@link connectWith} and the other transports fail with, whose message names the
+ * address and the OS reason: `cannot connect to 127.0.0.1:18812: connection refused (ECONNREFUSED)`.
+ * Still a `Socket.SocketError` (`_tag` `"SocketError"`), so `Effect.catchTag("SocketError")` keeps
+ * working; `code` is the OS error code (`ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT` for the open timeout).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectError extends Socket.SocketGenericError {
+  /** `host:port` (or the socket path) that could not be reached. */
+  readonly address: string
+  /** The OS error code, e.g. `ECONNREFUSED`; `ETIMEDOUT` when the open timeout passed. */
+  readonly code: string | undefined
+  constructor(options: {
+    readonly reason: "Open" | "OpenTimeout"
+    readonly cause: unknown
+    readonly address: string
+  }) {
+    super({ reason: options.reason, cause: options.cause })
+    this.address = options.address
+    this.code = options.reason === "OpenTimeout" ? "ETIMEDOUT" : codeOf(options.cause)
+  }
+  /** The reason alone, e.g. `connection refused (ECONNREFUSED)`. */
+  get why(): string {
+    return this.reason === "OpenTimeout"
+      ? `${this.cause instanceof Error ? this.cause.message : "timed out"} (ETIMEDOUT)`
+      : describeOsError(this.cause)
+  }
+  override get message(): string {
+    return `cannot connect to ${this.address}: ${this.why}`
+  }
+}
+Object.defineProperty(ConnectError.prototype, "name", { value: "ConnectError", writable: true, configurable: true })
+
+/**
+ * A server could not listen: the `SocketServerError` (reason `"Open"`) of {@link makeServer} and
+ * {@link fromNetServer}, whose message names the address and the OS reason:
+ * `cannot listen on 127.0.0.1:18812: address already in use (EADDRINUSE)`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ListenError extends SocketServer.SocketServerError {
+  /** `host:port` or the socket path. */
+  readonly address: string
+  /** The OS error code, e.g. `EADDRINUSE`. */
+  readonly code: string | undefined
+  constructor(options: { readonly cause: unknown; readonly address: string }) {
+    super({ reason: "Open", cause: options.cause })
+    this.address = options.address
+    this.code = codeOf(options.cause)
+  }
+  override get message(): string {
+    return `cannot listen on ${this.address}: ${describeOsError(this.cause)}`
+  }
+}
+Object.defineProperty(ListenError.prototype, "name", { value: "ListenError", writable: true, configurable: true })
+
+/** The address of a listen options bag, for messages. */
+const listenAddress = (listen: Net.ListenOptions): string =>
+  listen.path !== undefined ? listen.path : formatAddress(listen.host ?? "", listen.port ?? 0)
+
+/** The address a failed connection attempt was for, from the error itself when not given. */
+const failedAddress = (cause: unknown, given: string | undefined): string => {
+  if (given !== undefined) return given
+  const e = cause as { address?: unknown; port?: unknown; hostname?: unknown } | undefined
+  if (typeof e?.address === "string") return typeof e.port === "number" ? formatAddress(e.address, e.port) : e.address
+  if (typeof e?.hostname === "string") return e.hostname
+  return "the peer"
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // models
@@ -174,20 +299,13 @@ const closeSoon = (conn: Net.Socket): void => {
  * listeners `fromDuplex` attaches would never fire and `run` would hang, so fail right away.
  */
 const socketFromTracked = <S extends Net.Socket>(tracked: Tracked<S>): Effect.Effect<Socket.Socket> =>
-  NodeSocket.fromDuplex(
-    Effect.acquireRelease(
-      Effect.suspend((): Effect.Effect<S, Socket.SocketError> => {
-        const error = tracked.error()
-        if (error !== undefined) {
-          return Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: error }))
-        }
-        if (tracked.conn.closed) {
-          return Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
-        }
-        return Effect.succeed(tracked.conn)
-      }),
-      (conn) => Effect.sync(() => closeSoon(conn))
-    )
+  Effect.sync(() =>
+    NodeStream.make(tracked.conn, {
+      failure: tracked.error(),
+      close: (stream) => closeSoon(stream as Net.Socket),
+      // TLS: a frame per record, as a Python peer reads one record at a time
+      writePerFrame: (tracked.conn as { readonly encrypted?: boolean }).encrypted === true
+    })
   )
 
 /**
@@ -222,6 +340,8 @@ export interface ConnectWithOptions {
   readonly noDelay?: boolean | undefined
   /** See {@link ConnectOptions.keepAlive}. */
   readonly keepAlive?: boolean | Duration.DurationInput | undefined
+  /** What to call the peer in error messages (`host:port`, a socket path); default: what the OS error says. */
+  readonly address?: string | undefined
 }
 
 /**
@@ -246,13 +366,15 @@ export const connectWith = <S extends Net.Socket>(
         tracked = track(create())
       } catch (cause) {
         // invalid options (e.g. a port out of range) throw synchronously
-        return resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause })))
+        return resume(
+          Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) }))
+        )
       }
       const conn = tracked.conn
       const onError = (cause: Error) => {
         conn.off(options.readyEvent, onReady)
         conn.destroy()
-        resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause })))
+        resume(Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) })))
       }
       const onReady = () => {
         conn.off("error", onError)
@@ -269,9 +391,10 @@ export const connectWith = <S extends Net.Socket>(
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>
-          new Socket.SocketGenericError({
+          new ConnectError({
             reason: "OpenTimeout",
-            cause: new Error(`connection not open after ${Duration.format(timeout)}`)
+            cause: new Error(`no connection after ${Duration.format(timeout)}`),
+            address: options.address ?? "the peer"
           })
       })
     ),
@@ -298,7 +421,8 @@ const applySocketOptions = (
 
 /**
  * Connects over TCP. Resolves only once the connection is open: a refused connection, an unknown
- * host or the open timeout fail here with `SocketGenericError` (reason `"Open"` / `"OpenTimeout"`).
+ * host or the open timeout fail here with {@link ConnectError} (a `SocketGenericError`, reason `"Open"` /
+ * `"OpenTimeout"`) naming the address and the OS reason.
  * As with every `fromDuplex` socket, `write` still waits until `run` has started: start `run` first
  * (forked), then write.
  *
@@ -312,12 +436,14 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
   connectWith(
     () =>
       Net.createConnection({
+        allowHalfOpen: true,
         host: options.host ?? defaultHost(options.ipv6),
         port: options.port,
         ...(options.ipv6 ? { family: 6 } : {})
       }),
     {
       readyEvent: "connect",
+      address: formatAddress(options.host ?? defaultHost(options.ipv6), options.port),
       openTimeout: options.openTimeout,
       noDelay: options.noDelay ?? true,
       keepAlive: options.keepAlive
@@ -362,7 +488,8 @@ export interface NetServerOptions<S extends Net.Server, Provided> {
  *
  * Connections accepted before `run` starts are kept and served once it does. When the scope closes,
  * the server stops listening and every connection still open is destroyed, so closing never waits on
- * a peer. Listen failures (address in use, permission) fail with `SocketServerError` reason `"Open"`;
+ * a peer. Listen failures (address in use, permission) fail with {@link ListenError} (a `SocketServerError`,
+ * reason `"Open"`, naming the address and the OS reason);
  * a later server error fails the running `run` with reason `"Unknown"`.
  *
  * @since 0.1.0
@@ -401,7 +528,7 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
     )
     yield* Effect.async<void, SocketServer.SocketServerError>((resume) => {
       const onError = (cause: Error) => {
-        resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
+        resume(Effect.fail(new ListenError({ cause, address: listenAddress(options.listen) })))
       }
       server.once("error", onError)
       try {
@@ -412,7 +539,7 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
       } catch (cause) {
         // bad listen options throw synchronously
         server.off("error", onError)
-        resume(Effect.fail(new SocketServer.SocketServerError({ reason: "Open", cause })))
+        resume(Effect.fail(new ListenError({ cause, address: listenAddress(options.listen) })))
       }
     })
 
@@ -474,7 +601,7 @@ export const makeServer = (
   options: ServerOptions = {}
 ): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
   fromNetServer({
-    make: (onConnection) => Net.createServer(onConnection),
+    make: (onConnection) => Net.createServer({ allowHalfOpen: true }, onConnection),
     listen: {
       host: options.host ?? defaultHost(options.ipv6),
       port: options.port ?? 0,

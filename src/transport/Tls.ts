@@ -196,7 +196,9 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
     const host = options.host ?? Tcp.defaultHost(options.ipv6)
     const verify = options.verify ?? material.ca !== undefined
     const servername = options.servername ?? (Net.isIP(host) === 0 ? host : undefined)
-    const tlsOptions: NodeTls.ConnectionOptions = {
+    const tlsOptions: NodeTls.ConnectionOptions & { readonly allowHalfOpen: boolean } = {
+      // a TLSSocket takes it from these options like a net.Socket (not in the typings)
+      allowHalfOpen: true,
       host,
       port: options.port,
       ...(options.ipv6 ? { family: 6 } : {}),
@@ -312,7 +314,9 @@ const serverTlsOptions = (settings: ServerSettings): NodeTls.TlsOptions => ({
     ciphers: settings.ciphers
   }),
   requestCert: settings.requireClientCert,
-  rejectUnauthorized: settings.requireClientCert
+  rejectUnauthorized: settings.requireClientCert,
+  // a client that shut its write side still gets its replies
+  allowHalfOpen: true
 })
 
 /**

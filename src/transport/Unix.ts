@@ -54,7 +54,11 @@ export const connect = (
   path: string,
   options: ConnectOptions = {}
 ): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> =>
-  Tcp.connectWith(() => Net.createConnection({ path }), { readyEvent: "connect", openTimeout: options.openTimeout })
+  Tcp.connectWith(() => Net.createConnection({ path, allowHalfOpen: true }), {
+    readyEvent: "connect",
+    openTimeout: options.openTimeout,
+    address: path
+  })
 
 /**
  * Removes the file at `path` if it is a Unix socket nobody accepts on (left by a process that
@@ -121,7 +125,7 @@ export const makeServer = (
       })
     )
     const server = yield* Tcp.fromNetServer({
-      make: (onConnection) => Net.createServer(onConnection),
+      make: (onConnection) => Net.createServer({ allowHalfOpen: true }, onConnection),
       listen: { path: options.path, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }
     })
     ino = Fs.statSync(options.path).ino

@@ -134,8 +134,7 @@ describePython("a Python RPyC 5.3 client reads plain objects and Maps as dicts",
       assert.strictEqual(raised(r, "widget_keys"), "AttributeError")
     }), TIMEOUT)
 
-  // needs the wire edit of the report: Pickle.dumps must skip RESERVED_KEYS of a plain object, as
-  // the dict view does (today `obtain` copies an own "__proto__"/"constructor"/"prototype" key)
+  // Pickle.dumps skips the reserved keys of a plain object, as the dict view does
   live(
     "obtain of a plain object leaves out own __proto__ / constructor / prototype keys",
     () =>

@@ -269,8 +269,9 @@ describe("forking", () => {
         assert.strictEqual(server.serviceName, "MODESTEST")
         const clientA = yield* Scope.make()
         const clientB = yield* Scope.make()
-        const a = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientA))
-        const b = yield* Client.connect({ port: server.port! }).pipe(Scope.extend(clientB))
+        // v5 as before: the default "auto" would send a probe connection, which forks a worker too
+        const a = yield* Client.connect({ port: server.port!, wireVersion: 5 }).pipe(Scope.extend(clientA))
+        const b = yield* Client.connect({ port: server.port!, wireVersion: 5 }).pipe(Scope.extend(clientB))
         const [pidA, pidB] = (yield* Effect.all([a.root.pid(), b.root.pid()], { concurrency: 2 })) as [number, number]
         assert.notStrictEqual(pidA, pidB)
         assert.notStrictEqual(pidA, process.pid)

@@ -40,9 +40,13 @@ export const remote = <A = any>(op: unknown): Effect.Effect<A, RemoteFailure> =>
 export const serve = (service: Services.ServiceSpec, options: Server.Options = {}) =>
   Server.make(service, { host: "127.0.0.1", port: 0, ...options })
 
-/** A TS client connected to 127.0.0.1:`port`, for the current scope. */
+/**
+ * A TS client connected to 127.0.0.1:`port`, for the current scope. It speaks v5 unless told
+ * otherwise: the default `"auto"` opens a probe connection first, which would show up in tests that
+ * count a server's connections (test/client/WireVersion.test.ts covers the default).
+ */
 export const connect = <Api = any>(port: number, options: Omit<Client.ConnectOptions, "port" | "host"> = {}) =>
-  Client.connect<Api>({ host: "127.0.0.1", port, ...options })
+  Client.connect<Api>({ host: "127.0.0.1", port, wireVersion: 5, ...options })
 
 /** The one connection `server` serves (waits until it is registered). */
 export const serverConnection = (server: Server.Server): Effect.Effect<Connection.Connection> =>

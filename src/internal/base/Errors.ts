@@ -37,13 +37,23 @@ export class RemoteError extends Data.TaggedError("RemoteError")<{
   get qualifiedName(): string {
     return this.module === "builtins" ? this.name : `${this.module}.${this.name}`
   }
+  /**
+   * What Python's `str(exc)` gives for a remote exception: the exception's text, then the remote
+   * traceback. The class name is not repeated here: `String(error)` is `ValueError: text…`.
+   */
   override get message(): string {
     const text = this.args.length === 1
       ? String(this.args[0])
       : this.args.length === 0
       ? ""
       : `(${this.args.map(String).join(", ")})`
-    return `${this.qualifiedName}: ${text}\n\n========= Remote Traceback (1) =========\n${this.remoteTraceback}`
+    return this.remoteTraceback === ""
+      ? text
+      : `${text}\n\n========= Remote Traceback (1) =========\n${this.remoteTraceback}`
+  }
+  /** `module.Class: text…` (just `Class: text…` for builtins), read once. */
+  override toString(): string {
+    return `${this.qualifiedName}: ${this.message}`
   }
   /** Whether this is the given Python exception class (`"builtins.KeyError"` or just `"KeyError"`). */
   is(name: string): boolean {

@@ -32,17 +32,17 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Awaitable from "../base/Awaitable.js"
 import * as Config from "../base/Config.js"
-import * as StreamCapabilities from "../base/StreamCapabilities.js"
 import {
   ConnectionClosed,
   keyError,
   ProtocolError,
-  type RemoteFailure,
   PythonException,
+  type RemoteFailure,
   RequestTimeout,
   typeError,
   valueError
 } from "../base/Errors.js"
+import * as StreamCapabilities from "../base/StreamCapabilities.js"
 import * as Netref from "../netref/Netref.js"
 import * as RemoteOp from "../netref/RemoteOp.js"
 import { idOf, idPackOf, isByRef, keyOf, ObjectTable } from "../object/LocalObjects.js"
@@ -249,6 +249,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private requestsInProgress = 0
   /** set when the peer ended its side while its requests were still running: they get their replies first */
   private peerEnded: ConnectionClosed | undefined
+  private halfCloseTimer: ReturnType<typeof setTimeout> | undefined
   /** what the transport can do: pause reading, write after the peer's end, one write per frame */
   capabilities: StreamCapabilities.StreamCapabilities | undefined
   /** bytes queued for the writer and not yet written */
@@ -677,7 +678,11 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   private replyError(seq: number, error: unknown, counted = false): void {
-    const vinegar = Vinegar.dump(error, this.config)
+    const vinegar = Vinegar.dump(error, {
+      includeLocalTraceback: this.config.includeLocalTraceback,
+      includeLocalVersion: this.config.includeLocalVersion,
+      wireVersion: this.wireVersion
+    })
     if (vinegar !== Message.EXC_STOP_ITERATION) {
       // as RPyC's logger.debug("Exception caught"): a peer's failed request is not our error
       const line = `${this.id}: request #${seq} raised ${
@@ -749,7 +754,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         return Pythonic.dunderNames(obj).map((name) => [name, null])
       }
       case Handler.BUFFITER:
-        return Pythonic.takeFrom(objectArg(target), args[1])
+        // at most a message's worth of items per batch: buffiter asks again until the iterator is done
+        return Pythonic.takeFrom(objectArg(target), clampCount(args[1], this.config.maxValuesPerMessage))
       case Handler.OLDSLICING: {
         const [, attempt, fallback, start, stop, rest] = args
         const obj = objectArg(target)
@@ -810,13 +816,21 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       )
     }
     if (Exit.isFailure(exit)) {
-      return this.shutdown(new ConnectionClosed({ reason: "Transport", detail: describeTransportError(Cause.squash(exit.cause)) }))
+      return this.shutdown(
+        new ConnectionClosed({ reason: "Transport", detail: describeTransportError(Cause.squash(exit.cause)) })
+      )
     }
     const ended = new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
     if (this.requestsInProgress === 0 || this.capabilities?.writableAfterEnd !== true) return this.shutdown(ended)
     // half-closed: the peer sends nothing more, so our own calls cannot be answered; its requests
     // still running get their replies, then the connection closes (as Python RPyC does)
     this.peerEnded = ended
+    // a peer killed mid-call looks the same (its FIN): its calls get as long as a call of ours would
+    const grace = this.config.syncRequestTimeout
+    if (grace !== null && grace >= 0) {
+      this.halfCloseTimer = setTimeout(() => this.shutdown(ended), grace * 1000)
+      this.halfCloseTimer.unref?.()
+    }
     const pending = [...this.pending.values()]
     this.pending.clear()
     this.timedPending = 0
@@ -829,6 +843,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.shuttingDown = true
     this.closed = true
     if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
+    if (this.halfCloseTimer !== undefined) clearTimeout(this.halfCloseTimer)
     const pending = [...this.pending.values()]
     this.pending.clear()
     this.timedPending = 0
@@ -898,6 +913,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 }
 
 const ignore = () => {}
+
+/** An integer count over `max` becomes `max`; anything else is left for takeFrom to judge. */
+const clampCount = (count: unknown, max: number): unknown =>
+  typeof count === "number" && Number.isSafeInteger(count) && count > max
+    ? max
+    : typeof count === "bigint" && count > BigInt(max)
+    ? max
+    : count
 
 /**
  * A transport failure in words, with its cause: "SocketError: An error occurred during Read" alone

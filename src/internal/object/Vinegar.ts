@@ -10,21 +10,43 @@
  */
 import { ProtocolError, PythonException, RemoteError, stopIteration } from "../base/Errors.js"
 import * as Brine from "../wire/Brine.js"
-import { EXC_STOP_ITERATION } from "../wire/Message.js"
+import { EXC_STOP_ITERATION, type WireVersion } from "../wire/Message.js"
 import { PickleError } from "../wire/Pickle.js"
 
 /**
- * The version we report as `_remote_version`: a 5.x string, so that Python 5.3 peers do not
- * append a version-mismatch warning to our tracebacks.
+ * The version we report as `_remote_version` to a peer speaking wire v5: a 5.x string, so that
+ * Python 5.3 peers do not append a version-mismatch warning to our tracebacks.
  *
  * @since 0.1.0 @category constants
  */
 export const REMOTE_VERSION = "5.3.0"
 
+/**
+ * The version we report as `_remote_version` to a peer speaking wire v6 (RPyC 6.x), for the same
+ * reason: Python warns when the major versions differ.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const REMOTE_VERSION_V6 = "6.0.0"
+
+/**
+ * The `_remote_version` matching the dialect spoken: {@link REMOTE_VERSION_V6} for v6, else
+ * {@link REMOTE_VERSION}.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const remoteVersionFor = (wireVersion: WireVersion | undefined): string =>
+  wireVersion === 6 ? REMOTE_VERSION_V6 : REMOTE_VERSION
+
 /** @since 0.1.0 @category models */
 export interface DumpOptions {
   readonly includeLocalTraceback: boolean
   readonly includeLocalVersion: boolean
+  /**
+   * The dialect of the connection the exception goes out on: decides the `_remote_version` sent
+   * (`"6.0.0"` for v6, `"5.3.0"` otherwise, also when not known yet).
+   */
+  readonly wireVersion?: WireVersion | undefined
 }
 
 /**
@@ -155,8 +177,15 @@ export const dump = (error: unknown, options: DumpOptions): unknown => {
     attrs.push(["errno", typeof e.errno === "number" ? Math.abs(e.errno) : null])
     attrs.push(["strerror", e.message])
     attrs.push(["filename", typeof e.path === "string" ? e.path : null])
+  } else if (name === "SyntaxError" && module === "builtins") {
+    // RPyC builds the exception with `cls.__new__` and sets `args`: a SyntaxError's `msg` (what its
+    // str() shows) is only set by `__init__`, so it has to travel as an attribute
+    attrs.push(["msg", args[0] ?? null])
   }
-  attrs.push(["_remote_version", options.includeLocalVersion ? REMOTE_VERSION : "<version denied>"])
+  attrs.push([
+    "_remote_version",
+    options.includeLocalVersion ? remoteVersionFor(options.wireVersion) : "<version denied>"
+  ])
   const traceback = options.includeLocalTraceback ? tracebackOf(error, module, name) : "<traceback denied>"
   return [[module, name], args, attrs, traceback]
 }

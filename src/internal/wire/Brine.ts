@@ -134,7 +134,14 @@ export type Value =
  * @since 0.1.0 @category errors
  */
 export class BrineError extends Data.TaggedError("BrineError")<{
-  readonly reason: "Unencodable" | "UnknownTag" | "Truncated" | "InvalidUtf8" | "Malformed" | "TooManyDigits" | "TooManyValues"
+  readonly reason:
+    | "Unencodable"
+    | "UnknownTag"
+    | "Truncated"
+    | "InvalidUtf8"
+    | "Malformed"
+    | "TooManyDigits"
+    | "TooManyValues"
   readonly detail: string
 }> {
   override get message(): string {

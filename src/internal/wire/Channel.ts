@@ -51,9 +51,13 @@ export interface EncodeOptions {
 export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Buffer => {
   let body = payload
   let flag = 0
-  if (payload.length > COMPRESSION_THRESHOLD && options?.compress !== false) {
-    body = Zlib.deflateSync(payload, { level: COMPRESSION_LEVEL })
-    flag = 1
+  if (payload.length > COMPRESSION_THRESHOLD && options?.compress !== false && worthCompressing(payload)) {
+    const deflated = Zlib.deflateSync(payload, { level: COMPRESSION_LEVEL })
+    // the receiver reads the flag, so a payload that did not shrink is sent as it is
+    if (deflated.length < payload.length) {
+      body = deflated
+      flag = 1
+    }
   }
   const frame = Buffer.allocUnsafe(HEADER_SIZE + body.length + 1)
   frame.writeUInt32BE(body.length, 0)
@@ -61,6 +65,22 @@ export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Buffe
   frame.set(body, HEADER_SIZE)
   frame[HEADER_SIZE + body.length] = TRAILER
   return frame
+}
+
+/** Payloads at least this long are compressed only if a sample of them shrinks. */
+const SAMPLE_FROM = 64 * 1024
+const SAMPLE_SIZE = 8 * 1024
+
+/**
+ * Whether deflating `payload` will pay: random or already compressed bytes (uploads, images) do
+ * not shrink, and deflating megabytes of them only costs CPU on both sides. Large payloads are
+ * judged by a sample from their middle.
+ */
+const worthCompressing = (payload: Uint8Array): boolean => {
+  if (payload.length < SAMPLE_FROM) return true
+  const start = Math.floor((payload.length - SAMPLE_SIZE) / 2)
+  const sample = payload.subarray(start, start + SAMPLE_SIZE)
+  return Zlib.deflateSync(sample, { level: COMPRESSION_LEVEL }).length < SAMPLE_SIZE * 0.9
 }
 
 /** @since 0.1.0 @category models */

@@ -1,0 +1,187 @@
+/**
+ * An open Node duplex stream (`net.Socket`, `tls.TLSSocket`, a child's pipes) as a platform
+ * `Socket`, with the capabilities the engine relies on (`StreamCapabilities`):
+ *
+ * - **backpressure**: `write` resolves at once while the stream accepts data and waits for `drain`
+ *   when it does not; reading can be paused and resumed;
+ * - **half-close**: the peer's end of stream ends `run` successfully, and writing goes on until the
+ *   writer is released (a peer that shut its write side still gets its replies; `net` sockets must
+ *   be made with `allowHalfOpen: true` for that);
+ * - **one write per frame** when asked (TLS: each frame in its own record).
+ *
+ * Like `NodeSocket.fromDuplex`: `run` fails with `SocketGenericError` ("Read") on a stream error and
+ * with `SocketCloseError` when the stream closes before its end (also after a local `CloseEvent`,
+ * ARCHITECTURE.md, Effect note E3); handler Effects run in a `FiberSet` (E2); when `run` is
+ * interrupted the stream is closed once queued writes are flushed.
+ *
+ * @since 0.1.0
+ */
+import * as Socket from "@effect/platform/Socket"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
+import type { Duplex } from "node:stream"
+import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
+
+/** @since 0.1.0 @category models */
+export interface Options {
+  /** Write each frame on its own (TLS toward peers that read one record at a time). */
+  readonly writePerFrame?: boolean | undefined
+  /** Called once the stream may be closed for good (both directions done or the stream failed). */
+  readonly close?: ((stream: Duplex) => void) | undefined
+  /** An error the stream emitted before it was handed over (the first `run` fails with it). */
+  readonly failure?: Error | undefined
+}
+
+const closeSoon = (stream: Duplex): void => {
+  if (stream.destroyed) return
+  const soon = (stream as Duplex & { destroySoon?: () => void }).destroySoon
+  if (typeof soon === "function") soon.call(stream)
+  else stream.end(() => stream.destroy())
+}
+
+/**
+ * Wraps an open duplex stream. Data that arrived before `run` stays buffered in the stream.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
+  const close = options.close ?? closeSoon
+  let failure: Error | undefined = options.failure
+  let ended = false
+  /** writers acquired and not released: after the peer's end, the stream closes when none is left */
+  let writers = 0
+  let consumed = false
+  stream.on("error", (error) => {
+    failure ??= error
+  })
+  stream.once("end", () => {
+    ended = true
+  })
+
+  const run = <_, E, R>(
+    handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
+    opts?: { readonly onOpen?: Effect.Effect<void> | undefined }
+  ): Effect.Effect<void, Socket.SocketError | E, R> =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const fibers = yield* FiberSet.make<unknown, E | Socket.SocketError>()
+        const runFork = yield* FiberSet.runtime(fibers)<R>()
+        const done = fibers.deferred
+        const onData = (chunk: Uint8Array) => {
+          const result = handler(chunk)
+          if (Effect.isEffect(result)) runFork(result)
+        }
+        const onEnd = () => Deferred.unsafeDone(done, Effect.void)
+        const onError = (cause: Error) =>
+          Deferred.unsafeDone(done, Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
+        const onClose = (hadError: boolean) =>
+          Deferred.unsafeDone(
+            done,
+            Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 }))
+          )
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            stream.off("data", onData)
+            stream.off("end", onEnd)
+            stream.off("error", onError)
+            stream.off("close", onClose)
+            // ended with nobody left to write: nothing more can happen on this stream
+            if (ended && writers === 0) close(stream)
+          })
+        )
+        if (failure !== undefined) {
+          return yield* Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: failure }))
+        }
+        // one run per stream: what it read is gone
+        if (consumed || stream.destroyed) {
+          return yield* Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
+        }
+        consumed = true
+        stream.on("end", onEnd)
+        stream.on("error", onError)
+        stream.on("close", onClose)
+        stream.on("data", onData)
+        if (opts?.onOpen) yield* opts.onOpen
+        return yield* FiberSet.join(fibers)
+      }).pipe(
+        // interrupted (the connection closes): flush what was queued, then close
+        Effect.onInterrupt(() => Effect.sync(() => close(stream))),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (exit._tag === "Failure" && !stream.destroyed) close(stream)
+          })
+        )
+      )
+    )
+
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
+    Effect.suspend(() => {
+      if (Socket.isCloseEvent(chunk)) {
+        stream.destroy(chunk.code > 1000 ? new Error(`closed with code ${chunk.code}`) : undefined)
+        return Effect.void
+      }
+      if (stream.destroyed || stream.writableEnded) {
+        return Effect.fail(
+          new Socket.SocketGenericError({ reason: "Write", cause: failure ?? new Error("the stream is closed") })
+        )
+      }
+      if (options.writePerFrame === true) {
+        // Node joins writes queued behind a pending one into one TLS record: wait for each to go out
+        return Effect.async<void, Socket.SocketError>((resume) => {
+          stream.write(chunk, (error) =>
+            resume(
+              error ? Effect.fail(new Socket.SocketGenericError({ reason: "Write", cause: error })) : Effect.void
+            ))
+        })
+      }
+      if (stream.write(chunk)) return Effect.void
+      return Effect.async<void, Socket.SocketError>((resume) => {
+        const onDrain = () => {
+          stream.off("close", onClose)
+          resume(Effect.void)
+        }
+        const onClose = () => {
+          stream.off("drain", onDrain)
+          resume(
+            Effect.fail(
+              new Socket.SocketGenericError({ reason: "Write", cause: failure ?? new Error("closed before drain") })
+            )
+          )
+        }
+        stream.once("drain", onDrain)
+        stream.once("close", onClose)
+        return Effect.sync(() => {
+          stream.off("drain", onDrain)
+          stream.off("close", onClose)
+        })
+      })
+    })
+
+  const writer: Effect.Effect<typeof write, never, Scope.Scope> = Effect.acquireRelease(
+    Effect.sync(() => {
+      writers++
+      return write
+    }),
+    () =>
+      Effect.sync(() => {
+        writers--
+        if (!stream.destroyed && !stream.writableEnded) stream.end()
+        if (ended) close(stream)
+      })
+  )
+
+  const socket = Socket.Socket.of({
+    [Socket.TypeId]: Socket.TypeId,
+    run,
+    runRaw: run as Socket.Socket["runRaw"],
+    writer
+  })
+  return StreamCapabilities.attach(socket, {
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
+    writableAfterEnd: true,
+    writePerFrame: options.writePerFrame === true
+  })
+}
