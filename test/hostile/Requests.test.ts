@@ -60,4 +60,15 @@ describe("hostile requests against a default-config server", () => {
       assert.deepStrictEqual(yield* conn.request(Handler.BUFFITER, [forever, 3]), [0, 1, 2])
       assert.strictEqual(yield* remote(conn.root.add(2, 2)), 4)
     }))
+
+  it.scoped("BUFFITER with a huge count on an endless generator answers one message's worth (was: froze the server)", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(Target, { protocolConfig: { maxValuesPerMessage: 1000 } })
+      const conn = yield* connect(server.port!)
+      const forever = yield* remote(conn.root.forever())
+      const batch = (yield* conn.request(Handler.BUFFITER, [forever, Number.MAX_SAFE_INTEGER])) as Array<number>
+      assert.strictEqual(batch.length, 1000)
+      assert.strictEqual(batch[999], 999)
+      assert.strictEqual(yield* remote(conn.root.add(5, 5)), 10)
+    }))
 })
