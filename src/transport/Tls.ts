@@ -217,6 +217,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
     }
     return yield* Tcp.connectWith(() => NodeTls.connect(tlsOptions), {
       readyEvent: "secureConnect",
+      address: Tcp.formatAddress(host, options.port),
       openTimeout: options.openTimeout,
       noDelay: options.noDelay ?? true,
       keepAlive: options.keepAlive
