@@ -13,7 +13,10 @@ export {
   kwargs,
   type Received,
   type Remote,
+  type RemoteMembers,
   type RemoteOp,
+  type RemoteRef,
   type RootOf,
-  type Typed
+  type Typed,
+  type UntypedRoot
 } from "../internal/netref/RemoteOp.js"

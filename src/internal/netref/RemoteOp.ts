@@ -32,7 +32,7 @@ import * as Netref from "./Netref.js"
  *
  * @since 0.1.0 @category models
  */
-export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, PromiseLike<A> {
+export interface RemoteOp<A = any, Y = A> extends Effect.Effect<Y, RemoteFailure>, PromiseLike<A> {
   /** As `Promise.prototype.then`: runs the operation. */
   then<B = A, C = never>(
     onfulfilled?: ((value: A) => B | PromiseLike<B>) | null,
@@ -50,8 +50,15 @@ export interface RemoteOp<A = any> extends Effect.Effect<A, RemoteFailure>, Prom
  *
  * @since 0.1.0 @category models
  */
-export type Remote =
-  & RemoteOp<any>
+export type Remote = RemoteOp<any> & RemoteMembers
+
+/**
+ * What every untyped remote operation offers besides being an operation: each property is another
+ * `Remote`, and it can be called and constructed.
+ *
+ * @since 0.1.0 @category models
+ */
+export type RemoteMembers =
   & {
     readonly [name: string]: Remote
     // remote attributes that would otherwise be typed as Function's own members
@@ -494,4 +501,33 @@ export type Typed<T, P extends string = "exposed_"> =
  *
  * @since 0.1.0 @category typed
  */
-export type RootOf<Api> = 0 extends (1 & Api) ? Remote : Typed<Api>
+export type RootOf<Api> = 0 extends (1 & Api) ? UntypedRoot : Typed<Api>
+
+/**
+ * A resolved netref of an untyped connection (the root, which is always a netref): every property
+ * is a remote operation, so `yield*` on them keeps an Effect program's error and requirement types.
+ * It is not thenable (a netref never is), so awaiting or returning it sends nothing.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RemoteRef {
+  readonly [name: string]: Remote
+  readonly then: never
+  // remote attributes that would otherwise be typed as Function's own members
+  readonly call: Remote
+  readonly apply: Remote
+  readonly bind: Remote
+  readonly name: Remote
+  readonly length: Remote
+  readonly arguments: Remote
+  readonly caller: Remote
+  (...args: Array<any>): Remote
+  new(...args: Array<any>): Remote
+}
+
+/**
+ * The root of an untyped connection: an operation whose value is a {@link RemoteRef}.
+ *
+ * @since 0.1.0 @category typed
+ */
+export type UntypedRoot = RemoteOp<any, RemoteRef> & RemoteMembers
