@@ -13,6 +13,7 @@ export {
   kwargs,
   type Received,
   type Remote,
+  type RemoteAttributes,
   type RemoteMembers,
   type RemoteOp,
   type RemoteRef,

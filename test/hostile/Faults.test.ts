@@ -27,26 +27,9 @@ import { connect, remote, serve } from "../support/Peers.js"
 import { makePki, type Pki } from "../support/Pki.js"
 import { frame, rawServer, requestFrame } from "../support/RawPeer.js"
 import { tempDir } from "../support/TempDir.js"
-import { fixture, framesOf, nextEnvelope, rawSocket, serverChild, writeAll } from "./support.js"
+import { fixture, framesOf, nextEnvelope, rawSocket, serverChild, watchProcess, writeAll } from "./support.js"
 
 const { Handler, Label, MsgType } = Message
-
-/** Uncaught exceptions and unhandled rejections while the scope is open. */
-const watchProcess = Effect.acquireRelease(
-  Effect.sync(() => {
-    const seen: Array<string> = []
-    const onException = (e: unknown) => seen.push(`uncaughtException: ${(e as Error)?.stack ?? String(e)}`)
-    const onRejection = (e: unknown) => seen.push(`unhandledRejection: ${(e as Error)?.stack ?? String(e)}`)
-    process.on("uncaughtException", onException)
-    process.on("unhandledRejection", onRejection)
-    return { seen, onException, onRejection }
-  }),
-  ({ onException, onRejection }) =>
-    Effect.sync(() => {
-      process.off("uncaughtException", onException)
-      process.off("unhandledRejection", onRejection)
-    })
-)
 
 /** A service whose `hold()` announces itself and never returns; `slow_add` answers after 50 ms. */
 const holdingService = (called: Deferred.Deferred<void>, release?: Deferred.Deferred<number>) =>

@@ -20,28 +20,12 @@ import { startProbe } from "../../fuzz/Probe.js"
 import { FuzzService } from "../../fuzz/Target.js"
 import { eventually } from "../support/Eventually.js"
 import { connect, remote, serve } from "../support/Peers.js"
+import { watchProcess } from "./support.js"
 
 const CI_SEED = 0x12_0004
 const FRAMES = 200_000
 /** Required by the issue: a legitimate round trip never takes a second while the server is fuzzed. */
 const PROBE_BOUND_MILLIS = 1000
-
-/** Uncaught exceptions and unhandled rejections while the scope is open. */
-const watchProcess = Effect.acquireRelease(
-  Effect.sync(() => {
-    const seen: Array<string> = []
-    const onException = (e: unknown) => seen.push(`uncaughtException: ${(e as Error)?.stack ?? String(e)}`)
-    const onRejection = (e: unknown) => seen.push(`unhandledRejection: ${(e as Error)?.stack ?? String(e)}`)
-    process.on("uncaughtException", onException)
-    process.on("unhandledRejection", onRejection)
-    return { seen, onException, onRejection }
-  }),
-  ({ onException, onRejection }) =>
-    Effect.sync(() => {
-      process.off("uncaughtException", onException)
-      process.off("unhandledRejection", onRejection)
-    })
-)
 
 const summary = (seed: number, stats: FuzzStats) =>
   `seed ${seed}: ${stats.framesSent} frames in ${(stats.elapsedMillis / 1000).toFixed(1)} s ` +

@@ -172,3 +172,20 @@ export const nextEnvelope = (frames: Frames, what = "a frame"): Effect.Effect<Me
       onSome: (p) => Effect.sync(() => Message.decodePayload(5, p))
     }))
   )
+
+/** Uncaught exceptions and unhandled rejections while the scope is open. */
+export const watchProcess = Effect.acquireRelease(
+  Effect.sync(() => {
+    const seen: Array<string> = []
+    const onException = (e: unknown) => seen.push(`uncaughtException: ${(e as Error)?.stack ?? String(e)}`)
+    const onRejection = (e: unknown) => seen.push(`unhandledRejection: ${(e as Error)?.stack ?? String(e)}`)
+    process.on("uncaughtException", onException)
+    process.on("unhandledRejection", onRejection)
+    return { seen, onException, onRejection }
+  }),
+  ({ onException, onRejection }) =>
+    Effect.sync(() => {
+      process.off("uncaughtException", onException)
+      process.off("unhandledRejection", onRejection)
+    })
+)

@@ -9,15 +9,12 @@
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
-import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import type * as TypeScript from "typescript"
 import { explain, run, TIMEOUT, tsx } from "../support/Child.js"
 import { describePython, PYTHON } from "../support/Python.js"
 import { tempDir } from "../support/TempDir.js"
-
-const ts: typeof TypeScript = createRequire(import.meta.url)("typescript")
+import { report, typeCheck } from "../support/TypeCheck.js"
 
 const HERE = Path.dirname(fileURLToPath(import.meta.url))
 const ROOT = Path.resolve(HERE, "../..")
@@ -29,42 +26,6 @@ const FIXTURES = Path.join(HERE, "fixtures")
  */
 const VIRTUAL = HERE
 const MARK = "// WRONG-ARGUMENT"
-
-interface Found {
-  readonly file: string
-  readonly line: number
-  readonly code: number
-  readonly message: string
-}
-
-/** Type-checks the virtual files with tsconfig.json's options; every diagnostic of the program. */
-const typeCheck = (files: ReadonlyMap<string, string>): Array<Found> => {
-  const configFile = ts.readConfigFile(Path.join(ROOT, "tsconfig.json"), ts.sys.readFile)
-  const parsed = ts.parseJsonConfigFileContent(configFile.config, ts.sys, ROOT)
-  const options = { ...parsed.options, noEmit: true }
-  const host = ts.createCompilerHost(options)
-  const original = host.getSourceFile.bind(host)
-  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
-    const text = files.get(Path.resolve(fileName))
-    return text !== undefined
-      ? ts.createSourceFile(fileName, text, languageVersion)
-      : original(fileName, languageVersion, onError, shouldCreate)
-  }
-  const fileExists = host.fileExists.bind(host)
-  host.fileExists = (fileName) => files.has(Path.resolve(fileName)) || fileExists(fileName)
-  const readFile = host.readFile.bind(host)
-  host.readFile = (fileName) => files.get(Path.resolve(fileName)) ?? readFile(fileName)
-  const program = ts.createProgram({ rootNames: [...files.keys()], options, host })
-  return ts.getPreEmitDiagnostics(program).map((d) => ({
-    file: Path.resolve(d.file?.fileName ?? "<global>"),
-    line: d.file !== undefined && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : 0,
-    code: d.code,
-    message: ts.flattenDiagnosticMessageText(d.messageText, "\n")
-  }))
-}
-
-const report = (found: ReadonlyArray<Found>): string =>
-  found.map((f) => `${f.file}:${f.line} TS${f.code} ${f.message}`).join("\n")
 
 /** A client of the generated interface: every kind of member, used as a Python client would. */
 const CLIENT = `import * as Effect from "effect/Effect"

@@ -8,58 +8,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
-import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import type * as TypeScript from "typescript"
-
-const ts: typeof TypeScript = createRequire(import.meta.url)("typescript")
+import { typeCheck } from "../support/TypeCheck.js"
 
 const HERE = Path.dirname(fileURLToPath(import.meta.url))
-const ROOT = Path.resolve(HERE, "../..")
 const FIXTURE = Path.join(HERE, "fixtures", "wrong-arg.ts.txt")
 const WRONG = Path.join(HERE, "fixtures", "wrong-arg.ts")
 const FIXED = Path.join(HERE, "fixtures", "fixed-arg.ts")
 const MARK = "// WRONG-ARGUMENT"
-
-interface Found {
-  readonly file: string
-  readonly line: number
-  readonly code: number
-  readonly message: string
-}
-
-/** Type-checks the virtual files with tsconfig.json's options; every diagnostic of the program. */
-const typeCheck = (files: ReadonlyMap<string, string>): Array<Found> => {
-  const configFile = ts.readConfigFile(Path.join(ROOT, "tsconfig.json"), ts.sys.readFile)
-  const parsed = ts.parseJsonConfigFileContent(configFile.config, ts.sys, ROOT)
-  const options = { ...parsed.options, noEmit: true }
-  const host = ts.createCompilerHost(options)
-  const original = host.getSourceFile.bind(host)
-  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
-    const text = files.get(Path.resolve(fileName))
-    return text !== undefined
-      ? ts.createSourceFile(fileName, text, languageVersion)
-      : original(fileName, languageVersion, onError, shouldCreate)
-  }
-  const fileExists = host.fileExists.bind(host)
-  host.fileExists = (fileName) => files.has(Path.resolve(fileName)) || fileExists(fileName)
-  const readFile = host.readFile.bind(host)
-  host.readFile = (fileName) => files.get(Path.resolve(fileName)) ?? readFile(fileName)
-  const program = ts.createProgram({ rootNames: [...files.keys()], options, host })
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const file = d.file?.fileName ?? "<global>"
-    const line = d.file !== undefined && d.start !== undefined
-      ? d.file.getLineAndCharacterOfPosition(d.start).line + 1
-      : 0
-    return {
-      file: Path.resolve(file),
-      line,
-      code: d.code,
-      message: ts.flattenDiagnosticMessageText(d.messageText, "\n")
-    }
-  })
-}
 
 describe("typed remotes (tsc on a fixture)", () => {
   it.live(

@@ -59,19 +59,26 @@ export type Remote = RemoteOp<any> & RemoteMembers
  * @since 0.1.0 @category models
  */
 export type RemoteMembers =
-  & {
-    readonly [name: string]: Remote
-    // remote attributes that would otherwise be typed as Function's own members
-    readonly call: Remote
-    readonly apply: Remote
-    readonly bind: Remote
-    readonly name: Remote
-    readonly length: Remote
-    readonly arguments: Remote
-    readonly caller: Remote
-  }
+  & RemoteAttributes
   & ((...args: Array<any>) => Remote)
   & (new(...args: Array<any>) => Remote)
+
+/**
+ * Every property a remote attribute, including the names a callable value would otherwise take
+ * from `Function` (`call`, `apply`, `name`, …).
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RemoteAttributes {
+  readonly [name: string]: Remote
+  readonly call: Remote
+  readonly apply: Remote
+  readonly bind: Remote
+  readonly name: Remote
+  readonly length: Remote
+  readonly arguments: Remote
+  readonly caller: Remote
+}
 
 /**
  * Keyword arguments for a Python callee: `ref.f(1, kwargs({ sep: "," }))`.
@@ -510,17 +517,8 @@ export type RootOf<Api> = 0 extends (1 & Api) ? UntypedRoot : Typed<Api>
  *
  * @since 0.1.0 @category models
  */
-export interface RemoteRef {
-  readonly [name: string]: Remote
+export interface RemoteRef extends RemoteAttributes {
   readonly then: never
-  // remote attributes that would otherwise be typed as Function's own members
-  readonly call: Remote
-  readonly apply: Remote
-  readonly bind: Remote
-  readonly name: Remote
-  readonly length: Remote
-  readonly arguments: Remote
-  readonly caller: Remote
   (...args: Array<any>): Remote
   new(...args: Array<any>): Remote
 }
