@@ -46,7 +46,7 @@ beforeAll(async () => {
   // the package's own files plus what its build needs; node_modules shared by a link
   const source = Path.join(work, "source")
   Fs.mkdirSync(source)
-  for (const entry of ["package.json", "tsconfig.json", "tsconfig.build.json", ...pkg.files]) {
+  for (const entry of ["package.json", "tsconfig.json", "tsconfig.build.json", "scripts", ...pkg.files]) {
     Fs.cpSync(Path.join(ROOT, entry), Path.join(source, entry), { recursive: true })
   }
   Fs.rmSync(Path.join(source, "dist"), { recursive: true, force: true })
