@@ -186,8 +186,7 @@ const watchWireVersion = (socket: Socket.Socket, check: VersionCheck): Socket.So
     })
   const checked: Socket.Socket = { [Socket.TypeId]: Socket.TypeId, run, runRaw: socket.runRaw, writer: socket.writer }
   // what the transport can do (backpressure, half-close, a TLS record per frame) stays with it
-  const capabilities = StreamCapabilities.of(socket)
-  return capabilities === undefined ? checked : StreamCapabilities.attach(checked, capabilities)
+  return StreamCapabilities.inherit(checked, socket)
 }
 
 // ---------------------------------------------------------------------------------------------

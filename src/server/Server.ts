@@ -232,8 +232,7 @@ const refuseOtherDialect = (socket: Socket.Socket, version: WireVersion, peer: s
     writer: socket.writer
   }
   // what the transport can do (backpressure, half-close, a TLS record per frame) stays with it
-  const capabilities = StreamCapabilities.of(socket)
-  return capabilities === undefined ? checked : StreamCapabilities.attach(checked, capabilities)
+  return StreamCapabilities.inherit(checked, socket)
 }
 
 /**

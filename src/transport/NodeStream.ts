@@ -28,8 +28,6 @@ import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
 export interface Options {
   /** Write each frame on its own (TLS toward peers that read one record at a time). */
   readonly writePerFrame?: boolean | undefined
-  /** Called once the stream may be closed for good (both directions done or the stream failed). */
-  readonly close?: ((stream: Duplex) => void) | undefined
   /** An error the stream emitted before it was handed over (the first `run` fails with it). */
   readonly failure?: Error | undefined
 }
@@ -47,7 +45,7 @@ const closeSoon = (stream: Duplex): void => {
  * @since 0.1.0 @category constructors
  */
 export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
-  const close = options.close ?? closeSoon
+  const close = closeSoon
   let failure: Error | undefined = options.failure
   let ended = false
   /** writers acquired and not released: after the peer's end, the stream closes when none is left */

@@ -302,7 +302,6 @@ const socketFromTracked = <S extends Net.Socket>(tracked: Tracked<S>): Effect.Ef
   Effect.sync(() =>
     NodeStream.make(tracked.conn, {
       failure: tracked.error(),
-      close: (stream) => closeSoon(stream as Net.Socket),
       // TLS: a frame per record, as a Python peer reads one record at a time
       writePerFrame: (tracked.conn as { readonly encrypted?: boolean }).encrypted === true
     })

@@ -36,3 +36,14 @@ export const of = (socket: object): StreamCapabilities | undefined =>
  */
 export const attach = <S extends object>(socket: S, capabilities: StreamCapabilities): S =>
   Object.assign(socket, { [TypeId]: capabilities })
+
+/**
+ * `wrapper` with the capabilities of the socket it wraps, if any: a socket that only watches the
+ * bytes going by (a dialect check) can still do what the transport underneath can.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const inherit = <S extends object>(wrapper: S, from: object): S => {
+  const capabilities = of(from)
+  return capabilities === undefined ? wrapper : attach(wrapper, capabilities)
+}

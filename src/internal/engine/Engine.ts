@@ -634,30 +634,29 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     } catch (e) {
       return this.replyError(seq, e)
     }
-    if (result === NO_REPLY) return
-    if (Effect.isEffect(result) || isPromiseLike(result)) {
-      this.requestsInProgress++
-      this.settle(seq, result, true)
-    } else {
-      this.settle(seq, result)
-    }
+    if (result !== NO_REPLY) this.settle(seq, result)
   }
 
-  /** Replies with `result` once it is a plain value: awaits Promises, runs Effects in their own fiber. */
+  /**
+   * Replies with `result` once it is a plain value: awaits Promises, runs Effects in their own fiber.
+   * A request still running (`counted`) counts toward `maxConcurrentRequests` until it replies.
+   */
   private settle(seq: number, result: unknown, counted = false): void {
     if (Effect.isEffect(result)) {
+      if (!counted) this.requestsInProgress++
       this.runHandler(
         Effect.matchCauseEffect(result as Effect.Effect<unknown, unknown>, {
-          onSuccess: (v) => Effect.sync(() => this.settle(seq, v, counted)),
+          onSuccess: (v) => Effect.sync(() => this.settle(seq, v, true)),
           onFailure: (cause) =>
             Effect.sync(() => {
-              if (Cause.isInterruptedOnly(cause)) return this.requestDone(counted)
-              this.replyError(seq, Cause.squash(cause), counted)
+              if (Cause.isInterruptedOnly(cause)) return this.requestDone(true)
+              this.replyError(seq, Cause.squash(cause), true)
             })
         })
       )
     } else if (isPromiseLike(result)) {
-      result.then((v) => this.settle(seq, v, counted), (e) => this.replyError(seq, e, counted))
+      if (!counted) this.requestsInProgress++
+      result.then((v) => this.settle(seq, v, true), (e) => this.replyError(seq, e, true))
     } else {
       let boxed: unknown
       try {
