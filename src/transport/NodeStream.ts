@@ -176,10 +176,32 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     runRaw: run as Socket.Socket["runRaw"],
     writer
   })
+  // frames written in one turn of the event loop leave together, in one writev
+  let corked = false
+  const uncork = () => {
+    corked = false
+    stream.uncork()
+  }
+  const direct: StreamCapabilities.DirectWriter = {
+    write: (chunk) => {
+      if (stream.destroyed || stream.writableEnded) return
+      if (!corked) {
+        corked = true
+        stream.cork()
+        process.nextTick(uncork)
+      }
+      stream.write(chunk)
+    },
+    buffered: () => stream.writableLength,
+    onDrain: (f) => {
+      stream.on("drain", f)
+    }
+  }
   return StreamCapabilities.attach(socket, {
     pause: () => stream.pause(),
     resume: () => stream.resume(),
     writableAfterEnd: true,
-    writePerFrame: options.writePerFrame === true
+    writePerFrame: options.writePerFrame === true,
+    direct: options.writePerFrame === true ? undefined : direct
   })
 }

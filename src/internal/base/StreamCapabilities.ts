@@ -19,6 +19,26 @@ export interface StreamCapabilities {
   readonly writableAfterEnd: boolean
   /** Write each frame with a write of its own rather than joining queued frames. */
   readonly writePerFrame: boolean
+  /**
+   * Synchronous writes into the transport's own buffer, for a writer that needs no fiber: what is
+   * written in one event-loop turn leaves in one system call. Absent where frames must be written
+   * one at a time (`writePerFrame`).
+   */
+  readonly direct?: DirectWriter | undefined
+}
+
+/**
+ * Writing straight into a stream's buffer.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface DirectWriter {
+  /** Queues `chunk`; a closed stream drops it. */
+  readonly write: (chunk: Uint8Array) => void
+  /** Bytes queued and not yet handed to the system. */
+  readonly buffered: () => number
+  /** Calls `f` each time the queue has drained. */
+  readonly onDrain: (f: () => void) => void
 }
 
 /**

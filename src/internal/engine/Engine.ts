@@ -25,7 +25,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -259,11 +258,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   constructor(
     readonly localRoot: object,
     options: Options,
-    private readonly outbox: Mailbox.Mailbox<Uint8Array>,
+    /** what the writer fiber writes; absent when frames go straight into the stream (`direct`) */
+    private readonly outbox: Mailbox.Mailbox<Uint8Array> | undefined,
     private readonly internalScope: Scope.CloseableScope,
     readonly runtime: Runtime.Runtime<never>,
-    private readonly runHandler: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
-    private readonly sweeperLatch: Effect.Latch,
     private readonly done: Deferred.Deferred<void>
   ) {
     this.config = Config.make(options.config)
@@ -324,12 +322,31 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), {
       compress: this.compress
     })
-    this.outbox.unsafeOffer(frame)
+    if (this.direct !== undefined) {
+      this.direct.write(frame)
+      if (!this.readPaused && this.direct.buffered() > this.config.outgoingHighWaterMark) {
+        this.readPaused = true
+        this.capabilities!.pause()
+      }
+      return
+    }
+    this.outbox!.unsafeOffer(frame)
     this.unsentBytes += frame.length
     // backpressure: a peer that does not read our replies stops being read
     if (this.unsentBytes > this.config.outgoingHighWaterMark && !this.readPaused && this.capabilities) {
       this.readPaused = true
       this.capabilities.pause()
+    }
+  }
+
+  /** The stream took `frame`s synchronously: no writer fiber, no queue of our own. */
+  direct: StreamCapabilities.DirectWriter | undefined
+
+  /** The stream's buffer drained: reading resumes if it was paused for it. */
+  readonly drained = (): void => {
+    if (this.readPaused && this.direct!.buffered() < this.config.outgoingLowWaterMark) {
+      this.readPaused = false
+      if (!this.shuttingDown) this.capabilities?.resume()
     }
   }
 
@@ -384,12 +401,39 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.send(MsgType.REQUEST, seq, [handler, boxed])
     if (timeoutMillis !== null) {
       this.timedPending++
-      if (!this.sweeperAwake) {
-        this.sweeperAwake = true
-        this.sweeperLatch.unsafeOpen()
-      }
+      this.wakeSweeper()
     }
     return seq
+  }
+
+  /**
+   * The sweeper runs only while timed requests are pending: an idle connection holds no fiber and
+   * no timer. Its ticks are the Effect clock's (a `TestClock` drives it in tests).
+   */
+  private sweeper: Fiber.RuntimeFiber<void> | undefined
+
+  private wakeSweeper(): void {
+    if (this.sweeperAwake || this.shuttingDown) return
+    this.sweeperAwake = true
+    this.sweeper = Runtime.runFork(this.runtime)(this.sweep)
+  }
+
+  private readonly sweep: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.whileLoop({
+      while: () => this.sweeperAwake,
+      body: () => Effect.zipRight(Effect.sleep(TICK_MILLIS), Effect.sync(() => this.expire())),
+      step: ignore
+    })
+  )
+
+  /** Fibers of the peer's requests whose handlers are Effects still running. */
+  private handlerFibers: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
+
+  private runHandler(effect: Effect.Effect<unknown>): void {
+    const fiber = Runtime.runFork(this.runtime)(effect)
+    const fibers = this.handlerFibers ??= new Set()
+    fibers.add(fiber)
+    fiber.addObserver(() => fibers.delete(fiber))
   }
 
   /** Requests with a deadline still waiting: the sweeper sleeps when there are none. */
@@ -429,10 +473,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.pending.set(seq, { onResult: ignore, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxedArgs])
     this.timedPending++
-    if (!this.sweeperAwake) {
-      this.sweeperAwake = true
-      this.sweeperLatch.unsafeOpen()
-    }
+    this.wakeSweeper()
   }
 
   /** Called by the sweeper fiber every tick while timed requests are pending. */
@@ -451,10 +492,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         ))
       }
     }
-    if (this.timedPending === 0) {
-      this.sweeperAwake = false
-      this.sweeperLatch.unsafeClose()
-    }
+    // the sweep loop ends here; the next timed request starts another
+    if (this.timedPending === 0) this.sweeperAwake = false
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -847,7 +886,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.pending.clear()
     this.timedPending = 0
     for (const p of pending) p.onResult(Exit.fail(reason))
-    this.outbox.unsafeDone(Exit.void)
+    this.outbox?.unsafeDone(Exit.void)
+    this.sweeperAwake = false
     Runtime.runFork(this.runtime)(this.teardown)
   }
 
@@ -856,6 +896,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       // a half-closed peer is owed the replies just queued: let the writer flush them first
       if (this.peerEnded !== undefined && this.writerFiber !== undefined) {
         yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
+      }
+      if (this.sweeper !== undefined) yield* Fiber.interrupt(this.sweeper)
+      if (this.handlerFibers !== undefined && this.handlerFibers.size > 0) {
+        yield* Fiber.interruptAll(this.handlerFibers)
       }
       yield* Scope.close(this.internalScope, Exit.void)
       this.objects.clear()
@@ -887,7 +931,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.closed = true
       // CLOSE is fire-and-forget (5.x semantics); the peer tears down without replying
       this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
-      this.outbox.unsafeDone(Exit.void)
+      this.outbox?.unsafeDone(Exit.void)
       if (this.writerFiber !== undefined) {
         yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
       }
@@ -972,21 +1016,11 @@ export const make = <Api = any>(
     const internalScope = yield* Scope.make()
     const runtime = yield* Effect.runtime<never>()
     const done = yield* Deferred.make<void>()
-    const outbox = yield* Mailbox.make<Uint8Array>()
-    const sweeperLatch = yield* Effect.makeLatch(false)
-    const handlers = yield* FiberSet.make().pipe(Scope.extend(internalScope))
-    const runHandler = yield* FiberSet.runtime(handlers)<never>()
-    const conn = new ConnectionImpl(
-      options.root,
-      options,
-      outbox,
-      internalScope,
-      runtime,
-      runHandler as <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
-      sweeperLatch,
-      done
-    )
-    conn.capabilities = StreamCapabilities.of(socket)
+    const capabilities = StreamCapabilities.of(socket)
+    const direct = capabilities?.direct
+    const outbox = direct === undefined ? yield* Mailbox.make<Uint8Array>() : undefined
+    const conn = new ConnectionImpl(options.root, options, outbox, internalScope, runtime, done)
+    conn.capabilities = capabilities
     yield* Effect.addFinalizer(() => conn.close())
 
     const opened = yield* Deferred.make<void>()
@@ -1003,33 +1037,32 @@ export const make = <Api = any>(
       return yield* Effect.failCause(openExit.value.cause)
     }
 
+    // held for the connection's life: releasing it ends our side of the stream
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
-    const perFrame = conn.capabilities?.writePerFrame === true
-    conn.writerFiber = yield* Effect.gen(function*() {
-      while (true) {
-        const [chunks, finished] = yield* outbox.takeAll
-        const frames = Array.from(chunks)
-        if (frames.length === 1 || (perFrame && frames.length > 0)) {
-          for (const frame of frames) {
-            yield* write(frame)
-            conn.written(frame.length)
+    if (direct !== undefined) {
+      conn.direct = direct
+      direct.onDrain(conn.drained)
+    } else {
+      const perFrame = capabilities?.writePerFrame === true
+      const queue = outbox!
+      conn.writerFiber = yield* Effect.gen(function*() {
+        while (true) {
+          const [chunks, finished] = yield* queue.takeAll
+          const frames = Array.from(chunks)
+          if (frames.length === 1 || (perFrame && frames.length > 0)) {
+            for (const frame of frames) {
+              yield* write(frame)
+              conn.written(frame.length)
+            }
+          } else if (frames.length > 1) {
+            const joined = Buffer.concat(frames)
+            yield* write(joined)
+            conn.written(joined.length)
           }
-        } else if (frames.length > 1) {
-          const joined = Buffer.concat(frames)
-          yield* write(joined)
-          conn.written(joined.length)
+          if (finished) return
         }
-        if (finished) return
-      }
-    }).pipe(Effect.catchAll(() => Effect.void), Effect.forkIn(internalScope))
-
-    yield* Effect.gen(function*() {
-      while (true) {
-        yield* sweeperLatch.await
-        yield* Effect.sleep(TICK_MILLIS)
-        conn.expire()
-      }
-    }).pipe(Effect.forkIn(internalScope))
+      }).pipe(Effect.catchAll(() => Effect.void), Effect.forkIn(internalScope))
+    }
 
     if (options.onConnect !== undefined) {
       const hook = options.onConnect
