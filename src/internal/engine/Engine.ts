@@ -53,6 +53,7 @@ import * as Brine from "../wire/Brine.js"
 import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
+import * as Instrument from "./Instrument.js"
 
 const { Handler, Label, MsgType } = Message
 
@@ -143,6 +144,8 @@ export interface Options {
   readonly onDisconnect?: Hook | undefined
   /** Which side this is, for messages about a peer that is not RPyC at all. */
   readonly side?: "connecting" | "accepting" | undefined
+  /** The peer's address and service, for telemetry (an accepting side has them from its config). */
+  readonly peer?: Instrument.Peer | undefined
 }
 
 const TICK_MILLIS = 100
@@ -255,6 +258,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** bytes queued for the writer and not yet written */
   unsentBytes = 0
   private readPaused = false
+  /** spans and metrics, when telemetry is on (`Instrument.enabled`): every hook is one check when off */
+  instrument: Instrument.Instrument | undefined
 
   constructor(
     readonly localRoot: object,
@@ -321,9 +326,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
       return
     }
-    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), {
-      compress: this.compress
-    })
+    const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
+    const frame = Channel.encodeFrame(payload, { compress: this.compress })
+    if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
     this.outbox.unsafeOffer(frame)
     this.unsentBytes += frame.length
     // backpressure: a peer that does not read our replies stops being read
@@ -378,6 +383,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       return -1
     }
     const seq = this.seq++
+    if (this.instrument !== undefined) onResult = this.instrument.call(seq, handler, args, onResult)
     const timeoutMillis = this.timeoutMillisFor(options)
     const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
     this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
@@ -413,7 +419,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     Effect.async<unknown, RemoteFailure>((resume) => {
       const seq = this.submit(handler, args, resume, options)
       return seq < 0 ? undefined : Effect.sync(() => {
-        this.takePending(seq)
+        if (this.takePending(seq) !== undefined && this.instrument !== undefined) this.instrument.abandon(seq)
       })
     })
 
@@ -521,12 +527,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     }
     const ref = Netref.make(this, idPack, key, RemoteOp.netrefOps)
     this.netrefs.set(key, new WeakRef(ref))
+    if (this.instrument !== undefined) this.instrument.netref(1)
     return ref
   }
 
   readonly release = (state: Netref.State): void => {
     const current = this.netrefs.get(state.key)?.deref()
     if (current === undefined || Netref.stateOf(current) === state) this.netrefs.delete(state.key)
+    if (this.instrument !== undefined) this.instrument.netref(-1)
     if (this.closed) return
     this.sendAsync(Handler.DEL, [Label.TUPLE, [[Label.LOCAL_REF, state.idPack], [Label.VALUE, state.refcount]]])
   }
@@ -537,6 +545,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** The socket handler: synchronous, so frames are handled in order and nothing is forked per chunk. */
   onChunk(chunk: Uint8Array): void {
     if (this.shuttingDown) return
+    if (this.instrument !== undefined) this.instrument.read(chunk.length)
     let payloads: Array<Uint8Array>
     if (this.firstBytes === undefined) this.firstBytes = chunk.slice(0, 32)
     try {
@@ -586,6 +595,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.payloadsReceived++
     }
     this.refsInMessage = 0
+    if (this.instrument !== undefined) this.instrument.received(envelope.msg, envelope.seq, payload.length)
     switch (envelope.msg) {
       case MsgType.REQUEST:
         return this.onRequest(envelope.seq, envelope.args)
@@ -630,7 +640,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (!Array.isArray(raw) || raw.length !== 2) throw valueError("malformed request")
       const args = this.unbox(raw[1])
       if (!Array.isArray(args)) throw typeError("request arguments must be a tuple")
-      result = this.serve(raw[0], args)
+      result = this.instrument === undefined
+        ? this.serve(raw[0], args)
+        : this.instrument.serve(seq, raw[0], args, () => this.serve(raw[0], args))
     } catch (e) {
       return this.replyError(seq, e)
     }
@@ -847,6 +859,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.pending.clear()
     this.timedPending = 0
     for (const p of pending) p.onResult(Exit.fail(reason))
+    if (this.instrument !== undefined) this.instrument.close()
     this.outbox.unsafeDone(Exit.void)
     Runtime.runFork(this.runtime)(this.teardown)
   }
@@ -987,6 +1000,7 @@ export const make = <Api = any>(
       done
     )
     conn.capabilities = StreamCapabilities.of(socket)
+    conn.instrument = yield* Instrument.make(conn, options)
     yield* Effect.addFinalizer(() => conn.close())
 
     const opened = yield* Deferred.make<void>()
