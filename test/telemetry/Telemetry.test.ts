@@ -12,10 +12,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Client from "../../src/client/Client.js"
 import { Service } from "../../src/service/Service.js"
 import * as Telemetry from "../../src/Telemetry.js"
+import { TIMEOUT } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
-import { connect, remote, serve } from "../support/Peers.js"
+import { connect, pythonClassic, remote, serve } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
 
 /** A service whose methods call back the function they are given. */
 class TracedService extends Service {
@@ -190,4 +193,32 @@ describe("telemetry spans", () => {
       assert.deepStrictEqual(exporter.getFinishedSpans().map((s) => s.name), ["app"])
     }).pipe(Effect.scoped, Effect.provide(tracing(exporter, false)))
   })
+})
+
+describePython("telemetry spans against Python rpyc_classic", () => {
+  it.scopedLive(
+    "a Python function calling back: the callback served nests under the call; a Python exception's class is the outcome",
+    () => {
+      const exporter = new InMemorySpanExporter()
+      return Effect.gen(function*() {
+        const { port } = yield* pythonClassic
+        const conn = yield* Client.connect({ host: "127.0.0.1", port })
+        const apply = yield* remote(conn.root.eval("lambda f, x: f(x) + 1"))
+        const double = (x: number) => x * 2
+        assert.strictEqual(yield* remote(apply(double, 20)).pipe(Effect.withSpan("app")), 41)
+        const spans = yield* spansOf(exporter, ["app", "rpyc.call CALL", "rpyc.serve CALL double"])
+        assert.strictEqual(parentOf(spans["rpyc.call CALL"]!), idOf(spans["app"]!))
+        assert.strictEqual(parentOf(spans["rpyc.serve CALL double"]!), idOf(spans["rpyc.call CALL"]!))
+        assert.strictEqual(spans["rpyc.call CALL"]!.attributes[Telemetry.Attributes.peer], `127.0.0.1:${port}`)
+
+        yield* Effect.flip(remote(conn.root.eval("1/0")))
+        const eval_ = exporter.getFinishedSpans().filter((s) => s.name === "rpyc.call CALLATTR eval")
+        assert.deepStrictEqual(eval_.map((s) => s.attributes[Telemetry.Attributes.outcome]), [
+          "success",
+          "ZeroDivisionError"
+        ])
+      }).pipe(Effect.scoped, Effect.provide(tracing(exporter, true)))
+    },
+    TIMEOUT
+  )
 })

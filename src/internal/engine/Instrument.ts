@@ -384,7 +384,8 @@ export class Instrument {
    * `run` runs; an Effect it returns runs under it.
    */
   serve(seq: number, handler: unknown, args: ReadonlyArray<unknown>, run: () => unknown): unknown {
-    if (typeof handler !== "number" || UNTRACED.has(handler)) return run()
+    // a seq the peer reuses while its first request is still handled: the first keeps the span
+    if (typeof handler !== "number" || UNTRACED.has(handler) || this.served.has(seq)) return run()
     const start = this.clock.unsafeCurrentTimeNanos()
     const name = handlerNameOf(handler)
     const span = this.startSpan("server", name, nameOf(handler, args, true), seq, this.only(this.calls), start)
