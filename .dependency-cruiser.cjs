@@ -12,7 +12,7 @@ const layers = [
   ["internal/engine", "src/internal/engine/"],
   // the public surface, bottom up
   ["transport", "src/transport/"],
-  ["public leaves", "src/(Awaitable|Logging)\\.ts$"],
+  ["public leaves", "src/(Awaitable|Logging|Telemetry)\\.ts$"],
   ["protocol", "src/(protocol|netref)/"],
   ["service", "src/(service|async)/"],
   ["registry", "src/registry/"],

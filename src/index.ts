@@ -38,6 +38,7 @@ export * as Forking from "./server/Forking.js"
 export * as OneShot from "./server/OneShot.js"
 export * as Server from "./server/Server.js"
 export * as StdioServer from "./server/StdioServer.js"
+export * as Telemetry from "./Telemetry.js"
 
 export { async_, AsyncResult, buffiter, buffiterStream, ExpiredError, timed, withTimeout } from "./async/Async.js"
 export { ClassicService } from "./classic/ClassicService.js"

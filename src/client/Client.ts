@@ -206,7 +206,8 @@ const connectWithCheck = <Api>(
         config: options.config,
         wireVersion,
         maxFrameSize: options.maxFrameSize,
-        side: "connecting"
+        side: "connecting",
+        peer: check.endpoint && { address: Tcp.formatAddress(check.endpoint.host, check.endpoint.port) }
       }
     )
     if (wireVersion === 6) {

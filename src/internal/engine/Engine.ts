@@ -52,6 +52,7 @@ import * as Brine from "../wire/Brine.js"
 import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
+import * as Instrument from "./Instrument.js"
 
 const { Handler, Label, MsgType } = Message
 
@@ -142,6 +143,8 @@ export interface Options {
   readonly onDisconnect?: Hook | undefined
   /** Which side this is, for messages about a peer that is not RPyC at all. */
   readonly side?: "connecting" | "accepting" | undefined
+  /** The peer's address and service, for telemetry (an accepting side has them from its config). */
+  readonly peer?: Instrument.Peer | undefined
 }
 
 const TICK_MILLIS = 100
@@ -254,6 +257,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** bytes queued for the writer and not yet written */
   unsentBytes = 0
   private readPaused = false
+  /** spans and metrics, when telemetry is on (`Instrument.enabled`): every hook is one check when off */
+  instrument: Instrument.Instrument | undefined
 
   constructor(
     readonly localRoot: object,
@@ -319,9 +324,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
       return
     }
-    const frame = Channel.encodeFrame(Message.encodePayload(this.wireVersion, msg, seq, args), {
-      compress: this.compress
-    })
+    const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
+    const frame = Channel.encodeFrame(payload, { compress: this.compress })
+    if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
     if (this.direct !== undefined) {
       this.direct.write(frame)
       if (!this.readPaused && this.direct.buffered() > this.config.outgoingHighWaterMark) {
@@ -395,6 +400,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       return -1
     }
     const seq = this.seq++
+    if (this.instrument !== undefined) onResult = this.instrument.call(seq, handler, args, onResult)
     const timeoutMillis = this.timeoutMillisFor(options)
     const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
     this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
@@ -457,7 +463,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     Effect.async<unknown, RemoteFailure>((resume) => {
       const seq = this.submit(handler, args, resume, options)
       return seq < 0 ? undefined : Effect.sync(() => {
-        this.takePending(seq)
+        if (this.takePending(seq) !== undefined && this.instrument !== undefined) this.instrument.abandon(seq)
       })
     })
 
@@ -560,12 +566,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     }
     const ref = Netref.make(this, idPack, key, RemoteOp.netrefOps)
     this.netrefs.set(key, new WeakRef(ref))
+    if (this.instrument !== undefined) this.instrument.netref(1)
     return ref
   }
 
   readonly release = (state: Netref.State): void => {
     const current = this.netrefs.get(state.key)?.deref()
     if (current === undefined || Netref.stateOf(current) === state) this.netrefs.delete(state.key)
+    if (this.instrument !== undefined) this.instrument.netref(-1)
     if (this.closed) return
     this.sendAsync(Handler.DEL, [Label.TUPLE, [[Label.LOCAL_REF, state.idPack], [Label.VALUE, state.refcount]]])
   }
@@ -576,6 +584,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** The socket handler: synchronous, so frames are handled in order and nothing is forked per chunk. */
   onChunk(chunk: Uint8Array): void {
     if (this.shuttingDown) return
+    if (this.instrument !== undefined) this.instrument.read(chunk.length)
     let payloads: Array<Uint8Array>
     if (this.firstBytes === undefined) this.firstBytes = chunk.slice(0, 32)
     try {
@@ -625,6 +634,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.payloadsReceived++
     }
     this.refsInMessage = 0
+    if (this.instrument !== undefined) this.instrument.received(envelope.msg, envelope.seq, payload.length)
     switch (envelope.msg) {
       case MsgType.REQUEST:
         return this.onRequest(envelope.seq, envelope.args)
@@ -669,7 +679,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (!Array.isArray(raw) || raw.length !== 2) throw valueError("malformed request")
       const args = this.unbox(raw[1])
       if (!Array.isArray(args)) throw typeError("request arguments must be a tuple")
-      result = this.serve(raw[0], args)
+      result = this.instrument === undefined
+        ? this.serve(raw[0], args)
+        : this.instrument.serve(seq, raw[0], args, () => this.serve(raw[0], args))
     } catch (e) {
       return this.replyError(seq, e)
     }
@@ -886,6 +898,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.pending.clear()
     this.timedPending = 0
     for (const p of pending) p.onResult(Exit.fail(reason))
+    if (this.instrument !== undefined) this.instrument.close()
     this.outbox?.unsafeDone(Exit.void)
     this.sweeperAwake = false
     Runtime.runFork(this.runtime)(this.teardown)
@@ -1021,6 +1034,7 @@ export const make = <Api = any>(
     const outbox = direct === undefined ? yield* Mailbox.make<Uint8Array>() : undefined
     const conn = new ConnectionImpl(options.root, options, outbox, internalScope, runtime, done)
     conn.capabilities = capabilities
+    conn.instrument = yield* Instrument.make(conn, options)
     yield* Effect.addFinalizer(() => conn.close())
 
     const opened = yield* Deferred.make<void>()
