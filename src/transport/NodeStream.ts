@@ -11,15 +11,19 @@
  *
  * Like `NodeSocket.fromDuplex`: `run` fails with `SocketGenericError` ("Read") on a stream error and
  * with `SocketCloseError` when the stream closes before its end (also after a local `CloseEvent`,
- * ARCHITECTURE.md, Effect note E3); handler Effects run in a `FiberSet` (E2); when `run` is
+ * ARCHITECTURE.md, Effect note E3); handler Effects run in fibers of their own, made only for them (E2); when `run` is
  * interrupted the stream is closed once queued writes are flushed.
  *
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { Duplex } from "node:stream"
 import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
@@ -62,55 +66,63 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
     opts?: { readonly onOpen?: Effect.Effect<void> | undefined }
   ): Effect.Effect<void, Socket.SocketError | E, R> =>
-    Effect.scoped(
-      Effect.gen(function*() {
-        const fibers = yield* FiberSet.make<unknown, E | Socket.SocketError>()
-        const runFork = yield* FiberSet.runtime(fibers)<R>()
-        const done = fibers.deferred
+    Effect.suspend(() => {
+      if (failure !== undefined) {
+        return Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: failure }))
+      }
+      // one run per stream: what it read is gone
+      if (consumed || stream.destroyed) {
+        return Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
+      }
+      consumed = true
+      return Effect.flatMap(Effect.runtime<R>(), (runtime) => {
+        const done = Deferred.unsafeMake<void, E | Socket.SocketError>(FiberId.none)
+        // the fibers of handlers that return Effects, made only for such handlers (E2): a failure ends `run`
+        let fibers: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
         const onData = (chunk: Uint8Array) => {
           const result = handler(chunk)
-          if (Effect.isEffect(result)) runFork(result)
+          if (!Effect.isEffect(result)) return
+          const fiber = Runtime.runFork(runtime)(result)
+          const live = fibers ??= new Set()
+          live.add(fiber)
+          fiber.addObserver((exit) => {
+            live.delete(fiber)
+            if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+              Deferred.unsafeDone(done, Exit.failCause(exit.cause))
+            }
+          })
         }
-        const onEnd = () => Deferred.unsafeDone(done, Effect.void)
+        const onEnd = () => Deferred.unsafeDone(done, Exit.void)
         const onError = (cause: Error) =>
-          Deferred.unsafeDone(done, Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
+          Deferred.unsafeDone(done, Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
         const onClose = (hadError: boolean) =>
           Deferred.unsafeDone(
             done,
-            Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 }))
+            Exit.fail(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 }))
           )
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            stream.off("data", onData)
-            stream.off("end", onEnd)
-            stream.off("error", onError)
-            stream.off("close", onClose)
-            // ended with nobody left to write: nothing more can happen on this stream
-            if (ended && writers === 0) close(stream)
-          })
-        )
-        if (failure !== undefined) {
-          return yield* Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: failure }))
-        }
-        // one run per stream: what it read is gone
-        if (consumed || stream.destroyed) {
-          return yield* Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
-        }
-        consumed = true
         stream.on("end", onEnd)
         stream.on("error", onError)
         stream.on("close", onClose)
         stream.on("data", onData)
-        if (opts?.onOpen) yield* opts.onOpen
-        return yield* FiberSet.join(fibers)
-      }).pipe(
-        // interrupted (the connection closes): flush what was queued, then close
-        Effect.onInterrupt(() => Effect.sync(() => close(stream))),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (exit._tag === "Failure" && !stream.destroyed) close(stream)
-          })
-        )
+        const cleanup = Effect.suspend(() => {
+          stream.off("data", onData)
+          stream.off("end", onEnd)
+          stream.off("error", onError)
+          stream.off("close", onClose)
+          // ended with nobody left to write: nothing more can happen on this stream
+          if (ended && writers === 0) close(stream)
+          return fibers === undefined || fibers.size === 0 ? Effect.void : Fiber.interruptAll(fibers)
+        })
+        const wait = Deferred.await(done)
+        return (opts?.onOpen ? Effect.zipRight(opts.onOpen, wait) : wait).pipe(Effect.ensuring(cleanup))
+      })
+    }).pipe(
+      // interrupted (the connection closes): flush what was queued, then close
+      Effect.onInterrupt(() => Effect.sync(() => close(stream))),
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (exit._tag === "Failure" && !stream.destroyed) close(stream)
+        })
       )
     )
 

@@ -78,6 +78,17 @@ export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
   readonly reason: "Closed" | "PeerClosed" | "ProtocolError" | "Transport"
   readonly detail?: string | undefined
 }> {
+  constructor(args: { readonly reason: ConnectionClosed["reason"]; readonly detail?: string | undefined }) {
+    // made for every connection that ends, deep in the fiber runtime: a stack trace would cost more
+    // than the rest of the teardown and only ever show the engine's internals
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    try {
+      super(args)
+    } finally {
+      Error.stackTraceLimit = limit
+    }
+  }
   override get message(): string {
     return this.detail ? `connection closed (${this.reason}): ${this.detail}` : `connection closed (${this.reason})`
   }

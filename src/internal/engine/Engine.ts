@@ -26,7 +26,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Awaitable from "../base/Awaitable.js"
@@ -1037,19 +1036,18 @@ export const make = <Api = any>(
     conn.instrument = yield* Instrument.make(conn, options)
     yield* Effect.addFinalizer(() => conn.close())
 
-    const opened = yield* Deferred.make<void>()
-    const reader = yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) })
-      .pipe(
-        Effect.onExit((exit) => Effect.sync(() => conn.onTransportEnd(exit))),
-        Effect.forkIn(internalScope)
-      )
-    const openExit = yield* Effect.raceFirst(
-      Effect.as(Deferred.await(opened), Option.none()),
-      Effect.map(Fiber.await(reader), Option.some)
+    // open once `run` says so, or failed (or ended) if the reader stops first
+    const opened = yield* Deferred.make<void, Socket.SocketError>()
+    yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) }).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          Deferred.unsafeDone(opened, exit)
+          conn.onTransportEnd(exit)
+        })
+      ),
+      Effect.forkIn(internalScope)
     )
-    if (Option.isSome(openExit) && Exit.isFailure(openExit.value)) {
-      return yield* Effect.failCause(openExit.value.cause)
-    }
+    yield* Deferred.await(opened)
 
     // held for the connection's life: releasing it ends our side of the stream
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
