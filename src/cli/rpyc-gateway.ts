@@ -93,7 +93,7 @@ const help = () =>
         ]
       },
       {
-        title: "Limits per connection",
+        title: "Limits",
         rows: [
           ["    --max-message-bytes N", `largest message (default: ${WebSocketServer.DEFAULT_MAX_MESSAGE_BYTES})`],
           [
