@@ -158,8 +158,8 @@ describe("Gateway", () => {
     Effect.gen(function*() {
       const server = yield* Peers.serve(LabService)
       const gw = yield* gateway({ lab: server.port! }, { idleTimeout: "300 millis" })
+      // no traffic at all: the gateway closes the connection, and the client sees it close
       const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
-      assert.strictEqual(yield* remote(conn.root.add(1, 1)), 2)
       yield* conn.awaitClose
       yield* eventually(() => gw.connections() === 0 && server.connections.size === 0, "both hops closed")
     }))
