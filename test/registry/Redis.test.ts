@@ -14,7 +14,7 @@ import * as RegistryClient from "../../src/registry/RegistryClient.js"
 import * as RegistryServer from "../../src/registry/RegistryServer.js"
 import * as Server from "../../src/server/Server.js"
 import { Service } from "../../src/service/Service.js"
-import { spawn } from "../support/Child.js"
+import { spawn, tsx } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { freePort } from "../support/Ports.js"
 import { requirePython, runPythonTests } from "../support/Python.js"
@@ -209,6 +209,26 @@ describeRedis("UDP/TCP registry servers on Redis", () => {
       assert.deepStrictEqual(yield* overTcp.list(), Option.none())
       assert.deepStrictEqual(yield* overTcp.discover("echo"), [{ host: LOOPBACK, port: 23456 }])
     }), TIMEOUT)
+})
+
+describeRedis("rpyc-registry --redis", () => {
+  it.scopedLive("keeps what is registered over UDP in Redis, with --timeout as the TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis()
+      const cli = yield* spawn(
+        ...tsx("src/cli/rpyc-registry.ts", "--port", "0", "--listing", "--timeout", "60", "--redis", redis.url)
+      )
+      const port = Number((yield* cli.waitFor(/UDP registry listening on 127\.0\.0\.1:(\d+)/))[1])
+      yield* cli.waitFor(new RegExp(`keeping the registry in Redis at redis://127\\.0\\.0\\.1:${redis.port}`))
+      const overUdp = yield* RegistryClient.makeUdp({ host: LOOPBACK, port })
+      yield* overUdp.register(["echo"], 23456)
+      const direct = yield* RedisRegistry.make({ url: redis.url })
+      assert.deepStrictEqual(yield* direct.discover("ECHO"), [{ host: LOOPBACK, port: 23456 }])
+      const ttl = yield* Effect.promise(() => direct.client.pttl(direct.keys.service("ECHO")))
+      assert.isAbove(ttl, 50_000)
+      assert.isAtMost(ttl, 60_000)
+      assert.deepStrictEqual(yield* overUdp.list(), Option.some(["ECHO"]))
+    }), 90_000)
 })
 
 const PY_SERVER = `
