@@ -529,13 +529,12 @@ export const make = (options: Options = {}): Effect.Effect<Registrar, never, Sco
 
     const unregister = (port: number) =>
       Effect.gen(function*() {
-        const hosts = new Set(registered.get(port))
-        const own = yield* Effect.either(hostFor(undefined))
-        if (own._tag === "Right") hosts.add(own.right)
-        else if (hosts.size === 0) return yield* own.left
+        // the hosts this registrar registered the port under; else this host, as a registry would see it
+        const known = registered.get(port)
+        const hosts = known !== undefined ? Array.from(known) : [yield* hostFor(undefined)]
+        yield* Effect.logDebug(`unregistering port ${port} of ${hosts.join(", ")}`)
+        yield* store.unregister(hosts.map((host) => ({ host, port })))
         registered.delete(port)
-        yield* Effect.logDebug(`unregistering port ${port} of ${Array.from(hosts).join(", ")}`)
-        yield* store.unregister(Array.from(hosts, (host) => ({ host, port })))
       })
 
     return {
