@@ -38,9 +38,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import * as Net from "node:net"
 import type * as Brine from "../internal/wire/Brine.js"
+import type * as RedisOptions from "./RedisOptions.js"
 import * as Registry from "./Registry.js"
 import type * as RegistryServer from "./RegistryServer.js"
 
@@ -56,48 +57,29 @@ import type * as RegistryServer from "./RegistryServer.js"
 export const DEFAULT_PREFIX = "rpyc:registry:"
 
 /**
- * Where Redis is and how entries live.
+ * Where Redis is, and the keys and timeout used there.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectionOptions {
+export interface ConnectionOptions extends RedisOptions.ConnectionOptions {
   /**
    * An ioredis client to use; it stays open when the scope closes. Without it a client is made from
    * `url` and `redisOptions`, and closed with the scope.
    */
   readonly client?: Redis | undefined
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). Default `redis://127.0.0.1:6379`. */
-  readonly url?: string | undefined
   /** ioredis options of the client made here (TLS, passwords, retry strategy…). */
-  readonly redisOptions?: RedisOptions | undefined
-  /** The prefix of every key, so that several registries share a Redis. Default `rpyc:registry:`. */
-  readonly prefix?: string | undefined
-  /** How long Redis may take to answer an operation. Default 2 seconds (the other registrars' timeout). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly redisOptions?: IORedisOptions | undefined
 }
 
 /**
- * Options of the Redis {@link Registrar}.
+ * Options of the Redis {@link Registrar}: those of `RegistryClient.layerRedis`, plus an ioredis client
+ * or client options.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options extends ConnectionOptions {
-  /** How long an entry lives after its last registration. Default 240 seconds (RPyC's pruning timeout). */
-  readonly ttl?: Duration.DurationInput | undefined
-  /**
-   * How often a server registered through this registrar re-registers (`Server.autoRegister` reads it).
-   * Default a quarter of `ttl`: 60 seconds by default, RPyC's REGISTER interval.
-   */
-  readonly refreshInterval?: Duration.DurationInput | undefined
-  /**
-   * The host servers are registered under when they register without a listen address of their own.
-   * Default: the address Redis sees this client connect from, as a registry records a REGISTER's
-   * source address.
-   */
-  readonly host?: string | undefined
-}
+export interface Options extends ConnectionOptions, RedisOptions.RegistrarOptions {}
 
 /**
  * Options of the registry table behind the UDP/TCP registry servers ({@link makeState}).

@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import * as Udp from "../transport/Udp.js"
-import type * as RedisRegistry from "./RedisRegistry.js"
+import type * as Redis from "./RedisOptions.js"
 import * as Registry from "./Registry.js"
 
 /**
@@ -390,13 +390,22 @@ const tcpExchange = (
 // Redis
 
 /**
+ * Options of the Redis registrar ({@link layerRedis}): `url`, `prefix`, `timeout`, `ttl`,
+ * `refreshInterval`, `host`. `RedisRegistry.make` also takes an ioredis client or client options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisOptions extends Redis.RegistrarOptions {}
+
+/**
  * Builds a registrar on Redis (`RedisRegistry.make`: entries with a TTL, refreshed by the servers
  * that register, removed when they close). `ioredis` is loaded only when this runs.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeRedis = (options: RedisRegistry.Options = {}): Effect.Effect<Registrar, never, Scope.Scope> =>
+export const makeRedis = (options: RedisOptions = {}): Effect.Effect<Registrar, never, Scope.Scope> =>
   Effect.promise(() => import("./RedisRegistry.js")).pipe(Effect.flatMap((redis) => redis.make(options)))
 
 /**
@@ -405,7 +414,7 @@ export const makeRedis = (options: RedisRegistry.Options = {}): Effect.Effect<Re
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = (options: RedisRegistry.Options = {}): Layer.Layer<Registrar> =>
+export const layerRedis = (options: RedisOptions = {}): Layer.Layer<Registrar> =>
   Layer.scoped(Registrar, makeRedis(options))
 
 // ---------------------------------------------------------------------------------------------
