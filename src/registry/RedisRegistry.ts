@@ -9,9 +9,9 @@
  *
  * ```ts
  * const program = Effect.gen(function*() {
- *   yield* Server.make(MyService, { port: 18861, registrar: yield* RedisRegistry.make({ url }) })
+ *   yield* Server.make(MyService, { port: 18861, registrar: yield* RegistryClient.Registrar })
  *   const servers = yield* RegistryClient.discover("MY")
- * }).pipe(Effect.provide(RegistryClient.layerRedis({ url: "redis://10.0.0.5:6379" })))
+ * }).pipe(Effect.scoped, Effect.provide(RegistryClient.layerRedis({ url: "redis://10.0.0.5:6379" })))
  * ```
  *
  * Key layout (every key starts with `prefix`, default `rpyc:registry:`):
@@ -188,7 +188,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return removed`
 
-// drops the expired entries of \`key\` (a service \`name\`), collecting them in \`stale\` as name, member pairs
+// drops the expired entries of `key` (a service `name`), collecting them in `stale` as name, member pairs
 const PRUNE = `local function prune(key, name, stale)
   local bound = '(' .. string.format('%d', now)
   for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', bound)) do
