@@ -3,7 +3,7 @@
  * servers registering through the Redis registrar, clients discovering through it, and the UDP/TCP
  * registry servers keeping their table in Redis. 127.0.0.1 only.
  */
-import { assert, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -18,7 +18,7 @@ import { spawn, tsx } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { freePort } from "../support/Ports.js"
 import { requirePython, runPythonTests } from "../support/Python.js"
-import { describeRedis, startRedis } from "../support/Redis.js"
+import { describeRedis, runRedisTests, startRedis } from "../support/Redis.js"
 
 const LOOPBACK = "127.0.0.1"
 const TIMEOUT = 60_000
@@ -247,7 +247,7 @@ print("listening", server.port, flush=True)
 server.start()
 `
 
-describeRedis.skipIf(!runPythonTests)("Python RPyC through a registry on Redis", () => {
+describe.skipIf(!runRedisTests || !runPythonTests)("Python RPyC through a registry on Redis", () => {
   it.scopedLive(
     "a Python ThreadedServer(auto_register=True) registers over UDP; a TS client finds it in Redis",
     () =>
