@@ -23,6 +23,7 @@ export * as Async from "./async/Async.js"
 export * as Awaitable from "./Awaitable.js"
 export * as classic from "./classic/index.js"
 export * as Client from "./client/Client.js"
+export * as Selection from "./client/Selection.js"
 export * as Transports from "./client/Transports.js"
 export * as Logging from "./Logging.js"
 export * as Netref from "./netref/Netref.js"
@@ -33,6 +34,7 @@ export * as Connection from "./protocol/Connection.js"
 export * as Errors from "./protocol/Errors.js"
 export * as Registry from "./registry/Registry.js"
 export * as RegistryClient from "./registry/RegistryClient.js"
+// RedisRegistry stays out of the entry: importing it loads ioredis (RegistryClient.layerRedis loads it on use)
 export * as RegistryServer from "./registry/RegistryServer.js"
 export * as Forking from "./server/Forking.js"
 export * as OneShot from "./server/OneShot.js"
@@ -155,13 +157,13 @@ export const discover = (name: string, options: DiscoveryOptions = {}): Promise<
   runPromise(withRegistrar(options.registrar, RegistryClient.discover(name, { host: options.host })))
 
 /**
- * Connects to the first reachable server of a service (RPyC's `rpyc.connect_by_service`).
+ * Connects to a reachable server of a service, chosen by `strategy` (RPyC's `rpyc.connect_by_service`).
  *
  * @since 0.1.0 @category scripts
  */
 export const connectByService = <Api = any>(
   name: string,
-  options: DiscoveryOptions & Client.ConnectionOptions & Logging.ScriptOptions = {}
+  options: DiscoveryOptions & Client.ConnectByServiceOptions & Logging.ScriptOptions = {}
 ): Promise<Connection.Connection<Api>> =>
   own(options, withRegistrar(options.registrar, Client.connectByService<Api>(name, options)))
 

@@ -5,7 +5,7 @@
  *
  * ```
  * rpyc-registry [--mode UDP|TCP] [--host ADDR] [--port N] [--ipv6] [--timeout SECONDS] [--listing]
- *               [--log-level LEVEL] [--quiet] [--logfile PATH]
+ *               [--redis URL] [--log-level LEVEL] [--quiet] [--logfile PATH]
  * ```
  *
  * Differences from RPyC's CLI, on purpose:
@@ -13,6 +13,9 @@
  *   network, which a UDP registry needs to hear broadcasts from other machines;
  * - `--listing` and `--quiet` are plain flags (RPyC's take a value, and any value, even "false", enables);
  * - `--ipv6` applies to TCP too;
+ * - `--redis URL` keeps the table in Redis (`RedisRegistry.makeState`), shared with other registries
+ *   and with `RegistryClient.layerRedis`; `--timeout` is then the entries' TTL. ioredis is loaded only
+ *   with this flag;
  * - once listening it prints `<MODE> registry listening on <host>:<port>` on stdout, even with
  *   `--quiet`, so scripts can use `--port 0` and read the port back. Logs go to stderr or `--logfile`.
  *
@@ -43,6 +46,7 @@ const specs: Readonly<Record<string, Args.Spec>> = {
   ipv6: { type: "boolean", short: "6" },
   timeout: { type: "string", short: "t" },
   listing: { type: "boolean", short: "l" },
+  redis: { type: "string" },
   ...Common.loggingSpecs
 }
 
@@ -62,7 +66,8 @@ const help = () =>
           ["-p, --port N", `the UDP/TCP port, 0 for any free one (default: ${Registry.REGISTRY_PORT})`],
           ["-6, --ipv6", "use IPv6"],
           ["-t, --timeout SECONDS", `forget servers silent for longer than this (default: ${DEFAULT_TIMEOUT})`],
-          ["-l, --listing", "answer LIST requests (default: off)"]
+          ["-l, --listing", "answer LIST requests (default: off)"],
+          ["    --redis URL", "keep the table in Redis, e.g. redis://10.0.0.5:6379 (default: in memory)"]
         ]
       },
       Common.loggingHelp,
@@ -82,6 +87,7 @@ interface Config {
   readonly ipv6: boolean
   readonly timeout: number
   readonly listing: boolean
+  readonly redis: string | undefined
   readonly logging: Common.LoggingConfig
 }
 
@@ -97,6 +103,7 @@ const configure = (parsed: Args.Parsed): Config => {
     ipv6,
     timeout: timeout === undefined ? DEFAULT_TIMEOUT : Args.integer("timeout", timeout, 1),
     listing: parsed.flags.has("listing"),
+    redis: value("redis"),
     logging: Common.loggingConfig(parsed)
   }
 }
@@ -108,7 +115,8 @@ const run = (config: Config) =>
       port: config.port,
       ipv6: config.ipv6,
       pruningTimeout: Duration.seconds(config.timeout),
-      allowListing: config.listing
+      allowListing: config.listing,
+      state: config.redis === undefined ? undefined : yield* redisState(config.redis, config)
     }
     const server = yield* config.mode === "TCP"
       ? RegistryServer.makeTcpServer(options)
@@ -117,6 +125,18 @@ const run = (config: Config) =>
     // serve until SIGINT/SIGTERM interrupts us; closing the scope then closes the socket
     return yield* Effect.never
   }).pipe(Effect.scoped, Common.withLogging(config.logging, "dated"))
+
+// imported on demand: ioredis is an optional dependency, needed only with --redis
+const redisState = (url: string, config: Config) =>
+  Effect.tryPromise({
+    try: () => import("../registry/RedisRegistry.js"),
+    catch: (cause) => new Error(`--redis needs the ioredis package (npm install ioredis): ${String(cause)}`)
+  }).pipe(
+    Effect.flatMap((redis) =>
+      redis.makeState({ url, ttl: Duration.seconds(config.timeout), allowListing: config.listing })
+    ),
+    Effect.tap(() => Effect.logInfo(`keeping the registry in Redis at ${url.replace(/\/\/[^@/]*@/, "//")}`))
+  )
 
 Common.main({
   name: NAME,

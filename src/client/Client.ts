@@ -43,6 +43,7 @@ import * as NodeWebSocket from "../transport/NodeWebSocket.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as WebSocket from "../transport/WebSocket.js"
 import * as Dialect from "./Dialect.js"
+import * as Selection from "./Selection.js"
 
 /**
  * Options shared by every way of connecting.
@@ -372,15 +373,28 @@ export const probeWireVersion = (
   })
 
 /**
+ * Options of {@link connectByService}.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface ConnectByServiceOptions extends ConnectionOptions {
+  /** Only servers on this host (a name is resolved), as RPyC's `host` argument. */
+  readonly host?: string | undefined
+  /** Which server to try first, and the failover order (`Selection`); default `"random"`. */
+  readonly strategy?: Selection.Strategy | Selection.StrategyName | undefined
+}
+
+/**
  * Connects to a server of the named service found through the `Registrar` (RPyC's
- * `connect_by_service`): the first address that accepts a connection, in the registry's order;
- * `DiscoveryError` when none is registered or none can be reached (with what failed).
+ * `connect_by_service`): the first address that accepts a connection, in the order of the selection
+ * `strategy` (random by default; `"ordered"` is RPyC's registry order); `DiscoveryError` when none is
+ * registered or none can be reached (with what failed).
  *
  * @since 0.1.0 @category constructors
  */
 export const connectByService = <Api = any>(
   name: string,
-  options: ConnectionOptions & { readonly host?: string | undefined } = {}
+  options: ConnectByServiceOptions = {}
 ): Effect.Effect<
   Connection.Connection<Api>,
   Registry.DiscoveryError,
@@ -388,10 +402,14 @@ export const connectByService = <Api = any>(
 > =>
   Effect.gen(function*() {
     const addresses = yield* RegistryClient.discover(name, { host: options.host })
+    const strategy = Selection.resolve(options.strategy)
     const failures: Array<string> = []
-    for (const address of addresses) {
+    for (const address of yield* strategy.order(name, addresses)) {
       const attempt = yield* Effect.either(connect<Api>({ ...options, host: address.host, port: address.port }))
-      if (attempt._tag === "Right") return attempt.right
+      if (attempt._tag === "Right") {
+        yield* strategy.track(address, attempt.right)
+        return attempt.right
+      }
       const error = attempt.left
       failures.push(
         `${Registry.formatAddress(address)}: ${error instanceof Tcp.ConnectError ? error.why : error.message}`

@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import * as Udp from "../transport/Udp.js"
+import type * as Redis from "./RedisOptions.js"
 import * as Registry from "./Registry.js"
 
 /**
@@ -36,10 +37,15 @@ import * as Registry from "./Registry.js"
  * @category models
  */
 export interface Registrar {
-  /** "UDP" or "TCP". */
-  readonly mode: "UDP" | "TCP"
+  /** "UDP", "TCP", or "Redis" (`layerRedis`). */
+  readonly mode: "UDP" | "TCP" | "Redis"
   /** Where requests go, e.g. `255.255.255.255:18811`. */
   readonly target: Registry.Address
+  /**
+   * How often a server registered through this registrar re-registers (`Server.autoRegister`).
+   * Default `Registry.REREGISTER_INTERVAL` (60 s, as RPyC); the Redis registrar derives it from its TTL.
+   */
+  readonly reregisterInterval?: Duration.Duration | undefined
   /**
    * Registers `aliases` for the RPC server listening on `port` of this machine (the registry records the
    * source address it sees). `iface` is the local address to send from, which decides that source on
@@ -379,6 +385,37 @@ const tcpExchange = (
     })
     return Effect.sync(() => conn.destroy())
   })
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+/**
+ * Options of the Redis registrar ({@link layerRedis}): `url`, `prefix`, `timeout`, `ttl`,
+ * `refreshInterval`, `host`. `RedisRegistry.make` also takes an ioredis client or client options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisOptions extends Redis.RegistrarOptions {}
+
+/**
+ * Builds a registrar on Redis (`RedisRegistry.make`: entries with a TTL, refreshed by the servers
+ * that register, removed when they close). `ioredis` is loaded only when this runs.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRedis = (options: RedisOptions = {}): Effect.Effect<Registrar, never, Scope.Scope> =>
+  Effect.promise(() => import("./RedisRegistry.js")).pipe(Effect.flatMap((redis) => redis.make(options)))
+
+/**
+ * A layer providing a Redis {@link Registrar} (see {@link makeRedis}).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRedis = (options: RedisOptions = {}): Layer.Layer<Registrar> =>
+  Layer.scoped(Registrar, makeRedis(options))
 
 // ---------------------------------------------------------------------------------------------
 // helpers

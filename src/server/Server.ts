@@ -331,8 +331,9 @@ export const make = (
   })
 
 /**
- * Keeps `server` registered while the scope lasts: registers all aliases now and every 60 s
- * (retrying about every second after a failure), and unregisters when the scope closes.
+ * Keeps `server` registered while the scope lasts: registers all aliases now and every
+ * `registrar.reregisterInterval` (default 60 s; retrying about every second after a failure), and
+ * unregisters when the scope closes.
  *
  * @since 0.1.0 @category registry
  */
@@ -354,7 +355,7 @@ export const autoRegister = (
     yield* Effect.gen(function*() {
       while (true) {
         const registered = yield* registerOnce
-        yield* Effect.sleep(registered ? Registry.REREGISTER_INTERVAL : "1 second")
+        yield* Effect.sleep(registered ? registrar.reregisterInterval ?? Registry.REREGISTER_INTERVAL : "1 second")
       }
     }).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, name), Effect.forkScoped)
     yield* Effect.addFinalizer(() => registrar.unregister(port).pipe(Effect.ignore))
