@@ -37,6 +37,7 @@ import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as SocketClient from "./SocketClient.js"
+import { type ConnectionOptions, connectSocket, WireVersionMismatch } from "./SocketClient.js"
 
 export {
   /** @since 0.1.0 @category models */
@@ -45,14 +46,14 @@ export {
   connectSocket,
   /** @since 0.1.0 @category errors */
   WireVersionMismatch
-} from "./SocketClient.js"
+}
 
 /**
  * TCP connection options.
  *
  * @since 0.1.0 @category models
  */
-export interface ConnectOptions extends SocketClient.ConnectionOptions {
+export interface ConnectOptions extends ConnectionOptions {
   /** Default `Tcp.defaultHost(ipv6)`: `127.0.0.1`, or `::1` with `ipv6`. */
   readonly host?: string | undefined
   readonly port: number
@@ -209,7 +210,7 @@ export const probeWireVersion = (
  */
 export const connectByService = <Api = any>(
   name: string,
-  options: SocketClient.ConnectionOptions & { readonly host?: string | undefined } = {}
+  options: ConnectionOptions & { readonly host?: string | undefined } = {}
 ): Effect.Effect<
   Connection.Connection<Api>,
   Registry.DiscoveryError,
