@@ -88,6 +88,29 @@ export const connect = <Api = any>(
 ): Promise<Connection.Connection<Api>> => own(options, Client.connect<Api>({ ...options, host, port }))
 
 /**
+ * Options of {@link connectWebSocket}: `Client.WebSocketConnectOptions` and how the script logs.
+ *
+ * @since 0.1.0 @category scripts
+ */
+export interface ScriptWebSocketOptions extends Client.WebSocketConnectOptions, Logging.ScriptOptions {}
+
+/**
+ * Connects over WebSocket (`ws://` or `wss://`): to a TS server made with `Server.makeWebSocket`, or
+ * through `rpyc-gateway` to any RPyC server (Python's included).
+ *
+ * ```ts
+ * const conn = await rpyc.connectWebSocket("ws://127.0.0.1:8765/rpyc/lab")
+ * console.log(await conn.root.get_answer())
+ * ```
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const connectWebSocket = <Api = any>(
+  url: string,
+  options: ScriptWebSocketOptions = {}
+): Promise<Connection.Connection<Api>> => own(options, Client.connectWebSocket<Api>(url, options))
+
+/**
  * A UDP registrar for scripts (RPyC's `UDPRegistryClient`): broadcast to 255.255.255.255 by
  * default; pass `{ host: "127.0.0.1" }` for a registry on this machine.
  *

@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import type * as Socket from "@effect/platform/Socket"
+import * as Socket from "@effect/platform/Socket"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -35,7 +35,9 @@ import * as Channel from "../internal/wire/Channel.js"
 import * as Message from "../internal/wire/Message.js"
 import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
+import * as NodeWebSocket from "../transport/NodeWebSocket.js"
 import * as Tcp from "../transport/Tcp.js"
+import * as WebSocket from "../transport/WebSocket.js"
 import * as SocketClient from "./SocketClient.js"
 import { type ConnectionOptions, connectSocket, WireVersionMismatch } from "./SocketClient.js"
 
@@ -228,4 +230,44 @@ export const connectByService = <Api = any>(
       )
     }
     return yield* new Registry.DiscoveryError({ reason: "AllDown", service: name, failures })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket
+
+/**
+ * Options of {@link connectWebSocket}: the connection options, the WebSocket's (`protocols`,
+ * `openTimeout`, `maxBufferedBytes`) and, for `wss://`, the TLS material to trust or present
+ * (`ca`/`cafile`, `cert`, `key`; `verify` and `checkHostname` default to true, as in browsers),
+ * `headers` for the upgrade request and `maxMessageBytes`.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface WebSocketConnectOptions
+  extends ConnectionOptions, WebSocket.ConnectOptions, NodeWebSocket.ConstructorOptions
+{}
+
+/**
+ * Connects over WebSocket (`ws://` or `wss://`) from Node: to a server made with
+ * `Server.makeWebSocket`, or through `rpyc-gateway` to any RPyC server. Frames travel in binary
+ * messages (PROTOCOL.md §7.5). A refused connection or upgrade (HTTP 403, 404…) fails with
+ * `WebSocket.ConnectError` naming the URL (without its query). Nothing can be probed here:
+ * `wireVersion` `"auto"` means 5; give 6 for an RPyC 6 server behind a gateway.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const connectWebSocket = <Api = any>(
+  url: string,
+  options: WebSocketConnectOptions = {}
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const construct = yield* NodeWebSocket.makeConstructor(options).pipe(
+      Effect.mapError((cause) =>
+        new WebSocket.ConnectError({ reason: "Open", url: WebSocket.redactUrl(url), why: cause.message, cause })
+      )
+    )
+    const socket = yield* WebSocket.connect(url, options).pipe(
+      Effect.provideService(Socket.WebSocketConstructor, construct)
+    )
+    return yield* connectSocket<Api>(socket, options)
   })

@@ -39,6 +39,7 @@ import * as Service from "../service/Service.js"
 import * as Tcp from "../transport/Tcp.js"
 import * as Tls from "../transport/Tls.js"
 import * as Unix from "../transport/Unix.js"
+import * as WebSocketServer from "../transport/WebSocketServer.js"
 
 /**
  * Where and how to listen: TCP (the default), a Unix socket (`socketPath`), or TLS (`tls`).
@@ -368,6 +369,60 @@ export const layer = (
   service: Service.ServiceSpec,
   options: Options = {}
 ): Layer.Layer<RpycServer, SocketServer.SocketServerError> => Layer.scoped(RpycServer, make(service, options))
+
+/**
+ * How to serve over WebSocket: where to listen and what to accept (`WebSocketServer.ServerOptions`:
+ * `path`, `allowedOrigins`, `maxMessageBytes`, `tls` for `wss://`, `maxConnections`…) and how to run
+ * each connection.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface WebSocketOptions extends WebSocketServer.ServerOptions, ServeOptions {}
+
+/**
+ * Serves `service` over WebSocket (`ws://`, or `wss://` with `tls`): the same connections, engine,
+ * policy and limits as over TCP, frames in binary messages (PROTOCOL.md §7.5). Refused upgrade
+ * requests (path, origin, capacity) are logged under the server's {@link loggerName}; over TLS each
+ * connection's `credentials` is the client's certificate, as with `make`.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const makeWebSocket = (
+  service: Service.ServiceSpec,
+  options: WebSocketOptions = {}
+): Effect.Effect<Server, SocketServer.SocketServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    // refusals are reported from node callbacks, before the address (and so the name) may be known
+    const runtime = yield* Effect.runtime<never>()
+    let name = Service.aliasesOf(service)[0]
+    const log = (message: string) =>
+      Runtime.runFork(runtime)(Effect.logInfo(message).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, name)))
+    const listener = yield* WebSocketServer.make({
+      ...options,
+      onRefused: options.onRefused ??
+        ((request, refusal) =>
+          log(
+            `refused ${WebSocketServer.peerOf(request)} ${
+              WebSocketServer.pathOf(request)
+            }: ${refusal.reason} (HTTP ${refusal.status})`
+          )),
+      onHandshakeError: options.onHandshakeError ??
+        ((error, socket) =>
+          log(`${peerOf(socket, "a peer")} failed to authenticate (${error.message}), rejecting connection`))
+    })
+    name = loggerName(service, listener.address)
+    return yield* serve(listener, service, { ...options, configFor: tlsConfig(options) })
+  })
+
+/**
+ * {@link makeWebSocket} as a Layer.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layerWebSocket = (
+  service: Service.ServiceSpec,
+  options: WebSocketOptions = {}
+): Layer.Layer<RpycServer, SocketServer.SocketServerError> => Layer.scoped(RpycServer, makeWebSocket(service, options))
 
 /**
  * Options of {@link ThreadedServer}: those of {@link make}, plus how the script logs.
