@@ -16,7 +16,7 @@ const layers = [
   ["protocol", "src/(protocol|netref)/"],
   ["service", "src/(service|async)/"],
   ["registry", "src/registry/"],
-  ["client and server", "src/(client|server)/"],
+  ["client, server and gateway", "src/(client|server|gateway)/"],
   ["classic", "src/classic/"],
   ["entry points", "src/(cli/|index\\.ts$|browser\\.ts$)"]
 ]

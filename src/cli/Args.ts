@@ -34,6 +34,8 @@ export interface Spec {
  */
 export interface Parsed {
   readonly values: ReadonlyMap<string, string>
+  /** Every value of each string option, in command-line order (repeatable flags). */
+  readonly repeated: ReadonlyMap<string, ReadonlyArray<string>>
   readonly flags: ReadonlySet<string>
   readonly order: ReadonlyArray<string>
 }
@@ -78,6 +80,7 @@ export const parse = (argv: ReadonlyArray<string>, specs: Readonly<Record<string
     tokens: true
   })
   const values = new Map<string, string>()
+  const repeated = new Map<string, Array<string>>()
   const flags = new Set<string>()
   const order: Array<string> = []
   let error: string | undefined
@@ -111,13 +114,14 @@ export const parse = (argv: ReadonlyArray<string>, specs: Readonly<Record<string
       fail(`${flag} needs a value`)
     } else {
       values.set(token.name, token.value)
+      repeated.set(token.name, [...(repeated.get(token.name) ?? []), token.value])
     }
     order.push(token.name)
   }
   if (help) return { _tag: "Help" }
   if (version) return { _tag: "Version" }
   if (error !== undefined) throw new UsageError(error)
-  return { _tag: "Run", parsed: { values, flags, order } }
+  return { _tag: "Run", parsed: { values, repeated, flags, order } }
 }
 
 /**

@@ -1,0 +1,217 @@
+/**
+ * The gateway between WebSocket clients and RPyC TCP servers: a TS client over WebSocket, through
+ * `Gateway.make`, to a real Python RPyC `ThreadedServer` (test/interop/fixtures/py_service_server.py)
+ * and to a TS server; what it refuses (an upstream not on its list, an origin, a missing or wrong
+ * token); and the `rpyc-gateway` CLI.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Path from "node:path"
+import * as WS from "ws"
+import * as Client from "../../src/client/Client.js"
+import * as Gateway from "../../src/gateway/Gateway.js"
+import type { RemoteError } from "../../src/internal/base/Errors.js"
+import type * as Connection from "../../src/internal/engine/Engine.js"
+import { Service } from "../../src/service/Service.js"
+import * as WebSocket from "../../src/transport/WebSocket.js"
+import { ROOT, spawn, TIMEOUT as CHILD_TEST_TIMEOUT, tsx } from "../support/Child.js"
+import { eventually } from "../support/Eventually.js"
+import * as Peers from "../support/Peers.js"
+import { remote } from "../support/Peers.js"
+import { describePython } from "../support/Python.js"
+
+const PY_SERVICE = Path.join(ROOT, "test/interop/fixtures/py_service_server.py")
+const CLI = Path.join(ROOT, "src/cli/rpyc-gateway.ts")
+
+class LabService extends Service {
+  exposed_add(a: number, b: number) {
+    return a + b
+  }
+  exposed_invoke(fn: (x: number) => unknown, x: number) {
+    return fn(x)
+  }
+  exposed_fail(message: string) {
+    throw new TypeError(message)
+  }
+}
+
+/** A gateway on 127.0.0.1:0 in front of `upstreams`. */
+const gateway = (upstreams: Record<string, number>, options: Omit<Gateway.Options, "upstreams"> = {}) =>
+  Gateway.make({
+    upstreams: Object.fromEntries(Object.entries(upstreams).map(([name, port]) => [name, { host: "127.0.0.1", port }])),
+    host: "127.0.0.1",
+    port: 0,
+    ...options
+  })
+
+const url = (gw: Gateway.Gateway, path: string) => `ws://127.0.0.1:${gw.port}${path}`
+
+/** Calls, a callback the server calls, and a remote exception of class `errorName`. */
+const exercise = (conn: Connection.Connection, errorName: string) =>
+  Effect.gen(function*() {
+    assert.strictEqual(yield* remote(conn.root.add(2, 3)), 5)
+    const seen: Array<number> = []
+    const double = (x: number) => {
+      seen.push(x)
+      return x * 2
+    }
+    assert.strictEqual(yield* remote(conn.root.invoke(double, 21)), 42)
+    assert.deepStrictEqual(seen, [21])
+    const error = yield* Effect.flip(remote(conn.root.fail("out of range")))
+    assert.strictEqual(error._tag, "RemoteError")
+    assert.strictEqual((error as RemoteError).name, errorName)
+    assert.strictEqual((error as RemoteError).args[0], "out of range")
+  })
+
+/** Connecting must fail before the upgrade with HTTP `status`. */
+const refused = (target: string, status: number, options: Client.WebSocketConnectOptions = {}) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(Client.connectWebSocket(target, options))
+    assert.instanceOf(error, WebSocket.ConnectError)
+    assert.include(error.message, `${status}`)
+  })
+
+describe("Gateway", () => {
+  it.scopedLive("WebSocket client -> gateway -> TS server: calls, a callback, a remote exception", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! })
+      assert.deepStrictEqual(gw.paths, { lab: "/rpyc/lab" })
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
+      yield* exercise(conn, "TypeError")
+      assert.strictEqual(gw.connections(), 1)
+      yield* conn.close()
+      yield* eventually(() => gw.connections() === 0 && server.connections.size === 0, "both hops closed")
+    }))
+
+  it.scopedLive("an upstream not on the allow-list is refused (404), whatever the path", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! })
+      yield* refused(url(gw, "/rpyc/other"), 404)
+      yield* refused(url(gw, `/rpyc/127.0.0.1:${server.port}`), 404)
+      yield* refused(url(gw, "/lab"), 404)
+      yield* refused(url(gw, `/rpyc/lab/../../${server.port}`), 404)
+      assert.strictEqual(server.connections.size, 0)
+    }))
+
+  it.scopedLive("an origin not allowed is refused (403); an allowed one gets through", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! }, { allowedOrigins: ["http://127.0.0.1:8080"] })
+      yield* refused(url(gw, "/rpyc/lab"), 403, { headers: { origin: "http://evil.example" } })
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"), {
+        headers: { origin: "http://127.0.0.1:8080" }
+      })
+      assert.strictEqual(yield* remote(conn.root.add(1, 2)), 3)
+    }))
+
+  it.scopedLive("with a token: missing or wrong is refused (401); in the query or a Bearer header it passes", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! }, { token: "s3cret" })
+      yield* refused(url(gw, "/rpyc/lab"), 401)
+      yield* refused(url(gw, "/rpyc/lab?token=guess"), 401)
+      yield* refused(url(gw, "/rpyc/lab"), 401, { headers: { authorization: "Bearer guess" } })
+      // the token is checked before the route: no upstream names leak to a client without it
+      yield* refused(url(gw, "/rpyc/nope"), 401)
+      const byQuery = yield* Client.connectWebSocket(url(gw, "/rpyc/lab?token=s3cret"))
+      assert.strictEqual(yield* remote(byQuery.root.add(1, 2)), 3)
+      const byHeader = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"), {
+        headers: { authorization: "Bearer s3cret" }
+      })
+      assert.strictEqual(yield* remote(byHeader.root.add(2, 2)), 4)
+    }))
+
+  it.scopedLive("an upstream that is down closes that connection with 1014; the gateway keeps serving", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const down = yield* Effect.scoped(Effect.map(Peers.serve(LabService), (s) => s.port!))
+      const gw = yield* gateway({ lab: server.port!, down })
+      const closed = yield* Deferred.make<number>()
+      const ws = new WS.WebSocket(url(gw, "/rpyc/down"))
+      ws.addEventListener("close", (event) => Deferred.unsafeDone(closed, Exit.succeed(event.code)))
+      yield* Effect.addFinalizer(() => Effect.sync(() => ws.terminate()))
+      assert.strictEqual(yield* Deferred.await(closed), Gateway.CLOSE_BAD_GATEWAY)
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
+      assert.strictEqual(yield* remote(conn.root.add(1, 1)), 2)
+    }))
+
+  it.scopedLive("a text message closes only that connection; others keep going", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! })
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
+      const closed = yield* Deferred.make<number>()
+      const ws = new WS.WebSocket(url(gw, "/rpyc/lab"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => ws.terminate()))
+      ws.addEventListener("open", () => ws.send("not RPyC"))
+      ws.addEventListener("close", (event) => Deferred.unsafeDone(closed, Exit.succeed(event.code)))
+      assert.strictEqual(yield* Deferred.await(closed), WebSocket.CLOSE_UNSUPPORTED_DATA)
+      assert.strictEqual(yield* remote(conn.root.add(5, 6)), 11)
+    }))
+
+  it("parseUpstream reads name=host:port and says why it cannot", () => {
+    assert.deepStrictEqual(Gateway.parseUpstream("lab=127.0.0.1:18861").pipe((e) => e._tag === "Right" && e.right), [
+      "lab",
+      { host: "127.0.0.1", port: 18861 }
+    ])
+    assert.deepStrictEqual(Gateway.parseUpstream("v6=[::1]:1").pipe((e) => e._tag === "Right" && e.right), [
+      "v6",
+      { host: "::1", port: 1 }
+    ])
+    for (const bad of ["lab", "=127.0.0.1:1", "lab=127.0.0.1", "lab=127.0.0.1:0", "a/b=127.0.0.1:1"]) {
+      assert.strictEqual(Gateway.parseUpstream(bad)._tag, "Left", bad)
+    }
+  })
+})
+
+describePython("Gateway -> Python RPyC ThreadedServer", () => {
+  it.scopedLive("calls, a callback, a remote exception through the gateway", () =>
+    Effect.gen(function*() {
+      const python = yield* Peers.pythonServer(PY_SERVICE)
+      const gw = yield* gateway({ py: python.port })
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/py"))
+      yield* exercise(conn, "ValueError")
+      assert.strictEqual(yield* remote(conn.root.get_service_name()), "INTEROP")
+    }), CHILD_TEST_TIMEOUT)
+})
+
+describePython("rpyc-gateway CLI", () => {
+  it.scopedLive(
+    "starts, serves a Python server by name, and refuses an origin not allowed",
+    () =>
+      Effect.gen(function*() {
+        const python = yield* Peers.pythonServer(PY_SERVICE)
+        const child = yield* spawn(
+          ...tsx(
+            CLI,
+            "--port",
+            "0",
+            "--upstream",
+            `lab=127.0.0.1:${python.port}`,
+            "--allow-origin",
+            "http://127.0.0.1:8080",
+            "--log-level",
+            "info"
+          ),
+          { ready: { stream: "stdout", pattern: /^rpyc-gateway listening on ws:\/\/127\.0\.0\.1:(\d+)$/ } }
+        )
+        const port = Number(child.ready![1])
+        const conn = yield* Client.connectWebSocket(`ws://127.0.0.1:${port}/rpyc/lab`, {
+          headers: { origin: "http://127.0.0.1:8080" }
+        })
+        yield* exercise(conn, "ValueError")
+        yield* refused(`ws://127.0.0.1:${port}/rpyc/lab`, 403, { headers: { origin: "http://evil.example" } })
+        yield* refused(`ws://127.0.0.1:${port}/rpyc/elsewhere`, 404)
+        yield* child.waitFor(
+          /INFO:GATEWAY\/\d+:refused 127\.0\.0\.1:\d+ \/rpyc\/lab: origin http:\/\/evil\.example/,
+          "stderr"
+        )
+        yield* child.waitFor(/INFO:GATEWAY\/\d+:accepted 127\.0\.0\.1:\d+ for lab/, "stderr")
+      }),
+    CHILD_TEST_TIMEOUT
+  )
+})
