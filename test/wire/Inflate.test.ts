@@ -100,27 +100,3 @@ describe("Inflate", () => {
     }
   })
 })
-
-describe("Bytes", () => {
-  it("latin1 maps every byte to the character of the same code", () => {
-    const all = Uint8Array.from({ length: 256 }, (_, i) => i)
-    assert.strictEqual(Bytes.latin1(all), Buffer.from(all).toString("latin1"))
-    const big = noise(100_000, 3)
-    assert.strictEqual(Bytes.latin1(big), Buffer.from(big).toString("latin1"))
-  })
-
-  it("utf8Length and writeUtf8 agree with Buffer", () => {
-    for (const s of ["", "abc", "é", "€uro", "\u{1f600}x", "a\ud800b", "\udc00", "\ud800"]) {
-      assert.strictEqual(Bytes.utf8Length(s), Buffer.byteLength(s, "utf8"), JSON.stringify(s))
-      const target = new Uint8Array(3 * s.length + 2)
-      const n = Bytes.writeUtf8(s, target, 2)
-      assert.strictEqual(hex(target.subarray(2, 2 + n)), Buffer.from(s, "utf8").toString("hex"))
-    }
-  })
-
-  it("concat joins parts, cut at the given total", () => {
-    const parts = [Uint8Array.of(1, 2), Uint8Array.of(), Uint8Array.of(3, 4, 5)]
-    assert.strictEqual(hex(Bytes.concat(parts)), "0102030405")
-    assert.strictEqual(hex(Bytes.concat(parts, 4)), "01020304")
-  })
-})

@@ -202,24 +202,17 @@ export const isDumpable = (value: unknown): value is Value => {
 export class Writer {
   buf: Uint8Array
   pos = 0
-  /** A view of `buf` for floats and little-endian integers, made when first needed. */
-  private dataView: DataView | undefined
   constructor(capacity = 256) {
-    this.buf = new Uint8Array(Math.max(capacity, 16))
+    this.buf = Bytes.allocUnsafe(Math.max(capacity, 16))
   }
   ensure(n: number): void {
     const need = this.pos + n
     if (need <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < need) size *= 2
-    const next = new Uint8Array(size)
+    const next = Bytes.allocUnsafe(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.dataView = undefined
-  }
-  /** A `DataView` over `buf` (call `ensure` first: growing replaces it). */
-  get view(): DataView {
-    return this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   }
   byte(b: number): void {
     this.ensure(1)
@@ -233,7 +226,7 @@ export class Writer {
   /** A big-endian IEEE 754 double. */
   f64(v: number): void {
     this.ensure(8)
-    this.view.setFloat64(this.pos, v)
+    Bytes.writeFloat64BE(this.buf, this.pos, v)
     this.pos += 8
   }
   bytes(b: Uint8Array): void {
@@ -247,9 +240,8 @@ export class Writer {
   }
 }
 
-const writeBytes = (w: Writer, b: Uint8Array): void => {
-  const n = b.length
-  if (n === 0) return w.byte(Tag.EMPTY_BYTES)
+/** The tag and length of a non-empty bytes body of `n` bytes. */
+const writeBytesHeader = (w: Writer, n: number): void => {
   if (n <= 4) w.byte(Tag.BYTES_1 + n - 1)
   else if (n < 256) {
     w.byte(Tag.BYTES_L1)
@@ -258,6 +250,11 @@ const writeBytes = (w: Writer, b: Uint8Array): void => {
     w.byte(Tag.BYTES_L4)
     w.u32(n)
   }
+}
+
+const writeBytes = (w: Writer, b: Uint8Array): void => {
+  if (b.length === 0) return w.byte(Tag.EMPTY_BYTES)
+  writeBytesHeader(w, b.length)
   w.bytes(b)
 }
 
@@ -288,7 +285,11 @@ const writeStr = (w: Writer, s: string): void => {
   if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) {
     throw new BrineError({ reason: "Unencodable", detail: "string contains a lone surrogate" })
   }
-  writeBytes(w, Bytes.encodeUtf8(s))
+  // encoded in place: its length first, then its bytes straight into the buffer
+  const size = Bytes.utf8Length(s)
+  writeBytesHeader(w, size)
+  w.ensure(size)
+  w.pos += Bytes.writeUtf8(s, w.buf, w.pos)
 }
 
 const writeIntText = (w: Writer, text: string): void => {

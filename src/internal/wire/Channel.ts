@@ -61,7 +61,7 @@ export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Uint8
       flag = 1
     }
   }
-  const frame = new Uint8Array(HEADER_SIZE + body.length + 1)
+  const frame = Bytes.allocUnsafe(HEADER_SIZE + body.length + 1)
   Bytes.writeUint32BE(frame, 0, body.length)
   frame[4] = flag
   frame.set(body, HEADER_SIZE)

@@ -1238,12 +1238,12 @@ class Pickler {
   }
   u32(n: number): void {
     this.w.ensure(4)
-    this.w.view.setUint32(this.w.pos, n, true)
+    Bytes.writeUint32LE(this.w.buf, this.w.pos, n)
     this.w.pos += 4
   }
   u64(n: number): void {
     this.w.ensure(8)
-    this.w.view.setBigUint64(this.w.pos, BigInt(n), true)
+    Bytes.writeUint64LE(this.w.buf, this.w.pos, n)
     this.w.pos += 8
   }
   /** An opcode with a 1-, 4- or 8-byte length, then the length. */
@@ -1289,13 +1289,14 @@ class Pickler {
       if (v >= 0 && v <= 0xffff) {
         this.op(Opcode.BININT2)
         w.ensure(2)
-        w.view.setUint16(w.pos, v, true)
+        w.buf[w.pos] = v & 0xff
+        w.buf[w.pos + 1] = v >>> 8
         w.pos += 2
         return
       }
       this.op(Opcode.BININT)
       w.ensure(4)
-      w.view.setInt32(w.pos, v, true)
+      Bytes.writeUint32LE(w.buf, w.pos, v)
       w.pos += 4
       return
     }
@@ -1524,7 +1525,7 @@ export const dumps = (value: unknown, protocol: number = DEFAULT_PROTOCOL): Uint
   out[start + 1] = proto
   if (start === 0) {
     out[2] = Opcode.FRAME
-    new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(3, BigInt(body), true)
+    Bytes.writeUint64LE(out, 3, body)
   }
   // a copy: the writer's buffer is usually larger than what was written
   return new Uint8Array(out.subarray(start))
