@@ -127,6 +127,11 @@ export interface Gateway {
   readonly paths: Readonly<Record<string, string>>
   /** Connections being bridged now. */
   readonly connections: () => number
+  /**
+   * Bytes read from one side and not yet handed to the other, over all connections: at most about
+   * `maxBufferedBytes` per direction of each connection, plus what one read brings.
+   */
+  readonly buffered: () => number
 }
 
 /**
@@ -193,7 +198,8 @@ const pump = (
   from: Socket.Socket,
   to: Socket.Socket,
   maxBuffered: number,
-  onBytes: (n: number) => void
+  onBytes: (n: number) => void,
+  onQueued: (delta: number) => void
 ): Effect.Effect<Exit.Exit<void, Socket.SocketError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const write = yield* to.writer
@@ -201,12 +207,20 @@ const pump = (
     const capabilities = StreamCapabilities.of(from)
     let queued = 0
     let paused = false
+    // what is still queued when the connection ends is dropped with it
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        onQueued(-queued)
+        queued = 0
+      })
+    )
     const writing = yield* Effect.gen(function*() {
       while (true) {
         const [chunks, finished] = yield* outbox.takeAll
         for (const chunk of chunks) {
           yield* write(chunk)
           queued -= chunk.length
+          onQueued(-chunk.length)
         }
         if (paused && queued <= maxBuffered / 2) {
           paused = false
@@ -218,6 +232,7 @@ const pump = (
     const reading = yield* Effect.exit(from.run((chunk) => {
       onBytes(chunk.length)
       queued += chunk.length
+      onQueued(chunk.length)
       outbox.unsafeOffer(chunk)
       if (!paused && queued > maxBuffered && capabilities !== undefined) {
         paused = true
@@ -308,6 +323,10 @@ export const make = (options: Options): Effect.Effect<Gateway, SocketServer.Sock
     const address = listener.address as SocketServer.TcpAddress
     name = `GATEWAY/${address.port}`
     let open = 0
+    let buffered = 0
+    const onQueued = (delta: number) => {
+      buffered += delta
+    }
 
     const bridge = (ws: Socket.Socket) =>
       Effect.gen(function*() {
@@ -337,11 +356,11 @@ export const make = (options: Options): Effect.Effect<Gateway, SocketServer.Sock
           pump(ws, tcp.right, maxBuffered, (n) => {
             toUpstream += n
             last = Date.now()
-          }).pipe(Effect.map((exit) => ["client", exit] as const)),
+          }, onQueued).pipe(Effect.map((exit) => ["client", exit] as const)),
           pump(tcp.right, ws, maxBuffered, (n) => {
             toClient += n
             last = Date.now()
-          }).pipe(Effect.map((exit) => ["upstream", exit] as const)),
+          }, onQueued).pipe(Effect.map((exit) => ["upstream", exit] as const)),
           ...(idleTimeout === undefined ? [] : [idleWatch(idleTimeout, () => last)])
         ])
         if (ended === "idle") {
@@ -371,7 +390,8 @@ export const make = (options: Options): Effect.Effect<Gateway, SocketServer.Sock
       port: address.port,
       host: address.hostname,
       paths,
-      connections: () => open
+      connections: () => open,
+      buffered: () => buffered
     }
   })
 

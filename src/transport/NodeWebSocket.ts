@@ -7,13 +7,17 @@
  * `wss://` defaults follow the web, not RPyC's `ssl_connect`: the server certificate is verified
  * (against `ca` when given, Node's bundled roots otherwise) and must match the host name.
  *
+ * `ws` is loaded when a constructor is made, not when this module is: a program that never opens
+ * a WebSocket does not need it.
+ *
  * @since 0.1.0
  */
 import * as Socket from "@effect/platform/Socket"
 import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as WS from "ws"
+import type * as WS from "ws"
 import * as Tls from "./Tls.js"
 
 /**
@@ -38,15 +42,42 @@ const defined = <A extends Record<string, unknown>>(record: A): Partial<A> =>
   Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<A>
 
 /**
+ * The `ws` package (installed with @effect/platform-node) could not be loaded.
+ *
+ * @since 0.1.0 @category errors
+ */
+export class WsMissing extends Data.TaggedError("WsMissing")<{ readonly cause: unknown }> {
+  override get message(): string {
+    return `the ws package cannot be loaded (install it: npm install ws): ${
+      this.cause instanceof Error ? this.cause.message : String(this.cause)
+    }`
+  }
+}
+
+let loading: Promise<unknown> | undefined
+
+/**
+ * The `ws` module, imported once on first use (typed `unknown` here: `ws` ships no typings).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const loadWs: Effect.Effect<unknown, WsMissing> = Effect.tryPromise({
+  try: () => loading ??= import("ws"),
+  catch: (cause) => new WsMissing({ cause })
+})
+
+/**
  * A WebSocket constructor for `Socket.WebSocketConstructor`, with `options` applied to every
- * WebSocket it makes. Fails with `Tls.TlsError` when a key file cannot be read.
+ * WebSocket it makes. Fails with `Tls.TlsError` when a key file cannot be read, `WsMissing` when
+ * `ws` cannot be loaded.
  *
  * @since 0.1.0 @category constructors
  */
 export const makeConstructor = (
   options: ConstructorOptions = {}
-): Effect.Effect<Context.Tag.Service<typeof Socket.WebSocketConstructor>, Tls.TlsError> =>
-  Effect.map(Tls.readCredentials(options), (material) => {
+): Effect.Effect<Context.Tag.Service<typeof Socket.WebSocketConstructor>, Tls.TlsError | WsMissing> =>
+  Effect.zipWith(Tls.readCredentials(options), loadWs, (material, loaded) => {
+    const ws = loaded as typeof WS
     const clientOptions: WS.ClientOptions = {
       ...defined({
         ca: material.ca,
@@ -62,7 +93,7 @@ export const makeConstructor = (
       ...(options.checkHostname === false ? { checkServerIdentity: () => undefined } : {})
     }
     return (url: string, protocols?: string | Array<string>): globalThis.WebSocket =>
-      new WS.WebSocket(url, protocols, clientOptions)
+      new ws.WebSocket(url, protocols, clientOptions)
   })
 
 /**
@@ -72,5 +103,5 @@ export const makeConstructor = (
  */
 export const layerConstructor = (
   options: ConstructorOptions = {}
-): Layer.Layer<Socket.WebSocketConstructor, Tls.TlsError> =>
+): Layer.Layer<Socket.WebSocketConstructor, Tls.TlsError | WsMissing> =>
   Layer.effect(Socket.WebSocketConstructor, makeConstructor(options))

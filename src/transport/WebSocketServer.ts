@@ -42,7 +42,8 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
-import * as WS from "ws"
+import type * as WS from "ws"
+import * as NodeWebSocket from "./NodeWebSocket.js"
 import * as Tcp from "./Tcp.js"
 import * as Tls from "./Tls.js"
 import * as WebSocket from "./WebSocket.js"
@@ -235,7 +236,10 @@ export const make = (
       pending.push(accepted)
     }
 
-    const wss = new WS.WebSocketServer({
+    const ws = (yield* NodeWebSocket.loadWs.pipe(
+      Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Open", cause }))
+    )) as typeof WS
+    const wss = new ws.WebSocketServer({
       noServer: true,
       clientTracking: false,
       // RPyC frames are compressed already (zlib above 3000 bytes)

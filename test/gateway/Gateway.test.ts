@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import * as WS from "ws"
 import * as Client from "../../src/client/Client.js"
@@ -152,6 +153,112 @@ describe("Gateway", () => {
       assert.strictEqual(yield* Deferred.await(closed), WebSocket.CLOSE_UNSUPPORTED_DATA)
       assert.strictEqual(yield* remote(conn.root.add(5, 6)), 11)
     }))
+
+  it.scopedLive("an idle connection is closed after idleTimeout", () =>
+    Effect.gen(function*() {
+      const server = yield* Peers.serve(LabService)
+      const gw = yield* gateway({ lab: server.port! }, { idleTimeout: "300 millis" })
+      // no traffic at all: the gateway closes the connection, and the client sees it close
+      const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
+      yield* conn.awaitClose
+      yield* eventually(() => gw.connections() === 0 && server.connections.size === 0, "both hops closed")
+    }))
+
+  it.scopedLive(
+    "backpressure both ways: a slow side stops the gateway reading the other; bytes pass unchanged",
+    () =>
+      Effect.gen(function*() {
+        const total = 48 * 1024 * 1024
+        const chunk = 64 * 1024
+        const pattern = (i: number) => (i * 7 + 3) & 0xff
+        const block = (offset: number) => {
+          const bytes = new Uint8Array(chunk)
+          for (let i = 0; i < chunk; i++) bytes[i] = pattern(offset + i)
+          return bytes
+        }
+        // an upstream that is a plain TCP socket: it writes `total` bytes and reads only when told to
+        const upstream = yield* Deferred.make<Net.Socket>()
+        const tcp = Net.createServer((socket) => {
+          socket.pause()
+          Deferred.unsafeDone(upstream, Exit.succeed(socket))
+        })
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void tcp.listen(0, "127.0.0.1", () => resume(Effect.void))),
+          () => Effect.sync(() => tcp.close())
+        )
+        const tcpPort = (tcp.address() as Net.AddressInfo).port
+        const gw = yield* gateway({ raw: tcpPort }, { maxBufferedBytes: 256 * 1024 })
+        const received: Array<Uint8Array> = []
+        let receivedBytes = 0
+        const allReceived = yield* Deferred.make<void>()
+        const ws = yield* Effect.acquireRelease(
+          Effect.async<WS.NodeWebSocket>((resume) => {
+            const ws = new WS.WebSocket(url(gw, "/rpyc/raw"))
+            ws.binaryType = "arraybuffer"
+            ws.addEventListener("message", (event) => {
+              const bytes = new Uint8Array(event.data as ArrayBuffer)
+              received.push(bytes)
+              receivedBytes += bytes.length
+              if (receivedBytes >= total) Deferred.unsafeDone(allReceived, Exit.void)
+            })
+            ws.addEventListener("open", () => resume(Effect.succeed(ws)), { once: true })
+          }),
+          (ws) => Effect.sync(() => ws.terminate())
+        )
+        const socket = yield* Deferred.await(upstream)
+        yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+
+        // the gateway holds at most about maxBufferedBytes per direction, plus what one read brings
+        const limit = 256 * 1024 + 256 * 1024
+        /** Waits until `progress` stops moving (a stalled sender), failing at once if the gateway holds too much. */
+        const stalled = (progress: () => number, what: string) =>
+          Effect.gen(function*() {
+            let previous = -1
+            let still = 0
+            while (still < 20) {
+              assert.isAtMost(gw.buffered(), limit, `the gateway buffered too much while ${what}`)
+              const now = progress()
+              still = now === previous ? still + 1 : 0
+              previous = now
+              yield* Effect.sleep("25 millis")
+            }
+          })
+
+        // upstream -> browser, the browser not reading: the upstream's writes back up in its own process
+        ws.pause()
+        for (let offset = 0; offset < total; offset += chunk) socket.write(block(offset))
+        yield* stalled(() => socket.writableLength, "the browser did not read")
+        assert.isAbove(socket.writableLength, 0, "the upstream could not send everything")
+        ws.resume()
+        yield* Deferred.await(allReceived)
+        let offset = 0
+        for (const bytes of received) {
+          for (let i = 0; i < bytes.length; i++) {
+            if (bytes[i] !== pattern(offset + i)) assert.fail(`byte ${offset + i} changed on the way`)
+          }
+          offset += bytes.length
+        }
+        assert.strictEqual(offset, total)
+
+        // browser -> upstream, the upstream not reading: the browser's sends back up in its WebSocket
+        for (let offset = 0; offset < total; offset += chunk) ws.send(block(offset))
+        yield* stalled(() => ws.bufferedAmount, "the upstream did not read")
+        assert.isAbove(ws.bufferedAmount, 0, "the browser could not send everything")
+        let upstreamBytes = 0
+        let upstreamOk = true
+        const allSent = yield* Deferred.make<void>()
+        socket.on("data", (data: Buffer) => {
+          for (let i = 0; i < data.length; i++) if (data[i] !== pattern(upstreamBytes + i)) upstreamOk = false
+          upstreamBytes += data.length
+          if (upstreamBytes >= total) Deferred.unsafeDone(allSent, Exit.void)
+        })
+        socket.resume()
+        yield* Deferred.await(allSent)
+        assert.isTrue(upstreamOk, "the bytes reached the upstream unchanged")
+        assert.strictEqual(upstreamBytes, total)
+      }),
+    120_000
+  )
 
   it("parseUpstream reads name=host:port and says why it cannot", () => {
     assert.deepStrictEqual(Gateway.parseUpstream("lab=127.0.0.1:18861").pipe((e) => e._tag === "Right" && e.right), [

@@ -4,9 +4,11 @@
  * another origin (403), another path (404), an oversized or a text message (that connection only).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as WS from "ws"
 import * as Client from "../../src/client/Client.js"
 import type { RemoteError } from "../../src/internal/base/Errors.js"
@@ -91,6 +93,20 @@ describe("WebSocket", () => {
       assert.strictEqual(server.connections.size, 1)
       yield* conn.close()
       yield* eventually(() => server.connections.size === 0, "the server saw the connection end")
+    }))
+
+  it.scopedLive("RPyC 6 clients too (the server follows the client's dialect); the server as a Layer", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        Server.layerWebSocket(LabService, { host: "127.0.0.1", port: 0, path: "/rpyc" })
+      )
+      const server = Context.get(context, Server.RpycServer)
+      const v6 = yield* Client.connectWebSocket(urlOf(server, "/rpyc"), { wireVersion: 6 })
+      assert.strictEqual(v6.wireVersion, 6)
+      yield* exercise(v6)
+      const v5 = yield* Client.connectWebSocket(urlOf(server, "/rpyc"))
+      assert.strictEqual(v5.wireVersion, 5)
+      assert.strictEqual(yield* remote(v5.root.add(20, 22)), 42)
     }))
 
   it.scopedLive("over wss:// with the client trusting the server's CA", () =>
