@@ -57,13 +57,6 @@ export const concat = (parts: ReadonlyArray<Uint8Array>, total?: number): Uint8A
   return out
 }
 
-/**
- * `s` as UTF-8 (a lone surrogate becomes U+FFFD).
- *
- * @since 0.1.0
- */
-export const encodeUtf8 = (s: string): Uint8Array => encoder.encode(s)
-
 /** Strings shorter than this are encoded in JavaScript: `encodeInto` costs more to call than that. */
 const SHORT_STRING = 64
 
