@@ -785,7 +785,7 @@ export class FrameGen {
             flag = 1
             break
           case "lengthLie": {
-            const out = Channel.encodeFrame(valid, { compress: false })
+            const out = Buffer.from(Channel.encodeFrame(valid, { compress: false }))
             const delta = r.pick([-3, -2, -1, 1, 2, 7, 100, 70000, 2 ** 31])
             const length = Math.max(0, valid.length + delta)
             out.writeUInt32BE(length >>> 0, 0)
@@ -815,7 +815,9 @@ export class FrameGen {
 
 /** A plain request frame (no mutation). */
 export const requestFrame = (version: Message.WireVersion, seq: number, handler: number, boxedArgs: unknown): Buffer =>
-  Channel.encodeFrame(Message.encodePayload(version, MsgType.REQUEST, seq, [handler, boxedArgs]), { compress: false })
+  Buffer.from(
+    Channel.encodeFrame(Message.encodePayload(version, MsgType.REQUEST, seq, [handler, boxedArgs]), { compress: false })
+  )
 
 /** Every label-4 id_pack inside a boxed value. */
 export const harvestIdPacks = (box: unknown, out: Array<IdPack>, budget = 64): void => {

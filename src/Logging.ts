@@ -18,7 +18,6 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Fs from "node:fs"
 
 /** The log annotation holding the logger name. @since 0.1.0 @category annotations */
 export const LOGGER_NAME = "rpyc.logger"
@@ -42,12 +41,23 @@ const formatDate = (d: Date) =>
   `${MONTHS[d.getMonth()]} ${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`
 
 /**
- * A logger writing RPyC-style lines to `write` (stderr by default).
+ * Writes a line to stderr, or to the console where there is no `process` (a browser). Looked up
+ * when a line is written, so that loading this module needs nothing from Node.
+ */
+const writeStderr = (line: string): void => {
+  const stderr = (globalThis as { readonly process?: { readonly stderr?: { write(s: string): unknown } } }).process
+    ?.stderr
+  if (stderr !== undefined) stderr.write(line)
+  else console.error(line.endsWith("\n") ? line.slice(0, -1) : line)
+}
+
+/**
+ * A logger writing RPyC-style lines to `write` (stderr by default, the console in a browser).
  *
  * @since 0.1.0 @category loggers
  */
 export const make = (
-  write: (line: string) => void = (line) => process.stderr.write(line),
+  write: (line: string) => void = writeStderr,
   format: Format = "plain"
 ): Logger.Logger<unknown, void> =>
   Logger.make(({ annotations, cause, date, logLevel, message }) => {
@@ -133,12 +143,19 @@ export const layerCli = (options: {
 }): Layer.Layer<never, LogfileError> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const write = yield* Option.match(options.logfile, {
-      onNone: () => Effect.succeed((line: string) => void process.stderr.write(line)),
+      onNone: () => Effect.succeed(writeStderr),
       onSome: (path) =>
+        // fetched here rather than imported, so that the browser build never reaches `node:fs`
         Effect.acquireRelease(
-          Effect.try({ try: () => Fs.openSync(path, "a"), catch: (cause) => new LogfileError({ path, cause }) }),
-          (fd) => Effect.sync(() => Fs.closeSync(fd))
-        ).pipe(Effect.map((fd) => (line: string) => void Fs.writeSync(fd, line)))
+          Effect.try({
+            try: () => {
+              const Fs = process.getBuiltinModule("node:fs")
+              return { Fs, fd: Fs.openSync(path, "a") }
+            },
+            catch: (cause) => new LogfileError({ path, cause })
+          }),
+          ({ Fs, fd }) => Effect.sync(() => Fs.closeSync(fd))
+        ).pipe(Effect.map(({ Fs, fd }) => (line: string) => void Fs.writeSync(fd, line)))
     })
     return Layer.mergeAll(
       Logger.replace(Logger.defaultLogger, make(write, options.format)),

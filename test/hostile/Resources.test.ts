@@ -234,8 +234,7 @@ describe.sequential("resources of a TS server under hostile clients", () => {
           if (kind === "LOCAL_REF") {
             const one = Brine.encode([Label.LOCAL_REF, root])
             w.ensure(one.length * n)
-            w.buf.fill(one, w.pos, w.pos + one.length * n)
-            w.pos += one.length * n
+            for (let i = 0; i < n; i++, w.pos += one.length) w.buf.set(one, w.pos)
           } else {
             for (let i = 0; i < n; i++) Brine.write(w, [Label.REMOTE_REF, ["builtins.object", 4242, 1_000_000 + i]])
           }

@@ -19,7 +19,7 @@ import * as Message from "../../src/internal/wire/Message.js"
 
 /** One complete frame carrying `(msg, seq, args)` in the given dialect. */
 export const frame = (version: Message.WireVersion, msg: Message.MsgType, seq: number, args: unknown): Buffer =>
-  Channel.encodeFrame(Message.encodePayload(version, msg, seq, args), { compress: false })
+  Buffer.from(Channel.encodeFrame(Message.encodePayload(version, msg, seq, args), { compress: false }))
 
 /** A request frame: `args` is the already-boxed argument tuple, e.g. `[1, []]` for `(1, ())`. */
 export const requestFrame = (version: Message.WireVersion, seq: number, handler: number, boxedArgs: unknown): Buffer =>

@@ -76,7 +76,7 @@ describe("encodeFrame", () => {
 
   it("compresses a payload of 3001 bytes with zlib level 1", () => {
     const payload = new Uint8Array(3001).fill(0x79)
-    const frame = encodeFrame(payload)
+    const frame = Buffer.from(encodeFrame(payload))
     const length = frame.readUInt32BE(0)
     assert.strictEqual(frame[4], 1, "flag")
     assert.strictEqual(frame.length, 5 + length + 1)

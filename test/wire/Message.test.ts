@@ -253,7 +253,7 @@ const onePayload = (bytes: Uint8Array): Uint8Array => {
   return payloads[0]!
 }
 
-const frameOf = (version: Message.WireVersion, msg: WireMessage): Buffer =>
+const frameOf = (version: Message.WireVersion, msg: WireMessage): Uint8Array =>
   encodeFrame(Message.encodePayload(version, msg.msg, msg.seq, msg.args))
 
 /** The payload of a frame built by hand (header, payload, trailer), inflated if need be. */

@@ -48,6 +48,7 @@ import * as Policy from "../object/Policy.js"
 import * as Pythonic from "../object/Pythonic.js"
 import * as Vinegar from "../object/Vinegar.js"
 import * as Brine from "../wire/Brine.js"
+import * as Bytes from "../wire/Bytes.js"
 import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
@@ -1067,7 +1068,7 @@ export const make = <Api = any>(
               conn.written(frame.length)
             }
           } else if (frames.length > 1) {
-            const joined = Buffer.concat(frames)
+            const joined = Bytes.concat(frames)
             yield* write(joined)
             conn.written(joined.length)
           }

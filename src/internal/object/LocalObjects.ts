@@ -94,7 +94,6 @@ const NATIVE_CLASSES: ReadonlySet<Function> = new Set<Function>([
   WeakSet,
   Promise,
   ArrayBuffer,
-  SharedArrayBuffer,
   DataView,
   WeakRef,
   FinalizationRegistry,
@@ -113,7 +112,9 @@ const NATIVE_CLASSES: ReadonlySet<Function> = new Set<Function>([
   URLSearchParams,
   TextEncoder,
   TextDecoder,
-  AbortController
+  AbortController,
+  // browsers define SharedArrayBuffer only on cross-origin isolated pages
+  ...(typeof SharedArrayBuffer === "function" ? [SharedArrayBuffer] : [])
 ])
 
 const ITERATOR_PROTO_ITER = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()))[Symbol.iterator]

@@ -18,6 +18,7 @@
 import { indexError, keyError, PythonException, typeError, valueError } from "../base/Errors.js"
 import * as Netref from "../netref/Brand.js"
 import * as Brine from "../wire/Brine.js"
+import * as Bytes from "../wire/Bytes.js"
 import {
   byRef,
   idOf,
@@ -439,7 +440,7 @@ const reprWith = (o: unknown, depth: number, seen: Set<object>): string => {
     const rec = obj as Record<string, unknown>
     return `{${items(plainKeys(obj), (k) => `${inner(k)}: ${inner(rec[k as string])}`)}}`
   }
-  if (obj instanceof Uint8Array) return `b${pyQuote(Buffer.from(obj).toString("latin1"))}`
+  if (obj instanceof Uint8Array) return `b${pyQuote(Bytes.latin1(obj))}`
   if (obj instanceof Error) return `${obj.name}(${pyQuote(obj.message)})`
   if (obj instanceof Date) return `Date(${pyQuote(Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString())})`
   if (obj instanceof Brine.PyFloat || obj instanceof Brine.Complex) return obj.toString()

@@ -24,6 +24,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Bytes from "./Bytes.js"
 
 /** @since 0.1.0 @category tags */
 export const Tag = {
@@ -199,18 +200,18 @@ export const isDumpable = (value: unknown): value is Value => {
  * @since 0.1.0 @category models
  */
 export class Writer {
-  buf: Buffer
+  buf: Uint8Array
   pos = 0
   constructor(capacity = 256) {
-    this.buf = Buffer.allocUnsafe(Math.max(capacity, 16))
+    this.buf = Bytes.allocUnsafe(Math.max(capacity, 16))
   }
   ensure(n: number): void {
     const need = this.pos + n
     if (need <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < need) size *= 2
-    const next = Buffer.allocUnsafe(size)
-    this.buf.copy(next, 0, 0, this.pos)
+    const next = Bytes.allocUnsafe(size)
+    next.set(this.buf.subarray(0, this.pos))
     this.buf = next
   }
   byte(b: number): void {
@@ -219,8 +220,14 @@ export class Writer {
   }
   u32(n: number): void {
     this.ensure(4)
-    this.buf.writeUInt32BE(n, this.pos)
+    Bytes.writeUint32BE(this.buf, this.pos, n)
     this.pos += 4
+  }
+  /** A big-endian IEEE 754 double. */
+  f64(v: number): void {
+    this.ensure(8)
+    Bytes.writeFloat64BE(this.buf, this.pos, v)
+    this.pos += 8
   }
   bytes(b: Uint8Array): void {
     this.ensure(b.length)
@@ -228,14 +235,13 @@ export class Writer {
     this.pos += b.length
   }
   /** The written bytes (a view, not a copy). */
-  result(): Buffer {
+  result(): Uint8Array {
     return this.buf.subarray(0, this.pos)
   }
 }
 
-const writeBytes = (w: Writer, b: Uint8Array): void => {
-  const n = b.length
-  if (n === 0) return w.byte(Tag.EMPTY_BYTES)
+/** The tag and length of a non-empty bytes body of `n` bytes. */
+const writeBytesHeader = (w: Writer, n: number): void => {
   if (n <= 4) w.byte(Tag.BYTES_1 + n - 1)
   else if (n < 256) {
     w.byte(Tag.BYTES_L1)
@@ -244,6 +250,11 @@ const writeBytes = (w: Writer, b: Uint8Array): void => {
     w.byte(Tag.BYTES_L4)
     w.u32(n)
   }
+}
+
+const writeBytes = (w: Writer, b: Uint8Array): void => {
+  if (b.length === 0) return w.byte(Tag.EMPTY_BYTES)
+  writeBytesHeader(w, b.length)
   w.bytes(b)
 }
 
@@ -274,7 +285,11 @@ const writeStr = (w: Writer, s: string): void => {
   if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) {
     throw new BrineError({ reason: "Unencodable", detail: "string contains a lone surrogate" })
   }
-  writeBytes(w, Buffer.from(s, "utf8"))
+  // encoded in place: its length first, then its bytes straight into the buffer
+  const size = Bytes.utf8Length(s)
+  writeBytesHeader(w, size)
+  w.ensure(size)
+  w.pos += Bytes.writeUtf8(s, w.buf, w.pos)
 }
 
 const writeIntText = (w: Writer, text: string): void => {
@@ -292,9 +307,7 @@ const writeIntText = (w: Writer, text: string): void => {
 
 const writeFloat = (w: Writer, v: number): void => {
   w.byte(Tag.FLOAT)
-  w.ensure(8)
-  w.buf.writeDoubleBE(v, w.pos)
-  w.pos += 8
+  w.f64(v)
 }
 
 const writeTupleHeader = (w: Writer, n: number): void => {
@@ -346,10 +359,8 @@ export const write = (w: Writer, value: unknown): void => {
       if (value instanceof PyFloat) return writeFloat(w, value.value)
       if (value instanceof Complex) {
         w.byte(Tag.COMPLEX)
-        w.ensure(16)
-        w.buf.writeDoubleBE(value.real, w.pos)
-        w.buf.writeDoubleBE(value.imag, w.pos + 8)
-        w.pos += 16
+        w.f64(value.real)
+        w.f64(value.imag)
         return
       }
       if (value instanceof Slice) {
@@ -574,7 +585,7 @@ const read = (r: Reader): Value => {
     }
   }
   const body = readBytesBody(r, tag)
-  // a copy: the input is often a Buffer (whose slice() is a view) holding a whole frame
+  // a copy: the input is often a view of a whole frame
   if (body !== undefined) return Uint8Array.prototype.slice.call(body)
   throw new BrineError({ reason: "UnknownTag", detail: `unknown brine tag 0x${tag.toString(16).padStart(2, "0")}` })
 }

@@ -1,14 +1,15 @@
 /**
  * Channel framing (PROTOCOL.md §1): `u32 BE length` + `u8 compressed` + payload + `0x0A`.
  *
- * Payloads over 3000 bytes are zlib-compressed at level 1, like Python's `Channel`; compressed
- * frames of any size are inflated. `FrameDecoder` is a synchronous, streaming parser: feed it TCP
+ * Payloads over 3000 bytes are zlib-compressed at level 1, like Python's `Channel` (in Node; browser
+ * bundles send every frame raw, see `Compression.ts`); compressed frames of any size are inflated. `FrameDecoder` is a synchronous, streaming parser: feed it TCP
  * chunks as they come (split or merged) and it hands out whole payloads.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import * as Zlib from "node:zlib"
+import * as Bytes from "./Bytes.js"
+import * as Compression from "./Compression.js"
 
 /** Payloads longer than this are compressed (exactly 3000 is sent raw). @since 0.1.0 */
 export const COMPRESSION_THRESHOLD = 3000
@@ -19,9 +20,6 @@ export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
 
 const HEADER_SIZE = 5
 const TRAILER = 0x0a
-
-const readUInt32BE = (bytes: Uint8Array, at: number): number =>
-  bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3])
 
 /**
  * A frame the decoder cannot accept: too large, not inflatable, or cut short by end of stream.
@@ -48,19 +46,23 @@ export interface EncodeOptions {
  *
  * @since 0.1.0 @category encoding
  */
-export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Buffer => {
+export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Uint8Array => {
   let body = payload
   let flag = 0
-  if (payload.length > COMPRESSION_THRESHOLD && options?.compress !== false && worthCompressing(payload)) {
-    const deflated = Zlib.deflateSync(payload, { level: COMPRESSION_LEVEL })
+  const deflate = Compression.deflate
+  if (
+    payload.length > COMPRESSION_THRESHOLD && options?.compress !== false && deflate !== undefined &&
+    worthCompressing(payload, deflate)
+  ) {
+    const deflated = deflate(payload, COMPRESSION_LEVEL)
     // the receiver reads the flag, so a payload that did not shrink is sent as it is
     if (deflated.length < payload.length) {
       body = deflated
       flag = 1
     }
   }
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + body.length + 1)
-  frame.writeUInt32BE(body.length, 0)
+  const frame = Bytes.allocUnsafe(HEADER_SIZE + body.length + 1)
+  Bytes.writeUint32BE(frame, 0, body.length)
   frame[4] = flag
   frame.set(body, HEADER_SIZE)
   frame[HEADER_SIZE + body.length] = TRAILER
@@ -76,11 +78,14 @@ const SAMPLE_SIZE = 8 * 1024
  * not shrink, and deflating megabytes of them only costs CPU on both sides. Large payloads are
  * judged by a sample from their middle.
  */
-const worthCompressing = (payload: Uint8Array): boolean => {
+const worthCompressing = (
+  payload: Uint8Array,
+  deflate: (payload: Uint8Array, level: number) => Uint8Array
+): boolean => {
   if (payload.length < SAMPLE_FROM) return true
   const start = Math.floor((payload.length - SAMPLE_SIZE) / 2)
   const sample = payload.subarray(start, start + SAMPLE_SIZE)
-  return Zlib.deflateSync(sample, { level: COMPRESSION_LEVEL }).length < SAMPLE_SIZE * 0.9
+  return deflate(sample, COMPRESSION_LEVEL).length < SAMPLE_SIZE * 0.9
 }
 
 /** @since 0.1.0 @category models */
@@ -102,7 +107,7 @@ export interface DecoderOptions {
  */
 export class FrameDecoder {
   readonly maxFrameSize: number
-  private readonly header = Buffer.alloc(HEADER_SIZE)
+  private readonly header = new Uint8Array(HEADER_SIZE)
   private headerFill = 0
   /** the frame being received across chunks: its payload length, flag and the parts so far */
   private length = 0
@@ -134,7 +139,7 @@ export class FrameDecoder {
       while (pos < size) {
         if (this.parts === undefined) {
           if (this.headerFill === 0 && size - pos >= HEADER_SIZE) {
-            this.length = readUInt32BE(chunk, pos)
+            this.length = Bytes.readUint32BE(chunk, pos)
             this.compressed = chunk[pos + 4] !== 0
             pos += HEADER_SIZE
           } else {
@@ -144,7 +149,7 @@ export class FrameDecoder {
             pos += take
             if (this.headerFill < HEADER_SIZE) break
             this.headerFill = 0
-            this.length = this.header.readUInt32BE(0)
+            this.length = Bytes.readUint32BE(this.header, 0)
             this.compressed = this.header[4] !== 0
           }
           if (this.length > this.maxFrameSize) {
@@ -168,7 +173,7 @@ export class FrameDecoder {
         this.received += take
         pos += take
         if (this.received < this.length + 1) break
-        const whole = Buffer.concat(this.parts, this.length + 1)
+        const whole = Bytes.concat(this.parts, this.length + 1)
         this.parts = undefined
         this.received = 0
         out.push(this.payload(whole.subarray(0, this.length)))
@@ -201,7 +206,7 @@ export class FrameDecoder {
 
   private inflate(body: Uint8Array): Uint8Array {
     try {
-      return Zlib.inflateSync(body, { maxOutputLength: Math.max(this.maxFrameSize, 1) })
+      return Compression.inflate(body, this.maxFrameSize)
     } catch (cause) {
       throw new FrameError({ reason: "Inflate", detail: String((cause as Error)?.message ?? cause) })
     }

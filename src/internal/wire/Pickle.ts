@@ -55,6 +55,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { FrozenSet, PyFloat, Writer } from "./Brine.js"
 import type * as Brine from "./Brine.js"
+import * as Bytes from "./Bytes.js"
 
 // ---------------------------------------------------------------------------------------------
 // opcodes
@@ -1237,12 +1238,12 @@ class Pickler {
   }
   u32(n: number): void {
     this.w.ensure(4)
-    this.w.buf.writeUInt32LE(n, this.w.pos)
+    Bytes.writeUint32LE(this.w.buf, this.w.pos, n)
     this.w.pos += 4
   }
   u64(n: number): void {
     this.w.ensure(8)
-    this.w.buf.writeBigUInt64LE(BigInt(n), this.w.pos)
+    Bytes.writeUint64LE(this.w.buf, this.w.pos, n)
     this.w.pos += 8
   }
   /** An opcode with a 1-, 4- or 8-byte length, then the length. */
@@ -1288,13 +1289,14 @@ class Pickler {
       if (v >= 0 && v <= 0xffff) {
         this.op(Opcode.BININT2)
         w.ensure(2)
-        w.buf.writeUInt16LE(v, w.pos)
+        w.buf[w.pos] = v & 0xff
+        w.buf[w.pos + 1] = v >>> 8
         w.pos += 2
         return
       }
       this.op(Opcode.BININT)
       w.ensure(4)
-      w.buf.writeInt32LE(v, w.pos)
+      Bytes.writeUint32LE(w.buf, w.pos, v)
       w.pos += 4
       return
     }
@@ -1311,9 +1313,7 @@ class Pickler {
   }
   float(v: number): void {
     this.op(Opcode.BINFLOAT)
-    this.w.ensure(8)
-    this.w.buf.writeDoubleBE(v, this.w.pos)
-    this.w.pos += 8
+    this.w.f64(v)
   }
   str(s: string): void {
     if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) this.fail("string contains a lone surrogate")
@@ -1330,15 +1330,15 @@ class Pickler {
         if (c > 0x7f) break
         w.buf[start + 2 + len] = c
       }
-      if (len < n) len = w.buf.write(s, start + 2, "utf8")
+      if (len < n) len = Bytes.writeUtf8(s, w.buf, start + 2)
       w.buf[start + 1] = len
       w.pos = start + 2 + len
       return
     }
-    const len = Buffer.byteLength(s, "utf8")
+    const len = Bytes.utf8Length(s)
     this.size(Opcode.SHORT_BINUNICODE, Opcode.BINUNICODE, Opcode.BINUNICODE8, len)
     w.ensure(len)
-    w.pos += w.buf.write(s, w.pos, "utf8")
+    w.pos += Bytes.writeUtf8(s, w.buf, w.pos)
   }
   bytes(b: Uint8Array): void {
     this.size(Opcode.SHORT_BINBYTES, Opcode.BINBYTES, Opcode.BINBYTES8, b.length)
@@ -1525,9 +1525,9 @@ export const dumps = (value: unknown, protocol: number = DEFAULT_PROTOCOL): Uint
   out[start + 1] = proto
   if (start === 0) {
     out[2] = Opcode.FRAME
-    out.writeBigUInt64LE(BigInt(body), 3)
+    Bytes.writeUint64LE(out, 3, body)
   }
-  // a copy: the writer's buffer may be a slice of Node's shared pool
+  // a copy: the writer's buffer is usually larger than what was written
   return new Uint8Array(out.subarray(start))
 }
 
