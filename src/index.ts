@@ -36,6 +36,7 @@ export * as RegistryClient from "./registry/RegistryClient.js"
 export * as RegistryServer from "./registry/RegistryServer.js"
 export * as Forking from "./server/Forking.js"
 export * as OneShot from "./server/OneShot.js"
+export * as Pool from "./server/Pool.js"
 export * as Server from "./server/Server.js"
 export * as StdioServer from "./server/StdioServer.js"
 
