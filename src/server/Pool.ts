@@ -186,6 +186,13 @@ export const make = (
     let closing = false
     let replacements = 0
     let nextSlot = 0
+    // the last resort, after the drain (or when the pool fails to start): no worker outlives the pool
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closing = true
+        for (const slot of slots) if (slot.child !== undefined && !hasExited(slot.child)) slot.child.kill("SIGKILL")
+      })
+    )
 
     /** Spawns the worker of `slot` and waits until it has loaded the service. */
     const startWorker = (slot: Slot): Effect.Effect<void, Error> =>
@@ -224,6 +231,8 @@ export const make = (
           Effect.onInterrupt(() => Effect.sync(() => child.kill("SIGKILL")))
         )
         slot.child = child
+        // booted while the pool was closing: the drain has already looked for workers
+        if (closing) child.kill("SIGTERM")
       })
 
     /** Starts a worker in `slot` again, retrying every second while it fails (a module mid-deploy). */

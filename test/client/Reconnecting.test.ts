@@ -125,9 +125,10 @@ const survivesRestarts = (start: Start, firstPort: number): Effect.Effect<void, 
       yield* awaitServed(restart + 1)
     }
     yield* Fiber.interrupt(calls)
-    yield* Scope.close(serverScope, Exit.void)
+    // the client first: a server going away first would start one more outage
     yield* client.close
     yield* awaitState(client, isClosed)
+    yield* Scope.close(serverScope, Exit.void)
 
     // the transitions, a run of Reconnecting attempts counted as one step
     const steps = states.filter((s, i) => !(s._tag === "Reconnecting" && states[i - 1]?._tag === "Reconnecting"))

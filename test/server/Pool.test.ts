@@ -134,7 +134,13 @@ describe("Pool", () => {
   it.scopedLive("a drain that runs out of time closes the connections left", () =>
     Effect.gen(function*() {
       const poolScope = yield* Scope.make()
-      const pool = yield* Pool.make(service, { port: 0, workers: 1, drainTimeout: "200 millis" }).pipe(
+      // no SIGKILL to fall back on within the test's time: only the drain timeout can end this
+      const pool = yield* Pool.make(service, {
+        port: 0,
+        workers: 1,
+        drainTimeout: "200 millis",
+        killTimeout: "1 hour"
+      }).pipe(
         Effect.provide(Logging.layer(() => {})),
         Scope.extend(poolScope)
       )
