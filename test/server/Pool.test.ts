@@ -3,9 +3,11 @@
  * longer blocks other clients, a killed worker replaced, graceful shutdown, and `rpyc-classic --mode pool`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -131,19 +133,17 @@ describe("Pool", () => {
     TIMEOUT
   )
 
-  it.scopedLive("a drain that runs out of time closes the connections left", () =>
+  it.scopedLive("Pool.layer: a drain that runs out of time closes the connections left", () =>
     Effect.gen(function*() {
       const poolScope = yield* Scope.make()
       // no SIGKILL to fall back on within the test's time: only the drain timeout can end this
-      const pool = yield* Pool.make(service, {
-        port: 0,
-        workers: 1,
-        drainTimeout: "200 millis",
-        killTimeout: "1 hour"
-      }).pipe(
-        Effect.provide(Logging.layer(() => {})),
-        Scope.extend(poolScope)
+      const context = yield* Layer.buildWithScope(
+        Pool.layer(service, { port: 0, workers: 1, drainTimeout: "200 millis", killTimeout: "1 hour" }).pipe(
+          Layer.provide(Logging.layer(() => {}))
+        ),
+        poolScope
       )
+      const pool = Context.get(context, Pool.RpycPool)
       const conn = yield* connectIn(yield* Effect.scope, pool.port!)
       assert.strictEqual(yield* conn.root.add(1, 1), 2)
       yield* Scope.close(poolScope, Exit.void)
@@ -165,7 +165,7 @@ describe("rpyc-classic --mode pool", () => {
       const port = Number(
         (yield* child.waitFor(/server started on \[127\.0\.0\.1\]:(\d+) with 2 workers/, "stderr"))[1]
       )
-      const scope = yield* Effect.scope
+      const scope = yield* Scope.make()
       const a = yield* Classic.connect("127.0.0.1", port, { wireVersion: 5 }).pipe(Scope.extend(scope))
       const b = yield* Classic.connect("127.0.0.1", port, { wireVersion: 5 }).pipe(Scope.extend(scope))
       const [pidA, pidB] = (yield* Effect.all([a.eval("process.pid"), b.eval("process.pid")])) as [number, number]
@@ -189,6 +189,8 @@ describe("rpyc-classic --mode pool", () => {
         assert.deepStrictEqual([name, three], ["SLAVE", "3"])
         assert.include([pidA, pidB], Number(pid), "a pool worker served the Python client")
       }
+      // no connection left to drain: SIGTERM ends it at once
+      yield* Scope.close(scope, Exit.void)
       child.process.kill("SIGTERM")
       const exit = yield* child.exit
       assert.strictEqual(exit.code, 0, child.stderr())
