@@ -1,9 +1,10 @@
 /**
- * Reconnecting clients (src/client/Reconnecting.ts): a loop of calls through three server restarts
+ * Reconnecting clients (src/client/Reconnecting.ts): loops of calls through three server restarts
  * (a TypeScript server in-process, a Python ThreadedServer child), the state stream, stale netrefs,
  * queued calls, giving up, re-resolving through a registry, and the script helper.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -75,7 +76,7 @@ const startPython: Start = (port) =>
   })
 
 /**
- * A loop of calls survives three restarts of the server: every call succeeds or fails with
+ * Four loops of calls survive three restarts of the server: every call succeeds or fails with
  * `Disconnected` (anything else, or a call that hangs, fails the test), each new connection serves
  * calls, and the state stream shows every transition in order.
  */
@@ -87,32 +88,35 @@ const survivesRestarts = (start: Start, firstPort: number): Effect.Effect<void, 
     const states = yield* record(client)
     yield* awaitState(client, isConnected(1))
 
-    /** The highest generation a call of the loop succeeded on. */
-    const served = yield* SubscriptionRef.make(0)
+    /** Per loop, the highest generation one of its calls succeeded on. */
+    const LOOPS = 4
+    const served = yield* SubscriptionRef.make<ReadonlyArray<number>>(Array.from({ length: LOOPS }, () => 0))
     const outcomes = { ok: 0, disconnected: 0 }
-    const loop = Effect.gen(function*() {
-      for (let i = 0;; i++) {
-        const result = yield* Effect.either(
-          client.use((conn, generation) => Effect.map(conn.root.add(i, 1), (sum) => [sum, generation] as const))
-        )
-        if (result._tag === "Right") {
-          const [sum, generation] = result.right
-          assert.strictEqual(sum, i + 1)
-          outcomes.ok++
-          yield* SubscriptionRef.update(served, (g) => Math.max(g, generation))
-        } else {
-          // the one failure a call may have while the server is away
-          if (result.left._tag !== "Disconnected") return yield* Effect.die(result.left)
-          outcomes.disconnected++
-          yield* Effect.yieldNow()
+    const died = yield* Deferred.make<never, unknown>()
+    const loop = (n: number) =>
+      Effect.gen(function*() {
+        for (let i = 0;; i++) {
+          const result = yield* Effect.either(
+            client.use((conn, generation) => Effect.map(conn.root.add(i, n), (sum) => [sum, generation] as const))
+          )
+          if (result._tag === "Right") {
+            const [sum, generation] = result.right
+            assert.strictEqual(sum, i + n)
+            outcomes.ok++
+            yield* SubscriptionRef.update(served, (gs) => gs.map((g, k) => (k === n ? Math.max(g, generation) : g)))
+          } else {
+            // the one failure a call may have while the server is away; then wait for the next connection
+            if (result.left._tag !== "Disconnected") return yield* Effect.die(result.left)
+            outcomes.disconnected++
+            yield* awaitState(client, (s): s is Reconnecting.State => s._tag === "Connected" || s._tag === "Closed")
+          }
         }
-      }
-    })
-    const calls = yield* Effect.forkScoped(loop)
-    /** Waits until a call succeeded on connection `generation`; a loop that died fails here. */
+      }).pipe(Effect.tapErrorCause((cause) => Deferred.failCause(died, cause)))
+    const calls = yield* Effect.forEach(Array.from({ length: LOOPS }, (_, n) => n), (n) => Effect.forkScoped(loop(n)))
+    /** Waits until every loop had a call succeed on connection `generation`: none hangs. A loop that died fails here. */
     const awaitServed = (generation: number) =>
-      Stream.runHead(Stream.filter(served.changes, (g) => g >= generation)).pipe(
-        Effect.raceFirst(Effect.flatMap(Fiber.join(calls), () => Effect.dieMessage("the loop of calls ended")))
+      Stream.runHead(Stream.filter(served.changes, (gs) => gs.every((g) => g >= generation))).pipe(
+        Effect.raceFirst(Deferred.await(died))
       )
     yield* awaitServed(1)
 
@@ -124,7 +128,7 @@ const survivesRestarts = (start: Start, firstPort: number): Effect.Effect<void, 
       yield* awaitState(client, isConnected(restart + 1))
       yield* awaitServed(restart + 1)
     }
-    yield* Fiber.interrupt(calls)
+    yield* Fiber.interruptAll(calls)
     // the client first: a server going away first would start one more outage
     yield* client.close
     yield* awaitState(client, isClosed)
@@ -158,14 +162,14 @@ const survivesRestarts = (start: Start, firstPort: number): Effect.Effect<void, 
         assert.strictEqual(s.attempt, (previous as typeof s).attempt + 1)
       }
     })
-    assert.isAtLeast(outcomes.ok, 4)
+    assert.isAtLeast(outcomes.ok, 4 * LOOPS)
     const closed = states[states.length - 1]
     assert.isTrue(closed._tag === "Closed" && closed.error === undefined)
   })
 
 describe("Reconnecting", () => {
   it.scopedLive(
-    "a loop of calls survives three restarts of a TypeScript server",
+    "four loops of calls survive three restarts of a TypeScript server",
     () => survivesRestarts(startTs, 0),
     TIMEOUT
   )
@@ -311,7 +315,7 @@ describe("Reconnecting", () => {
 
 describePython("Reconnecting to Python", () => {
   it.scopedLive(
-    "a loop of calls survives three restarts of a Python ThreadedServer",
+    "four loops of calls survive three restarts of a Python ThreadedServer",
     () => Effect.flatMap(freePort("tcp", "127.0.0.1"), (port) => survivesRestarts(startPython, port)),
     TIMEOUT
   )
