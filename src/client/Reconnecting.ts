@@ -10,8 +10,10 @@
  *   the next connection when a `queue` bound is set (calls beyond the bound fail with `Disconnected`);
  *   a call whose connection is lost while it runs fails with `Disconnected` reason `"Lost"`;
  * - netrefs belong to the generation that made them: once that connection is gone they can only fail,
- *   never hang or reach the new connection's objects. Checked through the client (`ref`, `withRef`),
- *   or inside `use`, using one fails with {@link StaleReference} naming the netref and its generation;
+ *   never hang or reach the new connection's objects. Through `ref` or `withRef`, using one fails
+ *   with {@link StaleReference} naming the netref and its generation; inside `use` it fails with a
+ *   `StaleReference` too (which netref is not known there); used bare, with the engine's
+ *   `ConnectionClosed`;
  * - the state (`Connecting`, `Connected`, `Reconnecting`, `Closed`) is a `SubscriptionRef`, and
  *   `changes` streams every transition;
  * - each outage retries with `schedule` (default: exponential backoff from 100 ms, jittered, capped
