@@ -2,7 +2,7 @@
  * Pooled servers (src/server/Pool.ts): worker processes sharing one port, a CPU-bound call that no
  * longer blocks other clients, a killed worker replaced, graceful shutdown, and `rpyc-classic --mode pool`.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,14 +13,22 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Classic from "../../src/classic/Classic.js"
 import * as Client from "../../src/client/Client.js"
+import * as Transports from "../../src/client/Transports.js"
 import * as Logging from "../../src/Logging.js"
 import * as Pool from "../../src/server/Pool.js"
 import { CHILD_TIMEOUT, spawnCli } from "../cli/support.js"
 import { isAlive, run } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
+import { makePki, type Pki } from "../support/Pki.js"
 import { PYTHON, runPythonTests } from "../support/Python.js"
 import { tempDir } from "../support/TempDir.js"
 import { fixture, TIMEOUT } from "./support.js"
+
+let pki: Pki
+beforeAll(() => {
+  pki = makePki()
+})
+afterAll(() => pki?.cleanup())
 
 const service = { module: fixture("pool-services.ts"), export: "PoolTestService" }
 
@@ -149,6 +157,38 @@ describe("Pool", () => {
       yield* Scope.close(poolScope, Exit.void)
       yield* conn.awaitClose
       assert.isTrue(conn.closed)
+    }), TIMEOUT)
+
+  it.scopedLive("over a Unix socket and over TLS", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const path = Path.join(dir, "pool.sock")
+      const unix = yield* Pool.make(service, { socketPath: path, workers: 1 }).pipe(
+        Effect.provide(Logging.layer(() => {}))
+      )
+      assert.deepStrictEqual(unix.address, { _tag: "UnixAddress", path })
+      const viaUnix = yield* Transports.unixConnect(path)
+      assert.strictEqual(yield* viaUnix.root.add(1, 1), 2)
+      assert.include(unix.workers, yield* viaUnix.root.pid())
+
+      const tls = yield* Pool.make(service, {
+        port: 0,
+        workers: 1,
+        tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
+      }).pipe(Effect.provide(Logging.layer(() => {})))
+      const viaTls = yield* Transports.sslConnect({
+        port: tls.port!,
+        keyfile: pki.files.clientKey,
+        certfile: pki.files.clientCert,
+        cafile: pki.files.ca
+      })
+      assert.strictEqual(yield* viaTls.root.add(2, 2), 4)
+      assert.include(tls.workers, yield* viaTls.root.pid())
+      // without a client certificate the worker's handshake refuses it
+      const refused = yield* Effect.exit(
+        Effect.scoped(Effect.flatMap(Transports.sslConnect({ port: tls.port! }), (c) => c.root.add(1, 1)))
+      )
+      assert.isTrue(Exit.isFailure(refused))
     }), TIMEOUT)
 
   it.scopedLive("a module without the export fails at startup", () =>
