@@ -62,7 +62,7 @@ const main = async (location: ForkProtocol.ServiceLocation): Promise<void> => {
         raw?.destroy()
         return
       }
-      const fiber = Effect.runFork(WorkerServe.serveSocket(spec, message, raw))
+      const fiber = Effect.runFork(WorkerServe.serveSocket(spec, message, raw, { goodbye: true }))
       serving.add(fiber)
       fiber.addObserver(() => {
         serving.delete(fiber)

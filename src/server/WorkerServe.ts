@@ -33,13 +33,16 @@ export const ipcLogger: Logger.Logger<unknown, void> = Logger.make(({ cause, log
 /**
  * Serves the handed-over socket until the connection closes (the TLS handshake first when the
  * parent says so); failures are logged, never raised. Interrupting it closes the connection cleanly.
+ * With `goodbye`, the end of the connection is logged here (a forking server's parent logs it when
+ * its one-connection worker exits; a pooled worker outlives its connections).
  *
  * @since 0.1.0 @category constructors
  */
 export const serveSocket = (
   spec: Service.ServiceSpec,
   message: ForkProtocol.ServeMessage,
-  raw: Net.Socket | undefined
+  raw: Net.Socket | undefined,
+  options: { readonly goodbye?: boolean | undefined } = {}
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (raw === undefined) return yield* Effect.logError("no socket received from the parent")
@@ -62,7 +65,9 @@ export const serveSocket = (
       maxFrameSize: message.maxFrameSize
     })
     yield* Effect.logInfo(`welcome ${peer}`)
-    yield* connection.awaitClose
+    yield* connection.awaitClose.pipe(
+      Effect.ensuring(options.goodbye === true ? Effect.logInfo(`goodbye ${peer}`) : Effect.void)
+    )
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) =>

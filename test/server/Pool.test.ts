@@ -102,6 +102,15 @@ describe("Pool", () => {
       const pids = (yield* Effect.all([c.root.pid(), d.root.pid()])) as Array<number>
       assert.sameMembers(pids, [replacement, pidB])
       assert.strictEqual(yield* b.root.add(3, 4), 7)
+
+      // the workers' own lines reach the parent's logger: welcome, and goodbye when a client leaves
+      yield* b.close()
+      yield* eventually(
+        () => logs.lines.some((line) => /:goodbye 127\.0\.0\.1:\d+\s*$/.test(line)),
+        "a worker logged goodbye"
+      )
+      assert.isTrue(logs.lines.some((line) => /:accepted 127\.0\.0\.1:\d+ \(worker \d+\)\s*$/.test(line)))
+      assert.isTrue(logs.lines.some((line) => /:welcome 127\.0\.0\.1:\d+\s*$/.test(line)))
     }), TIMEOUT)
 
   it.scopedLive(
