@@ -209,7 +209,7 @@ export const make = (
           }
         )
         child.once("exit", (code, signal) => {
-          Deferred.unsafeDone(started, Exit.fail(new Error(`worker exited before serving (${signal ?? code})`)))
+          Deferred.unsafeDone(started, Exit.fail(new Error(`worker exited before it started (${signal ?? code})`)))
           if (slot.child !== child) return
           slot.child = undefined
           if (closing) return
