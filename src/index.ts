@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { runPromise } from "./Awaitable.js"
 import * as Client from "./client/Client.js"
+import * as ReconnectingClient from "./client/Reconnecting.js"
 import * as Logging from "./Logging.js"
 import * as Connection from "./protocol/Connection.js"
 import type * as Registry from "./registry/Registry.js"
@@ -24,6 +25,7 @@ export * as Awaitable from "./Awaitable.js"
 export * as classic from "./classic/index.js"
 export * as Client from "./client/Client.js"
 export * as Selection from "./client/Selection.js"
+export * as Reconnecting from "./client/Reconnecting.js"
 export * as Transports from "./client/Transports.js"
 export * as Logging from "./Logging.js"
 export * as Netref from "./netref/Netref.js"
@@ -38,6 +40,7 @@ export * as RegistryClient from "./registry/RegistryClient.js"
 export * as RegistryServer from "./registry/RegistryServer.js"
 export * as Forking from "./server/Forking.js"
 export * as OneShot from "./server/OneShot.js"
+export * as Pool from "./server/Pool.js"
 export * as Server from "./server/Server.js"
 export * as StdioServer from "./server/StdioServer.js"
 export * as Telemetry from "./Telemetry.js"
@@ -177,3 +180,33 @@ export const listServices = (
   options: { readonly registrar?: RegistryClient.Registrar | undefined; readonly filterHost?: string | undefined } = {}
 ): Promise<ReadonlyArray<string>> =>
   runPromise(withRegistrar(options.registrar, RegistryClient.listServices(options.filterHost)))
+
+/**
+ * Options of {@link reconnecting}: `Reconnecting.Options` without the address, and how the script
+ * logs.
+ *
+ * @since 0.1.0 @category scripts
+ */
+export type ScriptReconnectingOptions =
+  & Omit<Extract<ReconnectingClient.Options, { readonly port: number }>, "host" | "port">
+  & Logging.ScriptOptions
+
+/**
+ * A client that reconnects when its server restarts (`Reconnecting.make` for scripts): calls run on
+ * the connection of the moment and reject with `Disconnected` while there is none (or wait, with
+ * `queue`); netrefs of a lost connection reject with `StaleReference`.
+ *
+ * ```ts
+ * const client = await rpyc.reconnecting("localhost", 18861, { queue: 100 })
+ * await client.ready
+ * console.log(await client.call("get_answer"))
+ * await client.close()
+ * ```
+ *
+ * @since 0.1.0 @category scripts
+ */
+export const reconnecting = <Api = any>(
+  host: string,
+  port: number,
+  options: ScriptReconnectingOptions = {}
+): Promise<ReconnectingClient.ScriptClient<Api>> => ReconnectingClient.runScript<Api>({ ...options, host, port })

@@ -4,7 +4,7 @@
  * serving `ClassicService` (JavaScript's "slave" service: full trust, `eval`/`execute`/modules).
  *
  * ```
- * rpyc-classic [--mode threaded|forking|oneshot|stdio] [--host ADDR] [--port N] [--ipv6]
+ * rpyc-classic [--mode threaded|forking|oneshot|stdio|pool [--workers N]] [--host ADDR] [--port N] [--ipv6]
  *              [--socket-path PATH] [--ssl-keyfile F --ssl-certfile F [--ssl-cafile F]]
  *              [--log-level LEVEL] [--quiet] [--logfile PATH]
  *              [--register [--registry-type UDP|TCP] [--registry-port N] [--registry-host ADDR]]
@@ -21,7 +21,8 @@
  * `--registry-host` says where; TCP needs `--registry-host`) and unregisters on exit.
  *
  * Additions: `--socket-path` listens on a Unix socket instead of TCP (RPyC's `socket_path=`); forking
- * mode spawns one worker process per connection (see `Forking.make`).
+ * mode spawns one worker process per connection (see `Forking.make`); pool mode serves from `--workers`
+ * long-lived worker processes sharing the port, and drains them on SIGINT/SIGTERM (see `Pool.make`).
  *
  * Usage errors print one line and exit 2; failures to start (a busy port, an unreadable key file)
  * print one line naming the address or file and the OS reason, and exit 1.
@@ -39,6 +40,7 @@ import * as Registry from "../registry/Registry.js"
 import * as RegistryClient from "../registry/RegistryClient.js"
 import * as Forking from "../server/Forking.js"
 import * as OneShot from "../server/OneShot.js"
+import * as Pool from "../server/Pool.js"
 import * as Server from "../server/Server.js"
 import * as StdioServer from "../server/StdioServer.js"
 import * as Service from "../service/Service.js"
@@ -50,9 +52,9 @@ import * as Common from "./Common.js"
 const NAME = "rpyc-classic"
 const DEFAULT_SERVER_PORT = 18812
 const DEFAULT_SERVER_SSL_PORT = 18821
-const MODES = ["threaded", "forking", "oneshot", "stdio"] as const
+const MODES = ["threaded", "forking", "oneshot", "stdio", "pool"] as const
 
-/** Where forking workers load the service from: the sibling module, in the form this file runs as. */
+/** Where forking and pool workers load the service from: the sibling module, in the form this file runs as. */
 const classicServiceRef: Forking.ServiceRef = {
   module: new URL(`../classic/ClassicService.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url),
   export: "ClassicService"
@@ -60,6 +62,7 @@ const classicServiceRef: Forking.ServiceRef = {
 
 const specs: Readonly<Record<string, Args.Spec>> = {
   mode: { type: "string", short: "m" },
+  workers: { type: "string", short: "w" },
   host: { type: "string" },
   port: { type: "string", short: "p" },
   ipv6: { type: "boolean" },
@@ -82,7 +85,8 @@ const help = () =>
       {
         title: "Server",
         rows: [
-          ["-m, --mode MODE", "threaded, forking, oneshot or stdio (default: threaded)"],
+          ["-m, --mode MODE", "threaded, forking, oneshot, stdio or pool (default: threaded)"],
+          ["-w, --workers N", "pool mode: how many worker processes (default: one per CPU)"],
           [
             "    --host ADDR",
             `the address to bind (default: ${Tcp.defaultHost(false)}, or ${Tcp.defaultHost(true)} with --ipv6)`
@@ -121,13 +125,15 @@ const help = () =>
     notes: [
       "Modes: threaded serves each connection in a fiber; forking, each in a worker process; oneshot",
       "serves one client and exits (it prints \"rpyc-oneshot\" and \"<host><TAB><port>\" on stdout once",
-      "listening); stdio serves one connection over stdin/stdout (inetd style).",
+      "listening); stdio serves one connection over stdin/stdout (inetd style); pool shares the port among",
+      "--workers processes, replaces one that dies, and drains open connections on exit.",
       "SIGINT and SIGTERM close the server and its connections and exit 0."
     ]
   })
 
 interface Config {
   readonly mode: typeof MODES[number]
+  readonly workers: number | undefined
   readonly host: string | undefined
   readonly port: number | undefined
   readonly ipv6: boolean
@@ -147,9 +153,11 @@ const configure = (parsed: Args.Parsed): Config => {
   const value = (name: string) => parsed.values.get(name)
   const mode = value("mode")
   const port = value("port")
+  const workers = value("workers")
   const registryPort = value("registry-port")
   const config: Config = {
     mode: mode === undefined ? "threaded" : Args.choice("mode", mode, MODES),
+    workers: workers === undefined ? undefined : Args.integer("workers", workers, 1, 1024),
     host: value("host"),
     port: port === undefined ? undefined : Args.integer("port", port, 0, 65535),
     ipv6: parsed.flags.has("ipv6"),
@@ -175,6 +183,7 @@ const configure = (parsed: Args.Parsed): Config => {
   if (config.register && config.registryType === "TCP" && config.registryHost === undefined) {
     fail("--registry-host is required with --registry-type TCP")
   }
+  if (config.workers !== undefined && config.mode !== "pool") fail("--workers needs --mode pool")
   if (config.register && (config.mode === "stdio" || config.socketPath !== undefined)) {
     fail("--register needs a TCP server (not --mode stdio or --socket-path)")
   }
@@ -259,6 +268,12 @@ const serve = (config: Config) =>
       }
       case "forking": {
         const server = yield* Forking.make(classicServiceRef, listen)
+        yield* logTermination(server.address)
+        yield* announce(server.address)
+        return yield* Effect.never
+      }
+      case "pool": {
+        const server = yield* Pool.make(classicServiceRef, { ...listen, workers: config.workers })
         yield* logTermination(server.address)
         yield* announce(server.address)
         return yield* Effect.never

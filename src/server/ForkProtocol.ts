@@ -103,3 +103,14 @@ export const deserializeConfig = (config: Record<string, unknown>): Config.Confi
   }
   return out as Config.ConfigInput
 }
+
+/**
+ * The message telling a pooled server's worker to drain: serve the connections it has until they
+ * close or `timeoutMillis` pass, then close the rest and exit. Sockets sent afterwards are refused.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface DrainMessage {
+  readonly type: "drain"
+  readonly timeoutMillis: number
+}

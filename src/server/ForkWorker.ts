@@ -11,62 +11,10 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import type * as Net from "node:net"
-import * as Logging from "../Logging.js"
-import * as Service from "../service/Service.js"
-import * as Tcp from "../transport/Tcp.js"
-import * as Tls from "../transport/Tls.js"
 import * as ForkProtocol from "./ForkProtocol.js"
-
-/** Relays every log line to the parent, which owns the real logger. */
-const ipcLogger = Logger.make(({ cause, logLevel, message }) => {
-  if (!process.connected) return
-  const items = Array.isArray(message) ? message : [message]
-  const text = items.map((m) => (typeof m === "string" ? m : Cause.isCause(m) ? Cause.pretty(m) : String(m))).join(" ")
-  const detail = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
-  process.send!({ type: "log", level: logLevel._tag, message: text + detail } satisfies ForkProtocol.WorkerMessage)
-})
-
-/** Serves the handed-over socket until the connection closes. */
-const serve = (spec: Service.ServiceSpec, message: ForkProtocol.ServeMessage, raw: Net.Socket | undefined) =>
-  Effect.gen(function*() {
-    if (raw === undefined) return yield* Effect.logError("no socket received from the parent")
-    const peer = message.endpoints[1]
-    let conn: Net.Socket = raw
-    let credentials: unknown = undefined
-    if (message.tls !== undefined) {
-      const secured = yield* Effect.either(Tls.accept(raw, message.tls))
-      if (secured._tag === "Left") {
-        return yield* Effect.logInfo(`${peer} failed to authenticate (${secured.left.message})... rejecting connection`)
-      }
-      conn = secured.right
-      credentials = Tls.peerCertificate(conn)
-      yield* Effect.logInfo(`${peer} authenticated successfully`)
-    }
-    const socket = yield* Tcp.fromNetSocket(conn)
-    const connection = yield* Service.makeConnection(socket, spec, {
-      config: { ...ForkProtocol.deserializeConfig(message.config), endpoints: message.endpoints, credentials },
-      wireVersion: message.wireVersion,
-      maxFrameSize: message.maxFrameSize
-    })
-    yield* Effect.logInfo(`welcome ${peer}`)
-    yield* connection.awaitClose
-  }).pipe(
-    Effect.scoped,
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("worker failed", cause)
-    ),
-    Effect.annotateLogs(Logging.LOGGER_NAME, message.loggerName),
-    Effect.provide(Layer.merge(
-      Logger.replace(Logger.defaultLogger, ipcLogger),
-      Logger.minimumLogLevel(LogLevel.fromLiteral(message.minLogLevel))
-    ))
-  )
+import * as WorkerServe from "./WorkerServe.js"
 
 const main = async (location: ForkProtocol.ServiceLocation): Promise<void> => {
   if (process.send === undefined) throw new Error("ForkWorker: no IPC channel (start it through Forking.make)")
@@ -80,7 +28,7 @@ const main = async (location: ForkProtocol.ServiceLocation): Promise<void> => {
   process.once("message", (message: ForkProtocol.ServeMessage, raw: Net.Socket | undefined) => {
     serving = true
     process.removeAllListeners("SIGTERM")
-    const fiber = Effect.runFork(serve(spec, message, raw))
+    const fiber = Effect.runFork(WorkerServe.serveSocket(spec, message, raw))
     // SIGTERM/SIGINT (the server closing): close the connection cleanly, then exit
     const onSignal = () => fiber.unsafeInterruptAsFork(fiber.id())
     process.once("SIGTERM", onSignal)

@@ -75,6 +75,8 @@ describe("rpyc-classic: flags", () => {
         const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp, number]> = [
           [["--mode", "bogus"], /threaded, forking, oneshot, stdio/, 2],
           [["--port", "70000"], /70000/, 2],
+          [["--workers", "2"], /rpyc-classic: --workers needs --mode pool/, 2],
+          [["--mode", "pool", "--workers", "0"], /--workers must be an integer from 1 to 1024/, 2],
           [["--no-such-flag"], /no-such-flag/, 2],
           [["--ssl-keyfile", "/nonexistent/key.pem", "--ssl-certfile", pki.files.serverCert], /nonexistent/, 1],
           [["--ssl-keyfile", pki.files.serverKey], /rpyc-classic: --ssl-keyfile requires --ssl-certfile/, 2],

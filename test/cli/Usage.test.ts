@@ -14,6 +14,7 @@ import { CHILD_TIMEOUT, CLI, REGISTRY_CLI, runCli, runRegistry, spawnCli, spawnR
 
 const CLASSIC_FLAGS = [
   "--mode",
+  "--workers",
   "--host",
   "--port",
   "--ipv6",
@@ -116,7 +117,7 @@ describe("CLI help", () => {
         assert.strictEqual(short.stdout, classic.stdout)
         for (
           const pattern of [
-            /-m, --mode MODE +threaded, forking, oneshot or stdio \(default: threaded\)/,
+            /-m, --mode MODE +threaded, forking, oneshot, stdio or pool \(default: threaded\)/,
             /--host ADDR +.*\(default: 127\.0\.0\.1, or ::1 with --ipv6\)/,
             /-p, --port N +.*\(default: 18812, or 18821 with TLS\)/,
             /--registry-type TYPE +UDP or TCP \(default: UDP\)/,
