@@ -38,7 +38,9 @@ export const typeCheck = (files: ReadonlyMap<string, string>): Array<Found> => {
   host.fileExists = (fileName) => files.has(Path.resolve(fileName)) || fileExists(fileName)
   const readFile = host.readFile.bind(host)
   host.readFile = (fileName) => files.get(Path.resolve(fileName)) ?? readFile(fileName)
-  const program = ts.createProgram({ rootNames: [...files.keys()], options, host })
+  // the repository's own ambient declarations (typings for untyped packages) come along, as in tsc -p
+  const ambient = parsed.fileNames.filter((f) => f.endsWith(".d.ts"))
+  const program = ts.createProgram({ rootNames: [...files.keys(), ...ambient], options, host })
   return ts.getPreEmitDiagnostics(program).map((d) => ({
     file: Path.resolve(d.file?.fileName ?? "<global>"),
     line: d.file !== undefined && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : 0,
