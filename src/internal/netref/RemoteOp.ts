@@ -233,7 +233,12 @@ const effectKeys: ReadonlySet<PropertyKey> = new Set(
  */
 const committing = new WeakSet<object>()
 
-const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
+/** the proxy of a target, for `pipe` (a plain property: a WeakMap entry per call costs the GC) */
+const ProxySymbol: unique symbol = Symbol("effect-rpyc/RemoteOp/Proxy")
+
+type Target = Function & { [SpecSymbol]: Spec; [ProxySymbol]: Remote }
+
+const opHandler: ProxyHandler<Target> = {
   get(target, key) {
     const spec = target[SpecSymbol]
     if (typeof key === "string") {
@@ -289,19 +294,18 @@ const opHandler: ProxyHandler<Function & { [SpecSymbol]: Spec }> = {
 }
 
 /** `op.pipe(f, g)` is Effect's pipe; `op.pipe()` / `op.pipe(x)` with non-functions is the remote `pipe`. */
-const pipeOrRemote = (target: Function & { [SpecSymbol]: Spec }) =>
+const pipeOrRemote = (target: Target) =>
   function(this: unknown, ...args: Array<unknown>) {
-    const self = proxies.get(target)!
+    const self = target[ProxySymbol]
     if (args.length > 0 && args.every((a) => typeof a === "function")) return pipeArguments(self, args as never)
     return callOp(attrSpec(target[SpecSymbol], "pipe"), args)
   }
 
-const proxies = new WeakMap<object, Remote>()
-
 const makeOp = (spec: Spec): Remote => {
-  const target = Object.assign(function remoteOp() {}, { [SpecSymbol]: spec })
+  const target = function remoteOp() {} as unknown as Target
+  target[SpecSymbol] = spec
   const proxy = new Proxy(target, opHandler) as unknown as Remote
-  proxies.set(target, proxy)
+  target[ProxySymbol] = proxy
   return proxy
 }
 
@@ -330,39 +334,76 @@ const baseSpec = (
 
 const valueSpec = (value: unknown, label: string): Spec => baseSpec(Effect.succeed(value), label, () => value)
 
-const attrSpec = (base: Spec, name: string): Spec => {
-  const effect = Effect.flatMap(base.effect, (v) => getattrOf(v, name))
-  return {
-    effect,
-    call: (args, kw) => Effect.flatMap(base.effect, (v) => callattrOf(v, name, args, kw)),
-    promise: () => {
-      const v = base.peek()
-      return v === NOT_KNOWN ? runPromise(effect) : getattrPromise(v, name)
-    },
-    callPromise: (args, kw) => {
-      const v = base.peek()
-      return v === NOT_KNOWN
-        ? runPromise(Effect.flatMap(base.effect, (x) => callattrOf(x, name, args, kw)))
-        : callattrPromise(v, name, args, kw)
-    },
-    peek: notKnown,
-    label: `${base.label}.${name}`
+/**
+ * `base.name`: made for every attribute read and every call, so nothing is built until it is used
+ * (an awaited call never builds its Effect), and a base whose value is known (a netref, the cached
+ * root) is used directly rather than through its Effect.
+ */
+class AttrSpec implements Spec {
+  constructor(readonly base: Spec, readonly name: string) {}
+  private effect_: Effect.Effect<unknown, RemoteFailure> | undefined
+  get effect(): Effect.Effect<unknown, RemoteFailure> {
+    if (this.effect_ !== undefined) return this.effect_
+    const v = this.base.peek()
+    return this.effect_ = v === NOT_KNOWN
+      ? Effect.flatMap(this.base.effect, (x) => getattrOf(x, this.name))
+      : getattrOf(v, this.name)
+  }
+  call(args: ReadonlyArray<unknown>, kw: KwPairs): Effect.Effect<unknown, RemoteFailure> {
+    const v = this.base.peek()
+    return v === NOT_KNOWN
+      ? Effect.flatMap(this.base.effect, (x) => callattrOf(x, this.name, args, kw))
+      : callattrOf(v, this.name, args, kw)
+  }
+  promise(): Promise<unknown> {
+    const v = this.base.peek()
+    return v === NOT_KNOWN ? runPromise(this.effect) : getattrPromise(v, this.name)
+  }
+  callPromise(args: ReadonlyArray<unknown>, kw: KwPairs): Promise<unknown> {
+    const v = this.base.peek()
+    return v === NOT_KNOWN
+      ? runPromise(Effect.flatMap(this.base.effect, (x) => callattrOf(x, this.name, args, kw)))
+      : callattrPromise(v, this.name, args, kw)
+  }
+  peek(): unknown {
+    return NOT_KNOWN
+  }
+  get label(): string {
+    return `${this.base.label}.${this.name}`
   }
 }
 
-const attrOp = (base: Spec, name: string): Remote => makeOp(attrSpec(base, name))
+/** `base(…args)`, as lazy as `AttrSpec`. */
+class CallSpec implements Spec {
+  constructor(readonly base: Spec, readonly args: ReadonlyArray<unknown>, readonly kw: KwPairs) {}
+  private effect_: Effect.Effect<unknown, RemoteFailure> | undefined
+  get effect(): Effect.Effect<unknown, RemoteFailure> {
+    return this.effect_ ??= this.base.call(this.args, this.kw)
+  }
+  call(args2: ReadonlyArray<unknown>, kw2: KwPairs): Effect.Effect<unknown, RemoteFailure> {
+    return Effect.flatMap(this.effect, (v) => callOf(v, args2, kw2))
+  }
+  promise(): Promise<unknown> {
+    return this.base.callPromise(this.args, this.kw)
+  }
+  callPromise(args2: ReadonlyArray<unknown>, kw2: KwPairs): Promise<unknown> {
+    return this.promise().then((v) => callPromise(v, args2, kw2))
+  }
+  peek(): unknown {
+    return NOT_KNOWN
+  }
+  get label(): string {
+    return `${this.base.label}(…)`
+  }
+}
+
+const attrSpec = (base: Spec, name: string): Spec => new AttrSpec(base, name)
+
+const attrOp = (base: Spec, name: string): Remote => makeOp(new AttrSpec(base, name))
 
 const callOp = (base: Spec, rawArgs: ReadonlyArray<unknown>): Remote => {
   const [args, kw] = splitArgs(rawArgs)
-  const effect = base.call(args, kw)
-  return makeOp({
-    effect,
-    call: (args2, kw2) => Effect.flatMap(effect, (v) => callOf(v, args2, kw2)),
-    promise: () => base.callPromise(args, kw),
-    callPromise: (args2, kw2) => base.callPromise(args, kw).then((v) => callPromise(v, args2, kw2)),
-    peek: notKnown,
-    label: `${base.label}(…)`
-  })
+  return makeOp(new CallSpec(base, args, kw))
 }
 
 const iterateResult = (spec: Spec): AsyncIterator<unknown> => {
