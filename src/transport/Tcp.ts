@@ -370,32 +370,45 @@ export const connectWith = <S extends Net.Socket>(
         )
       }
       const conn = tracked.conn
+      // a plain timer, not Effect.timeout: that would race the wait in a fiber of its own for every
+      // connection made
+      const millis = Duration.toMillis(timeout)
+      const timer = Number.isFinite(millis)
+        ? setTimeout(() => {
+          conn.off("error", onError)
+          conn.off(options.readyEvent, onReady)
+          conn.destroy()
+          resume(Effect.fail(
+            new ConnectError({
+              reason: "OpenTimeout",
+              cause: new Error(`no connection after ${Duration.format(timeout)}`),
+              address: options.address ?? "the peer"
+            })
+          ))
+        }, millis)
+        : undefined
       const onError = (cause: Error) => {
+        clearTimeout(timer)
         conn.off(options.readyEvent, onReady)
         conn.destroy()
         resume(Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) })))
       }
       const onReady = () => {
+        clearTimeout(timer)
         conn.off("error", onError)
         resume(Effect.succeed(tracked))
       }
       conn.once("error", onError)
       conn.once(options.readyEvent, onReady)
-      // canceler: interruption and the open timeout both abort the attempt
-      return Effect.sync(() => conn.destroy())
-    }).pipe(
-      // acquireRelease acquires uninterruptibly, and a timeout can only stop an interruptible wait;
-      // the canceler above destroys the half-open socket, so nothing is left to release
-      Effect.interruptible,
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new ConnectError({
-            reason: "OpenTimeout",
-            cause: new Error(`no connection after ${Duration.format(timeout)}`),
-            address: options.address ?? "the peer"
-          })
+      // canceler: interruption aborts the attempt
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        conn.destroy()
       })
+    }).pipe(
+      // acquireRelease acquires uninterruptibly; the canceler above destroys the half-open socket,
+      // so nothing is left to release
+      Effect.interruptible
     ),
     (tracked) => Effect.sync(() => closeSoon(tracked.conn))
   ).pipe(
