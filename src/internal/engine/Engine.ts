@@ -693,7 +693,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
    * A request still running (`counted`) counts toward `maxConcurrentRequests` until it replies.
    */
   private settle(seq: number, result: unknown, counted = false): void {
-    if (Effect.isEffect(result)) {
+    if (RemoteOp.isRemoteOp(result)) {
+      // an operation on a netref (a handler calling the peer back): its request goes straight to
+      // the engine through the operation's Promise, with no fiber per request
+      if (!counted) this.requestsInProgress++
+      ;(result as PromiseLike<unknown>).then((v) => this.settle(seq, v, true), (e) => this.replyError(seq, e, true))
+    } else if (Effect.isEffect(result)) {
       if (!counted) this.requestsInProgress++
       this.runHandler(
         Effect.matchCauseEffect(result as Effect.Effect<unknown, unknown>, {
