@@ -40,10 +40,9 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import * as Net from "node:net"
-import type * as Brine from "../internal/wire/Brine.js"
 import type * as RedisOptions from "./RedisOptions.js"
 import * as Registry from "./Registry.js"
-import type * as RegistryServer from "./RegistryServer.js"
+import * as RegistryServer from "./RegistryServer.js"
 
 // ---------------------------------------------------------------------------------------------
 // options and models
@@ -607,24 +606,11 @@ export const makeState = (
       Effect.flatMap(({ stale }) => removed(stale))
     )
 
-    const list = (filterHost?: string | null | undefined): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+    const names = (filterHost?: string | null | undefined): Effect.Effect<ReadonlyArray<string>> =>
       Effect.gen(function*() {
-        yield* Effect.logDebug("querying for services list:")
-        if (!allowListing) {
-          yield* Effect.logDebug("listing is disabled")
-          return Option.none()
-        }
         const { names, stale } = yield* Effect.orDie(store.list(filterHost))
         yield* removed(stale)
-        return Option.some(names)
-      })
-
-    const handle = (request: Registry.Request, sourceHost: string): Effect.Effect<Brine.Value> =>
-      Registry.Request.$match(request, {
-        Register: ({ aliases, port }) => Effect.as(register(sourceHost, aliases, port), Registry.OK),
-        Unregister: ({ port }) => Effect.as(unregister(sourceHost, port), Registry.OK),
-        Query: ({ name }) => Effect.map(query(name), Registry.queryReplyValue),
-        List: ({ filterHost }) => Effect.map(list(filterHost), Registry.listReplyValue)
+        return names
       })
 
     const snapshot = Effect.orDie(store.snapshot).pipe(
@@ -638,5 +624,14 @@ export const makeState = (
       )
     )
 
-    return { handle, register, unregister, query, list, prune, snapshot, pruningTimeout, allowListing }
+    return RegistryServer.fromTable({
+      register,
+      unregister,
+      query,
+      names,
+      prune,
+      snapshot,
+      pruningTimeout,
+      allowListing
+    })
   })
