@@ -95,26 +95,16 @@ export interface StateOptions extends ConnectionOptions, Omit<RegistryServer.Sta
 }
 
 /**
- * A registrar backed by Redis: a `RegistryClient.Registrar` with `mode` "Redis" and what it uses.
+ * A registrar backed by Redis: a `RegistryClient.Registrar` with `mode` "Redis" and what it uses. Its
+ * `list` always answers `Some`: whoever can read the Redis can list.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Registrar {
+export interface Registrar extends Registry.RegistrarOperations {
   readonly mode: "Redis"
   /** The Redis server (`port` 0 for a Unix socket, whose path is then `host`). */
   readonly target: Registry.Address
-  readonly register: (
-    aliases: ReadonlyArray<string>,
-    port: number,
-    iface?: string | undefined
-  ) => Effect.Effect<void, Registry.RegistryError>
-  readonly unregister: (port: number) => Effect.Effect<void, Registry.RegistryError>
-  readonly discover: (name: string) => Effect.Effect<ReadonlyArray<Registry.Address>, Registry.RegistryError>
-  /** Registered service names; always `Some`: whoever can read the Redis can list. */
-  readonly list: (
-    filterHost?: string | undefined
-  ) => Effect.Effect<Option.Option<ReadonlyArray<string>>, Registry.RegistryError>
   /** How often a registered server re-registers. */
   readonly reregisterInterval: Duration.Duration
   /** How long an entry lives after its last registration. */
