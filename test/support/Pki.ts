@@ -92,3 +92,17 @@ export const makePki = (prefix = "effect-rpyc-pki-"): Pki => {
     cleanup: () => Fs.rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/** A server's TLS file options for `pki`: its server certificate, and client certificates required from the CA. */
+export const serverFiles = (pki: Pki) => ({
+  keyfile: pki.files.serverKey,
+  certfile: pki.files.serverCert,
+  cafile: pki.files.ca
+})
+
+/** A client's TLS file options for `pki`: its client certificate (CN `client-1`), and the CA to trust. */
+export const clientFiles = (pki: Pki) => ({
+  keyfile: pki.files.clientKey,
+  certfile: pki.files.clientCert,
+  cafile: pki.files.ca
+})
