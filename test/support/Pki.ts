@@ -3,6 +3,7 @@
  * server certificate for localhost/127.0.0.1 and a client certificate signed by it, and an unrelated
  * CA with its own client certificate (which must not be trusted). `cleanup` removes it.
  */
+import { afterAll, beforeAll } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -106,3 +107,30 @@ export const clientFiles = (pki: Pki) => ({
   certfile: pki.files.clientCert,
   cafile: pki.files.ca
 })
+
+/** The PEM texts of a PKI's files, by the names of `Pki.files`. */
+export type PemTexts = { -readonly [K in keyof Pki["files"]]: string }
+
+/**
+ * The PEM texts of a PKI made before the calling test file's tests and removed after them: call it
+ * at the top level of the file, read the texts inside the tests.
+ */
+export const pemTextsOfSuite = (prefix: string): Readonly<PemTexts> => {
+  const texts: PemTexts = {
+    ca: "",
+    serverKey: "",
+    serverCert: "",
+    clientKey: "",
+    clientCert: "",
+    otherCa: "",
+    otherClientKey: "",
+    otherClientCert: ""
+  }
+  let made: Pki | undefined
+  beforeAll(() => {
+    made = makePki(prefix)
+    for (const name of Object.keys(texts) as Array<keyof PemTexts>) texts[name] = made.read(made.files[name])
+  })
+  afterAll(() => made?.cleanup())
+  return texts
+}

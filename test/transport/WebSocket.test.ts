@@ -3,7 +3,7 @@
  * `ws://` and `wss://` (a throw-away PKI, the client trusting its CA), and what the server refuses:
  * another origin (403), another path (404), an oversized or a text message (that connection only).
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -16,21 +16,9 @@ import * as WebSocket from "../../src/transport/WebSocket.js"
 import { eventually } from "../support/Eventually.js"
 import { exercise, LabService } from "../support/Lab.js"
 import { remote } from "../support/Peers.js"
-import { makePki, type Pki } from "../support/Pki.js"
+import { pemTextsOfSuite } from "../support/Pki.js"
 
-let made: Pki | undefined
-const pki = { ca: "", serverKey: "", serverCert: "", clientKey: "", clientCert: "" }
-
-beforeAll(() => {
-  const { files, read } = made = makePki("effect-rpyc-ws-")
-  pki.ca = read(files.ca)
-  pki.serverKey = read(files.serverKey)
-  pki.serverCert = read(files.serverCert)
-  pki.clientKey = read(files.clientKey)
-  pki.clientCert = read(files.clientCert)
-})
-
-afterAll(() => made?.cleanup())
+const pki = pemTextsOfSuite("effect-rpyc-ws-")
 
 const serve = (options: Server.WebSocketOptions = {}) =>
   Server.makeWebSocket(LabService, { host: "127.0.0.1", port: 0, ...options })
