@@ -18,7 +18,7 @@ const layers = [
   ["registry", "src/registry/"],
   ["client, server and gateway", "src/(client|server|gateway)/"],
   ["classic", "src/classic/"],
-  ["entry points", "src/(cli/|index\\.ts$|browser\\.ts$)"]
+  ["entry points", "src/(cli/|index\\.ts$|browser\\.ts$|portable\\.ts$)"]
 ]
 
 const above = (i) => layers.slice(i + 1).map(([, path]) => `^${path}`)

@@ -20,20 +20,11 @@ import * as Connection from "./protocol/Connection.js"
 import type * as Registry from "./registry/Registry.js"
 import * as RegistryClient from "./registry/RegistryClient.js"
 
-export * as Async from "./async/Async.js"
-export * as Awaitable from "./Awaitable.js"
 export * as classic from "./classic/index.js"
 export * as Client from "./client/Client.js"
 export * as Reconnecting from "./client/Reconnecting.js"
 export * as Selection from "./client/Selection.js"
 export * as Transports from "./client/Transports.js"
-export * as Logging from "./Logging.js"
-export * as Netref from "./netref/Netref.js"
-export * as Operations from "./netref/Operations.js"
-export * as RemoteOp from "./netref/RemoteOp.js"
-export * as Config from "./protocol/Config.js"
-export * as Connection from "./protocol/Connection.js"
-export * as Errors from "./protocol/Errors.js"
 export * as Registry from "./registry/Registry.js"
 export * as RegistryClient from "./registry/RegistryClient.js"
 // RedisRegistry stays out of the entry: importing it loads ioredis (RegistryClient.layerRedis loads it on use)
@@ -44,21 +35,11 @@ export * as Pool from "./server/Pool.js"
 export * as Server from "./server/Server.js"
 export * as StdioServer from "./server/StdioServer.js"
 export * as Telemetry from "./Telemetry.js"
+// the exports that run anywhere, shared with the browser entry
+export * from "./portable.js"
 
-export { async_, AsyncResult, buffiter, buffiterStream, ExpiredError, timed, withTimeout } from "./async/Async.js"
 export { ClassicService } from "./classic/ClassicService.js"
-export { kwargs, type Remote, type RemoteOp as RemoteOperation } from "./netref/RemoteOp.js"
-export { byRef } from "./protocol/Connection.js"
-export {
-  ConnectionClosed,
-  ProtocolError,
-  PythonException,
-  RemoteError,
-  type RemoteFailure,
-  RequestTimeout
-} from "./protocol/Errors.js"
 export { ThreadedServer, type ThreadedServerOptions } from "./server/Server.js"
-export { classpartial, restricted, Service, VoidService } from "./service/Service.js"
 
 /** Runs a connection for a script, logging as `options` say (`Logging.layerScript`). */
 const own = <C extends Connection.Connection<any>, E>(

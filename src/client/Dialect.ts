@@ -52,3 +52,35 @@ export const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   out.set(b, a.length)
   return out
 }
+
+/**
+ * A chunk handler that holds back the first bytes of a stream until {@link HEAD_SIZE} of them have
+ * come, hands them to `first` once, and every later chunk to `rest`. What a stream that ends early
+ * left held back is `takeHeld()` (undefined when nothing is).
+ *
+ * @since 0.1.0 @category detection
+ */
+export const holdHead = <A>(
+  first: (head: Uint8Array) => A | void,
+  rest: (chunk: Uint8Array) => A | void
+): { readonly onChunk: (chunk: Uint8Array) => A | void; readonly takeHeld: () => Uint8Array | undefined } => {
+  // the bytes received before the first frame's first payload byte; undefined once decided
+  let head: Uint8Array | undefined = new Uint8Array(0)
+  return {
+    onChunk: (chunk) => {
+      if (head === undefined) return rest(chunk)
+      const bytes = head.length === 0 ? chunk : concat(head, chunk)
+      if (bytes.length < HEAD_SIZE) {
+        head = bytes
+        return
+      }
+      head = undefined
+      return first(bytes)
+    },
+    takeHeld: () => {
+      const held = head
+      head = undefined
+      return held === undefined || held.length === 0 ? undefined : held
+    }
+  }
+}

@@ -118,26 +118,19 @@ const watchWireVersion = (socket: Socket.Socket, check: VersionCheck): Socket.So
     options?: { readonly onOpen?: Effect.Effect<void> | undefined }
   ): Effect.Effect<void, Socket.SocketError | E, R> =>
     Effect.suspend(() => {
-      // the bytes received before the first frame's first payload byte; undefined once decided
-      let head: Uint8Array | undefined = new Uint8Array(0)
-      const onChunk = (chunk: Uint8Array): Effect.Effect<_, E | WireVersionMismatch, R> | void => {
-        if (head === undefined) return handler(chunk)
-        const bytes = head.length === 0 ? chunk : Dialect.concat(head, chunk)
-        if (bytes.length < Dialect.HEAD_SIZE) {
-          head = bytes
-          return
-        }
-        head = undefined
-        const other = Dialect.otherDialect(bytes, check.expected)
-        // a failing handler Effect ends `run` with its error
-        if (other !== undefined) return Effect.fail(mismatch(other))
-        return handler(bytes)
-      }
+      const { onChunk, takeHeld } = Dialect.holdHead(
+        (bytes): Effect.Effect<_, E | WireVersionMismatch, R> | void => {
+          const other = Dialect.otherDialect(bytes, check.expected)
+          // a failing handler Effect ends `run` with its error
+          if (other !== undefined) return Effect.fail(mismatch(other))
+          return handler(bytes)
+        },
+        handler
+      )
       const flush = Effect.suspend((): Effect.Effect<void, E, R> => {
-        if (head === undefined || head.length === 0) return Effect.void
         // fewer bytes than a frame header before the end: the engine reports the truncated frame
-        const rest = head
-        head = undefined
+        const rest = takeHeld()
+        if (rest === undefined) return Effect.void
         const result = handler(rest)
         return Effect.isEffect(result) ? Effect.asVoid(result) : Effect.void
       })

@@ -40,10 +40,9 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import * as Net from "node:net"
-import type * as Brine from "../internal/wire/Brine.js"
 import type * as RedisOptions from "./RedisOptions.js"
 import * as Registry from "./Registry.js"
-import type * as RegistryServer from "./RegistryServer.js"
+import * as RegistryServer from "./RegistryServer.js"
 
 // ---------------------------------------------------------------------------------------------
 // options and models
@@ -96,26 +95,16 @@ export interface StateOptions extends ConnectionOptions, Omit<RegistryServer.Sta
 }
 
 /**
- * A registrar backed by Redis: a `RegistryClient.Registrar` with `mode` "Redis" and what it uses.
+ * A registrar backed by Redis: a `RegistryClient.Registrar` with `mode` "Redis" and what it uses. Its
+ * `list` always answers `Some`: whoever can read the Redis can list.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Registrar {
+export interface Registrar extends Registry.RegistrarOperations {
   readonly mode: "Redis"
   /** The Redis server (`port` 0 for a Unix socket, whose path is then `host`). */
   readonly target: Registry.Address
-  readonly register: (
-    aliases: ReadonlyArray<string>,
-    port: number,
-    iface?: string | undefined
-  ) => Effect.Effect<void, Registry.RegistryError>
-  readonly unregister: (port: number) => Effect.Effect<void, Registry.RegistryError>
-  readonly discover: (name: string) => Effect.Effect<ReadonlyArray<Registry.Address>, Registry.RegistryError>
-  /** Registered service names; always `Some`: whoever can read the Redis can list. */
-  readonly list: (
-    filterHost?: string | undefined
-  ) => Effect.Effect<Option.Option<ReadonlyArray<string>>, Registry.RegistryError>
   /** How often a registered server re-registers. */
   readonly reregisterInterval: Duration.Duration
   /** How long an entry lives after its last registration. */
@@ -607,24 +596,11 @@ export const makeState = (
       Effect.flatMap(({ stale }) => removed(stale))
     )
 
-    const list = (filterHost?: string | null | undefined): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+    const names = (filterHost?: string | null | undefined): Effect.Effect<ReadonlyArray<string>> =>
       Effect.gen(function*() {
-        yield* Effect.logDebug("querying for services list:")
-        if (!allowListing) {
-          yield* Effect.logDebug("listing is disabled")
-          return Option.none()
-        }
         const { names, stale } = yield* Effect.orDie(store.list(filterHost))
         yield* removed(stale)
-        return Option.some(names)
-      })
-
-    const handle = (request: Registry.Request, sourceHost: string): Effect.Effect<Brine.Value> =>
-      Registry.Request.$match(request, {
-        Register: ({ aliases, port }) => Effect.as(register(sourceHost, aliases, port), Registry.OK),
-        Unregister: ({ port }) => Effect.as(unregister(sourceHost, port), Registry.OK),
-        Query: ({ name }) => Effect.map(query(name), Registry.queryReplyValue),
-        List: ({ filterHost }) => Effect.map(list(filterHost), Registry.listReplyValue)
+        return names
       })
 
     const snapshot = Effect.orDie(store.snapshot).pipe(
@@ -638,5 +614,14 @@ export const makeState = (
       )
     )
 
-    return { handle, register, unregister, query, list, prune, snapshot, pruningTimeout, allowListing }
+    return RegistryServer.fromTable({
+      register,
+      unregister,
+      query,
+      names,
+      prune,
+      snapshot,
+      pruningTimeout,
+      allowListing
+    })
   })

@@ -9,6 +9,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Pythonic from "../internal/object/Pythonic.js"
 import * as Brine from "../internal/wire/Brine.js"
@@ -390,3 +391,34 @@ export const pyRepr = (s: string): string => Pythonic.reprOf(s)
  */
 export const formatAddress = (address: Address): string =>
   address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+
+/**
+ * What every registrar does (`RegistryClient.Registrar`, `RedisRegistry.Registrar`): register and
+ * unregister servers, look them up, list the services.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegistrarOperations {
+  /**
+   * Registers `aliases` for the RPC server listening on `port` of this machine (the registry records the
+   * source address it sees). `iface` is the local address to send from, which decides that source on
+   * multi-homed hosts. Fails with `NotAcknowledged`/`Timeout` when no registry says "OK".
+   */
+  readonly register: (
+    aliases: ReadonlyArray<string>,
+    port: number,
+    iface?: string | undefined
+  ) => Effect.Effect<void, RegistryError>
+  /** Removes this machine's server on `port` from every service. Over UDP this is fire-and-forget. */
+  readonly unregister: (port: number) => Effect.Effect<void, RegistryError>
+  /**
+   * The servers of a service, oldest registration first; empty when the registry knows none. Over UDP
+   * the first registry to answer wins. Fails with `Timeout` when no registry answers.
+   */
+  readonly discover: (name: string) => Effect.Effect<ReadonlyArray<Address>, RegistryError>
+  /** Registered service names (`None` when the registry has listing disabled). */
+  readonly list: (
+    filterHost?: string | undefined
+  ) => Effect.Effect<Option.Option<ReadonlyArray<string>>, RegistryError>
+}

@@ -36,7 +36,7 @@ import * as Registry from "./Registry.js"
  * @since 0.1.0
  * @category models
  */
-export interface Registrar {
+export interface Registrar extends Registry.RegistrarOperations {
   /** "UDP", "TCP", or "Redis" (`layerRedis`). */
   readonly mode: "UDP" | "TCP" | "Redis"
   /** Where requests go, e.g. `255.255.255.255:18811`. */
@@ -46,27 +46,6 @@ export interface Registrar {
    * Default `Registry.REREGISTER_INTERVAL` (60 s, as RPyC); the Redis registrar derives it from its TTL.
    */
   readonly reregisterInterval?: Duration.Duration | undefined
-  /**
-   * Registers `aliases` for the RPC server listening on `port` of this machine (the registry records the
-   * source address it sees). `iface` is the local address to send from, which decides that source on
-   * multi-homed hosts. Fails with `NotAcknowledged`/`Timeout` when no registry says "OK".
-   */
-  readonly register: (
-    aliases: ReadonlyArray<string>,
-    port: number,
-    iface?: string | undefined
-  ) => Effect.Effect<void, Registry.RegistryError>
-  /** Removes this machine's server on `port` from every service. Over UDP this is fire-and-forget. */
-  readonly unregister: (port: number) => Effect.Effect<void, Registry.RegistryError>
-  /**
-   * The servers of a service, oldest registration first; empty when the registry knows none. Over UDP
-   * the first registry to answer wins. Fails with `Timeout` when no registry answers.
-   */
-  readonly discover: (name: string) => Effect.Effect<ReadonlyArray<Registry.Address>, Registry.RegistryError>
-  /** Registered service names (`None` when the registry has listing disabled). */
-  readonly list: (
-    filterHost?: string | undefined
-  ) => Effect.Effect<Option.Option<ReadonlyArray<string>>, Registry.RegistryError>
 }
 
 /**

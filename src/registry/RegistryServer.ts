@@ -92,6 +92,49 @@ export interface RegistryState {
   readonly allowListing: boolean
 }
 
+/**
+ * What a registry's table does, from which {@link fromTable} makes its state: the operations of
+ * {@link RegistryState} but `handle` and `list`, and the service names to list.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Table extends Omit<RegistryState, "handle" | "list"> {
+  /** Service names (only those with a server on `filterHost` when given); asked only when listing is on. */
+  readonly names: (filterHost?: string | null | undefined) => Effect.Effect<ReadonlyArray<string>>
+}
+
+/**
+ * The state of a registry over `table` (in memory here, in Redis in `RedisRegistry.makeState`):
+ * requests are answered with its operations, and LIST says `None` unless `allowListing` is on.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromTable = (table: Table): RegistryState => {
+  const list = (filterHost?: string | null | undefined): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+    Effect.gen(function*() {
+      yield* Effect.logDebug("querying for services list:")
+      if (!table.allowListing) {
+        yield* Effect.logDebug("listing is disabled")
+        return Option.none()
+      }
+      return Option.some(yield* table.names(filterHost))
+    })
+  const { names: _names, ...operations } = table
+  return {
+    ...operations,
+    list,
+    handle: (request, sourceHost) =>
+      Registry.Request.$match(request, {
+        Register: ({ aliases, port }) => Effect.as(table.register(sourceHost, aliases, port), Registry.OK),
+        Unregister: ({ port }) => Effect.as(table.unregister(sourceHost, port), Registry.OK),
+        Query: ({ name }) => Effect.map(table.query(name), Registry.queryReplyValue),
+        List: ({ filterHost }) => Effect.map(list(filterHost), Registry.listReplyValue)
+      })
+  }
+}
+
 const key = (host: string, port: number): string => `${host}\u0000${port}`
 
 const pyAddr = (a: Registry.Address): string => `(${Registry.pyRepr(a.host)}, ${a.port})`
@@ -208,13 +251,8 @@ export const makeState = (options: StateOptions = {}): Effect.Effect<RegistrySta
       for (const name of Array.from(services.keys())) yield* pruneService(name, now)
     })
 
-    const list = (filterHost?: string | null | undefined): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+    const names = (filterHost?: string | null | undefined): Effect.Effect<ReadonlyArray<string>> =>
       Effect.gen(function*() {
-        yield* Effect.logDebug("querying for services list:")
-        if (!allowListing) {
-          yield* Effect.logDebug("listing is disabled")
-          return Option.none()
-        }
         yield* prune
         const names: Array<string> = []
         for (const [name, entries] of services) {
@@ -229,22 +267,14 @@ export const makeState = (options: StateOptions = {}): Effect.Effect<RegistrySta
           }
         }
         yield* Effect.logDebug(`replying with ${pyTuple(names.map(Registry.pyRepr))}`)
-        return Option.some(names)
-      })
-
-    const handle = (request: Registry.Request, sourceHost: string): Effect.Effect<Brine.Value> =>
-      Registry.Request.$match(request, {
-        Register: ({ aliases, port }) => Effect.as(register(sourceHost, aliases, port), Registry.OK),
-        Unregister: ({ port }) => Effect.as(unregister(sourceHost, port), Registry.OK),
-        Query: ({ name }) => Effect.map(query(name), Registry.queryReplyValue),
-        List: ({ filterHost }) => Effect.map(list(filterHost), Registry.listReplyValue)
+        return names
       })
 
     const snapshot = Effect.sync((): ReadonlyMap<string, ReadonlyArray<Entry>> =>
       new Map(Array.from(services, ([name, entries]) => [name, Array.from(entries.values())]))
     )
 
-    return { handle, register, unregister, query, list, prune, snapshot, pruningTimeout, allowListing }
+    return fromTable({ register, unregister, query, names, prune, snapshot, pruningTimeout, allowListing })
   })
 
 /**

@@ -10,31 +10,17 @@
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import type * as Socket from "@effect/platform/Socket"
-import * as SocketServer from "@effect/platform/SocketServer"
-import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
+import type * as SocketServer from "@effect/platform/SocketServer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as ChildProcess from "node:child_process"
-import * as Net from "node:net"
-import { fileURLToPath } from "node:url"
-import * as Logging from "../Logging.js"
-import * as Service from "../service/Service.js"
-import * as Stdio from "../transport/Stdio.js"
-import * as Tcp from "../transport/Tcp.js"
-import * as Tls from "../transport/Tls.js"
-import * as Unix from "../transport/Unix.js"
-import * as ForkProtocol from "./ForkProtocol.js"
-import * as Server from "./Server.js"
+import type * as ChildProcess from "node:child_process"
+import type * as Net from "node:net"
+import * as ForkParent from "./ForkParent.js"
+import type * as Server from "./Server.js"
 
 /**
  * Where a worker process finds the service to serve: a module and the name of its export (a service
@@ -84,34 +70,15 @@ export interface ForkingServer {
   readonly workers: ReadonlySet<number>
 }
 
-const openError = (cause: unknown) => new SocketServer.SocketServerError({ reason: "Open", cause })
-
-/** The worker's entry module, in the form this module runs as (TypeScript sources or built JavaScript). */
-const workerEntry = (): string =>
-  fileURLToPath(new URL(`./ForkWorker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url))
-
-const socketAddress = (address: string | undefined, port: number | undefined, fallback: string) =>
-  address !== undefined ? `${address}:${port}` : fallback
-
-const hasExited = (child: ChildProcess.ChildProcess) => child.exitCode !== null || child.signalCode !== null
-
-const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (hasExited(child)) return resume(Effect.void)
-    const onExit = () => resume(Effect.void)
-    child.once("exit", onExit)
-    return Effect.sync(() => child.off("exit", onExit))
-  })
-
 /** SIGTERM (the worker closes its connection), SIGKILL after `grace`; returns once it is gone. */
 const terminate = (child: ChildProcess.ChildProcess, grace: Duration.Duration): Effect.Effect<void> =>
   Effect.gen(function*() {
-    if (hasExited(child)) return
+    if (ForkParent.hasExited(child)) return
     child.kill("SIGTERM")
-    const exited = yield* Effect.timeoutOption(Effect.interruptible(awaitExit(child)), grace)
+    const exited = yield* Effect.timeoutOption(Effect.interruptible(ForkParent.awaitExit(child)), grace)
     if (Option.isNone(exited)) {
       child.kill("SIGKILL")
-      yield* awaitExit(child)
+      yield* ForkParent.awaitExit(child)
     }
   })
 
@@ -138,44 +105,15 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<ForkingServer, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const location: ForkProtocol.ServiceLocation = {
-      module: ForkProtocol.moduleUrl(service.module),
-      export: service.export ?? "default"
-    }
-    const spec = yield* Effect.tryPromise({ try: () => ForkProtocol.loadService(location), catch: openError })
-    const aliases = Service.aliasesOf(spec)
-    // read and checked here, so that a bad setup fails the start; workers get the PEM text
-    const tls = options.tls === undefined ? undefined : yield* Tls.resolveServerCredentials({
-      ...options.tls,
-      handshakeTimeout: options.tls.handshakeTimeout ?? Server.TLS_HANDSHAKE_TIMEOUT
-    }).pipe(Effect.mapError(openError))
+    const { aliases, location, spec } = yield* ForkParent.loadService(service)
+    const { accept, address, logStarted, relay, serveMessage } = yield* ForkParent.listen(spec, options)
     const grace = Duration.decode(options.killTimeout ?? Duration.seconds(3))
-    const execArgv = options.execArgv ?? Stdio.loaderExecArgv()
-    const minLogLevel = (yield* FiberRef.get(FiberRef.currentMinimumLogLevel))._tag
-
-    if (options.socketPath !== undefined) {
-      if (tls !== undefined) return yield* openError(new Error("TLS over a Unix socket is not supported"))
-      yield* Unix.removeStaleSocket(options.socketPath)
-    }
-    // paused: the parent must not read a byte, or it would be lost when the socket moves to the worker
-    const listener = yield* Tcp.fromNetServer({
-      make: (onConnection) => Net.createServer({ pauseOnConnect: true }, onConnection),
-      listen: options.socketPath !== undefined
-        ? { path: options.socketPath, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }
-        : {
-          host: options.host ?? Tcp.defaultHost(options.ipv6),
-          port: options.port ?? 0,
-          ...(options.backlog === undefined ? {} : { backlog: options.backlog })
-        }
-    })
-    const address = listener.address
-    const loggerName = Server.loggerName(spec, address)
-    const annotate = Effect.annotateLogs(Logging.LOGGER_NAME, loggerName)
     const serverScope = yield* Effect.scope
-    const runtime = yield* Effect.runtime<never>()
-    const relay = (message: ForkProtocol.WorkerMessage) => {
-      if (message.type !== "log") return
-      Runtime.runFork(runtime)(Effect.logWithLevel(LogLevel.fromLiteral(message.level), message.message).pipe(annotate))
+    const settings: ForkParent.WorkerSettings = {
+      entry: "ForkWorker",
+      location,
+      execArgv: options.execArgv,
+      env: options.env
     }
 
     /** Every worker process, started or serving; all are terminated when the server closes. */
@@ -187,32 +125,15 @@ export const make = (
     /** Spawns a worker and waits until it has loaded the service. */
     const startWorker: Effect.Effect<ChildProcess.ChildProcess, Error> = Effect.gen(function*() {
       if (closing) return yield* Effect.fail(new Error("server closing"))
-      const started = yield* Deferred.make<void, Error>()
-      const child = ChildProcess.spawn(
-        process.execPath,
-        [...execArgv, workerEntry(), JSON.stringify(location)],
-        {
-          stdio: ["ignore", "inherit", "inherit", "ipc"],
-          serialization: "json",
-          ...(options.env === undefined ? {} : { env: options.env })
-        }
-      )
+      const { child, started } = yield* ForkParent.spawnWorker(settings, relay)
       children.add(child)
-      child.once("exit", (code, signal) => {
-        children.delete(child)
-        Deferred.unsafeDone(started, Exit.fail(new Error(`worker exited before serving (${signal ?? code})`)))
-      })
-      child.on("error", (cause) => Deferred.unsafeDone(started, Exit.fail(cause)))
-      child.on("message", (message: ForkProtocol.WorkerMessage) => {
-        if (message.type === "started") Deferred.unsafeDone(started, Exit.void)
-        else relay(message)
-      })
-      yield* Deferred.await(started).pipe(Effect.onInterrupt(() => terminate(child, grace)))
+      child.once("exit", () => children.delete(child))
+      yield* started.pipe(Effect.onInterrupt(() => terminate(child, grace)))
       return child
     })
 
     // the first worker must boot before the server counts as started: a broken service module fails here
-    const first = yield* startWorker.pipe(Effect.mapError(openError))
+    const first = yield* startWorker.pipe(Effect.mapError(ForkParent.openError))
     let spare: Fiber.RuntimeFiber<ChildProcess.ChildProcess, Error> = yield* Effect.forkIn(
       Effect.succeed(first),
       serverScope
@@ -230,47 +151,21 @@ export const make = (
       return Exit.isSuccess(worker) ? worker.value : yield* startWorker
     })
 
-    const handle = (_socket: Socket.Socket) =>
+    const handle = (raw: Net.Socket) =>
       Effect.gen(function*() {
-        const raw = yield* NodeSocket.NetSocket
-        const peer = socketAddress(raw.remoteAddress, raw.remotePort, "peer")
-        const local = socketAddress(
-          raw.localAddress,
-          raw.localPort,
-          address._tag === "UnixAddress" ? address.path : "local"
-        )
+        const ends = ForkParent.endpoints(raw, address)
+        const peer = ends[1]
         yield* Effect.logInfo(`accepted ${peer}`)
         const child = yield* Effect.acquireRelease(takeWorker, (child) => terminate(child, grace))
         const pid = child.pid!
         workers.add(pid)
         yield* Effect.addFinalizer(() => Effect.sync(() => workers.delete(pid)))
-        const serve: ForkProtocol.ServeMessage = {
-          type: "serve",
-          loggerName,
-          minLogLevel,
-          config: ForkProtocol.serializeConfig(options.protocolConfig),
-          wireVersion: options.wireVersion ?? "auto",
-          maxFrameSize: options.maxFrameSize,
-          tls,
-          endpoints: [local, peer]
-        }
-        yield* Effect.async<void, Error>((resume) => {
-          child.send(serve, raw, (error) => resume(error ? Effect.fail(error) : Effect.void))
-        })
-        yield* awaitExit(child)
+        yield* ForkParent.handOver(child, serveMessage(ends), raw)
+        yield* ForkParent.awaitExit(child)
         yield* Effect.logInfo(`goodbye ${peer}`)
-      }).pipe(
-        Effect.scoped,
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("cannot serve the connection", cause)
-        ),
-        annotate
-      )
+      }).pipe(Effect.scoped)
 
-    yield* listener.run(handle).pipe(
-      Effect.catchAllCause((cause) => Effect.logError("server stopped", cause).pipe(annotate)),
-      Effect.forkScoped
-    )
+    yield* accept(handle, "cannot serve the connection")
     // runs before the accept loop is interrupted: the handlers still see their workers exit
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
@@ -281,13 +176,9 @@ export const make = (
         })
       })
     )
-    yield* Effect.logInfo(
-      `server started on ${address._tag === "TcpAddress" ? `[${address.hostname}]:${address.port}` : address.path}`
-    ).pipe(annotate)
+    yield* logStarted()
     return {
-      address,
-      port: address._tag === "TcpAddress" ? address.port : undefined,
-      host: address._tag === "TcpAddress" ? address.hostname : undefined,
+      ...ForkParent.boundAddress(address),
       serviceName: aliases[0],
       aliases,
       workers

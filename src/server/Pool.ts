@@ -21,35 +21,22 @@
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import type * as Socket from "@effect/platform/Socket"
-import * as SocketServer from "@effect/platform/SocketServer"
-import * as Cause from "effect/Cause"
+import type * as SocketServer from "@effect/platform/SocketServer"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import * as ChildProcess from "node:child_process"
-import * as Net from "node:net"
+import type * as ChildProcess from "node:child_process"
+import type * as Net from "node:net"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
-import * as Logging from "../Logging.js"
-import * as Service from "../service/Service.js"
-import * as Stdio from "../transport/Stdio.js"
-import * as Tcp from "../transport/Tcp.js"
-import * as Tls from "../transport/Tls.js"
-import * as Unix from "../transport/Unix.js"
 import type * as Forking from "./Forking.js"
-import * as ForkProtocol from "./ForkProtocol.js"
-import * as Server from "./Server.js"
+import * as ForkParent from "./ForkParent.js"
+import type * as ForkProtocol from "./ForkProtocol.js"
+import type * as Server from "./Server.js"
 
 /**
  * Options of {@link make}: where to listen and how to serve, as `Server.make` (without registration),
@@ -98,25 +85,6 @@ export interface PoolServer {
  */
 export class RpycPool extends Context.Tag("effect-rpyc/Pool/RpycPool")<RpycPool, PoolServer>() {}
 
-const openError = (cause: unknown) => new SocketServer.SocketServerError({ reason: "Open", cause })
-
-/** The worker's entry module, in the form this module runs as (TypeScript sources or built JavaScript). */
-const workerEntry = (): string =>
-  fileURLToPath(new URL(`./PoolWorker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url))
-
-const socketAddress = (address: string | undefined, port: number | undefined, fallback: string) =>
-  address !== undefined ? `${address}:${port}` : fallback
-
-const hasExited = (child: ChildProcess.ChildProcess) => child.exitCode !== null || child.signalCode !== null
-
-const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (hasExited(child)) return resume(Effect.void)
-    const onExit = () => resume(Effect.void)
-    child.once("exit", onExit)
-    return Effect.sync(() => child.off("exit", onExit))
-  })
-
 /** One place in the pool: the worker serving from it now, if any. */
 interface Slot {
   readonly index: number
@@ -140,47 +108,26 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<PoolServer, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const location: ForkProtocol.ServiceLocation = {
-      module: ForkProtocol.moduleUrl(service.module),
-      export: service.export ?? "default"
-    }
-    const spec = yield* Effect.tryPromise({ try: () => ForkProtocol.loadService(location), catch: openError })
-    const aliases = Service.aliasesOf(spec)
+    const { aliases, location, spec } = yield* ForkParent.loadService(service)
     const size = options.workers ?? Os.availableParallelism()
     if (!Number.isSafeInteger(size) || size < 1) {
-      return yield* openError(new Error(`workers must be a positive integer (got ${size})`))
+      return yield* ForkParent.openError(new Error(`workers must be a positive integer (got ${size})`))
     }
-    const tls = options.tls === undefined ? undefined : yield* Tls.resolveServerCredentials({
-      ...options.tls,
-      handshakeTimeout: options.tls.handshakeTimeout ?? Server.TLS_HANDSHAKE_TIMEOUT
-    }).pipe(Effect.mapError(openError))
     const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
     const killTimeout = Duration.decode(options.killTimeout ?? Duration.seconds(3))
-    const execArgv = options.execArgv ?? Stdio.loaderExecArgv()
-    const minLogLevel = (yield* FiberRef.get(FiberRef.currentMinimumLogLevel))._tag
-
-    if (options.socketPath !== undefined) {
-      if (tls !== undefined) return yield* openError(new Error("TLS over a Unix socket is not supported"))
-      yield* Unix.removeStaleSocket(options.socketPath)
-    }
-    let netServer: Net.Server | undefined
-    // paused: the parent must not read a byte, or it would be lost when the socket moves to a worker
-    const listener = yield* Tcp.fromNetServer({
-      make: (onConnection) => (netServer = Net.createServer({ pauseOnConnect: true }, onConnection)),
-      listen: options.socketPath !== undefined
-        ? { path: options.socketPath, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }
-        : {
-          host: options.host ?? Tcp.defaultHost(options.ipv6),
-          port: options.port ?? 0,
-          ...(options.backlog === undefined ? {} : { backlog: options.backlog })
-        }
-    })
-    const address = listener.address
-    const loggerName = Server.loggerName(spec, address)
-    const annotate = Effect.annotateLogs(Logging.LOGGER_NAME, loggerName)
+    const { accept, address, annotate, logStarted, netServer, relay, serveMessage } = yield* ForkParent.listen(
+      spec,
+      options
+    )
     const serverScope = yield* Effect.scope
     const runtime = yield* Effect.runtime<never>()
     const runLog = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect.pipe(annotate))
+    const settings: ForkParent.WorkerSettings = {
+      entry: "PoolWorker",
+      location,
+      execArgv: options.execArgv,
+      env: options.env
+    }
 
     const slots: Array<Slot> = Array.from({ length: size }, (_, index) => ({ index, child: undefined }))
     let closing = false
@@ -190,7 +137,9 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closing = true
-        for (const slot of slots) if (slot.child !== undefined && !hasExited(slot.child)) slot.child.kill("SIGKILL")
+        for (const slot of slots) {
+          if (slot.child !== undefined && !ForkParent.hasExited(slot.child)) slot.child.kill("SIGKILL")
+        }
       })
     )
 
@@ -198,18 +147,8 @@ export const make = (
     const startWorker = (slot: Slot): Effect.Effect<void, Error> =>
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(new Error("server closing"))
-        const started = yield* Deferred.make<void, Error>()
-        const child = ChildProcess.spawn(
-          process.execPath,
-          [...execArgv, workerEntry(), JSON.stringify(location)],
-          {
-            stdio: ["ignore", "inherit", "inherit", "ipc"],
-            serialization: "json",
-            ...(options.env === undefined ? {} : { env: options.env })
-          }
-        )
+        const { child, started } = yield* ForkParent.spawnWorker(settings, relay)
         child.once("exit", (code, signal) => {
-          Deferred.unsafeDone(started, Exit.fail(new Error(`worker exited before it started (${signal ?? code})`)))
           if (slot.child !== child) return
           slot.child = undefined
           if (closing) return
@@ -220,16 +159,7 @@ export const make = (
           )
           runLog(Effect.forkIn(replace(slot), serverScope).pipe(Effect.asVoid))
         })
-        child.on("error", (cause) => Deferred.unsafeDone(started, Exit.fail(cause)))
-        child.on("message", (message: ForkProtocol.WorkerMessage) => {
-          if (message.type === "started") Deferred.unsafeDone(started, Exit.void)
-          else if (message.type === "log") {
-            runLog(Effect.logWithLevel(LogLevel.fromLiteral(message.level), message.message))
-          }
-        })
-        yield* Deferred.await(started).pipe(
-          Effect.onInterrupt(() => Effect.sync(() => child.kill("SIGKILL")))
-        )
+        yield* started.pipe(Effect.onInterrupt(() => Effect.sync(() => child.kill("SIGKILL"))))
         slot.child = child
         // booted while the pool was closing: the drain has already looked for workers
         if (closing) child.kill("SIGTERM")
@@ -247,7 +177,7 @@ export const make = (
 
     // every worker boots before the server counts as started: a broken service module fails here
     yield* Effect.forEach(slots, startWorker, { concurrency: "unbounded", discard: true }).pipe(
-      Effect.mapError(openError)
+      Effect.mapError(ForkParent.openError)
     )
 
     /** The next ready worker, round-robin; undefined while none is (all being replaced). */
@@ -262,48 +192,23 @@ export const make = (
       return undefined
     }
 
-    const handle = (_socket: Socket.Socket) =>
+    const handle = (raw: Net.Socket) =>
       Effect.gen(function*() {
-        const raw = yield* NodeSocket.NetSocket
-        const peer = socketAddress(raw.remoteAddress, raw.remotePort, "peer")
-        const local = socketAddress(
-          raw.localAddress,
-          raw.localPort,
-          address._tag === "UnixAddress" ? address.path : "local"
-        )
+        const ends = ForkParent.endpoints(raw, address)
+        const peer = ends[1]
         const child = pick()
         if (child === undefined) return yield* Effect.logWarning(`accepted ${peer} but no worker is ready; closing it`)
         yield* Effect.logInfo(`accepted ${peer} (worker ${child.pid})`)
-        const serve: ForkProtocol.ServeMessage = {
-          type: "serve",
-          loggerName,
-          minLogLevel,
-          config: ForkProtocol.serializeConfig(options.protocolConfig),
-          wireVersion: options.wireVersion ?? "auto",
-          maxFrameSize: options.maxFrameSize,
-          tls,
-          endpoints: [local, peer]
-        }
         // once sent, the parent's socket has no handle left: its close below touches nothing
-        yield* Effect.async<void, Error>((resume) => {
-          child.send(serve, raw, (error) => resume(error ? Effect.fail(error) : Effect.void))
-        })
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("cannot hand over the connection", cause)
-        ),
-        annotate
-      )
+        yield* ForkParent.handOver(child, serveMessage(ends), raw)
+      })
 
-    yield* listener.run(handle).pipe(
-      Effect.catchAllCause((cause) => Effect.logError("server stopped", cause).pipe(annotate)),
-      Effect.forkScoped
-    )
+    yield* accept(handle, "cannot hand over the connection")
     // runs first on close: stop accepting, drain the workers, and only then let the listener go
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
-        netServer?.close()
+        netServer.close()
         const children = slots.flatMap((slot) => (slot.child === undefined ? [] : [slot.child]))
         yield* Effect.logInfo(`draining ${children.length} workers`).pipe(annotate)
         yield* Effect.forEach(children, (child) =>
@@ -313,22 +218,20 @@ export const make = (
                 { type: "drain", timeoutMillis: Duration.toMillis(drainTimeout) } satisfies ForkProtocol.DrainMessage
               )
             } else child.kill("SIGTERM")
-            const exited = yield* Effect.timeoutOption(awaitExit(child), Duration.sum(drainTimeout, killTimeout))
+            const exited = yield* Effect.timeoutOption(
+              ForkParent.awaitExit(child),
+              Duration.sum(drainTimeout, killTimeout)
+            )
             if (Option.isNone(exited)) {
               child.kill("SIGKILL")
-              yield* awaitExit(child)
+              yield* ForkParent.awaitExit(child)
             }
           }), { concurrency: "unbounded", discard: true })
       })
     )
-    yield* Effect.logInfo(
-      `server started on ${address._tag === "TcpAddress" ? `[${address.hostname}]:${address.port}` : address.path}`
-        + ` with ${size} workers`
-    ).pipe(annotate)
+    yield* logStarted(` with ${size} workers`)
     return {
-      address,
-      port: address._tag === "TcpAddress" ? address.port : undefined,
-      host: address._tag === "TcpAddress" ? address.hostname : undefined,
+      ...ForkParent.boundAddress(address),
       serviceName: aliases[0],
       aliases,
       get workers() {

@@ -208,15 +208,7 @@ const refuseOtherDialect = (socket: Socket.Socket, version: WireVersion, peer: s
       options?: { readonly onOpen?: Effect.Effect<void> | undefined }
     ) =>
       Effect.suspend(() => {
-        let head: Uint8Array | undefined = new Uint8Array(0)
-        return socket.run((chunk): Effect.Effect<_ | void, E | Socket.SocketError, R> | void => {
-          if (head === undefined) return handler(chunk)
-          const bytes = head.length === 0 ? chunk : Dialect.concat(head, chunk)
-          if (bytes.length < Dialect.HEAD_SIZE) {
-            head = bytes
-            return
-          }
-          head = undefined
+        const { onChunk } = Dialect.holdHead((bytes): Effect.Effect<_ | void, E | Socket.SocketError, R> | void => {
           const other = Dialect.otherDialect(bytes, version)
           if (other === undefined) return handler(bytes)
           const why = `${peer} speaks RPyC ${other} (wire v${other}) but this server was set to wireVersion: ${version}`
@@ -227,7 +219,8 @@ const refuseOtherDialect = (socket: Socket.Socket, version: WireVersion, peer: s
             ),
             Effect.zipRight(Effect.fail(new SocketGenericError({ reason: "Read", cause: new Error(why) })))
           )
-        }, options)
+        }, handler)
+        return socket.run(onChunk, options)
       }),
     runRaw: socket.runRaw,
     writer: socket.writer

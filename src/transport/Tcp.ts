@@ -25,17 +25,13 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
-import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
+import * as Listener from "./Listener.js"
 import * as NodeStream from "./NodeStream.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -466,15 +462,6 @@ export const connect = (options: ConnectOptions): Effect.Effect<Socket.Socket, S
 // servers
 // ---------------------------------------------------------------------------------------------------------
 
-/** Same reporting as NodeSocketServer: at the fiber's unhandled-error log level (default Debug). */
-const reportUnhandledError = <E>(cause: Cause.Cause<E>) =>
-  Effect.withFiberRuntime<void>((fiber) => {
-    const level = fiber.getFiberRef(FiberRef.unhandledErrorLogLevel)
-    return level._tag === "Some"
-      ? Effect.logWithLevel(level.value, cause, "Unhandled error in SocketServer")
-      : Effect.void
-  })
-
 /**
  * Options for {@link fromNetServer}.
  *
@@ -511,87 +498,38 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
   options: NetServerOptions<S, Provided>
 ): Effect.Effect<Server<Provided>, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function*() {
-    const errorDeferred = yield* Deferred.make<never, Error>()
-    // every raw connection, including TLS handshakes in progress, so close can destroy them all
-    const open = new Set<Net.Socket>()
-    const pending: Array<Tracked<Net.Socket>> = []
-    let onReady = (tracked: Tracked<Net.Socket>): void => {
-      pending.push(tracked)
-    }
+    const loop = yield* Listener.makeAcceptLoop<Tracked<Net.Socket>>()
     const server = options.make((conn) => {
       options.onAccept?.(conn)
-      onReady(track(conn))
+      loop.ready(track(conn))
     })
-    server.on("connection", (raw: Net.Socket) => {
-      open.add(raw)
-      raw.once("close", () => open.delete(raw))
-    })
-    server.on("error", (cause) => {
-      Deferred.unsafeDone(errorDeferred, Exit.fail(cause))
-    })
-    yield* Effect.addFinalizer(() =>
-      Effect.async<void>((resume) => {
-        // the callback runs once every connection is gone (or at once, with an error, if never listening)
-        server.close(() => resume(Effect.void))
+    const open = Listener.trackConnections(server)
+    server.on("error", loop.fail)
+    yield* Listener.listen(
+      server,
+      options.listen,
+      (cause) => new ListenError({ cause, address: listenAddress(options.listen) }),
+      () => {
         for (const conn of open) conn.destroy()
-        for (const { conn } of pending) conn.destroy()
-        pending.length = 0
-      })
+        for (const { conn } of loop.takePending()) conn.destroy()
+      }
     )
-    yield* Effect.async<void, SocketServer.SocketServerError>((resume) => {
-      const onError = (cause: Error) => {
-        resume(Effect.fail(new ListenError({ cause, address: listenAddress(options.listen) })))
-      }
-      server.once("error", onError)
-      try {
-        server.listen(options.listen, () => {
-          server.off("error", onError)
-          resume(Effect.void)
-        })
-      } catch (cause) {
-        // bad listen options throw synchronously
-        server.off("error", onError)
-        resume(Effect.fail(new ListenError({ cause, address: listenAddress(options.listen) })))
-      }
-    })
 
     const address = server.address()
     const run = <R, E, _>(
       handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>
     ): Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | Provided>> =>
-      Effect.gen(function*() {
-        type RR = Exclude<R, NodeSocket.NetSocket | Provided>
-        const scope = yield* Scope.make()
-        const fiberSet = yield* FiberSet.make().pipe(Scope.extend(scope))
-        const runFork = yield* FiberSet.runtime(fiberSet)<RR>()
-        const serve = (tracked: Tracked<Net.Socket>): void => {
-          const conn = tracked.conn
-          let effect = socketFromTracked(tracked).pipe(
-            Effect.flatMap(handler),
-            // the handler is the connection's lifetime, even if it never called `run`
-            Effect.ensuring(Effect.sync(() => closeSoon(conn))),
-            Effect.catchAllCause(reportUnhandledError),
-            Effect.provideService(NodeSocket.NetSocket, conn)
-          )
-          if (options.context) effect = Effect.provide(effect, options.context(conn))
-          runFork(effect as Effect.Effect<void, never, RR>)
-        }
-        return yield* Effect.async<never>(() => {
-          const previous = onReady
-          onReady = serve
-          for (const tracked of pending.splice(0)) serve(tracked)
-          return Effect.suspend(() => {
-            onReady = previous
-            return Scope.close(scope, Exit.void)
-          })
-        }).pipe(
-          Effect.raceFirst(
-            Effect.mapError(
-              Deferred.await(errorDeferred),
-              (cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })
-            )
-          )
+      loop.run((tracked) => {
+        const conn = tracked.conn
+        let effect = socketFromTracked(tracked).pipe(
+          Effect.flatMap(handler),
+          // the handler is the connection's lifetime, even if it never called `run`
+          Effect.ensuring(Effect.sync(() => closeSoon(conn))),
+          Effect.catchAllCause(Listener.reportUnhandledError),
+          Effect.provideService(NodeSocket.NetSocket, conn)
         )
+        if (options.context) effect = Effect.provide(effect, options.context(conn))
+        return effect as Effect.Effect<void, never, Exclude<R, NodeSocket.NetSocket | Provided>>
       })
 
     return {

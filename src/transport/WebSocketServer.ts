@@ -27,22 +27,18 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
-import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import type * as WS from "ws"
+import * as Listener from "./Listener.js"
 import * as NodeWebSocket from "./NodeWebSocket.js"
 import * as Tcp from "./Tcp.js"
 import * as Tls from "./Tls.js"
@@ -189,15 +185,6 @@ const refuse = (socket: Duplex, refusal: Refusal): void => {
   socket.once("finish", () => socket.destroy())
 }
 
-/** Same reporting as the TCP servers: at the fiber's unhandled-error log level (default Debug). */
-const reportUnhandledError = <E>(cause: Cause.Cause<E>) =>
-  Effect.withFiberRuntime<void>((fiber) => {
-    const level = fiber.getFiberRef(FiberRef.unhandledErrorLogLevel)
-    return level._tag === "Some"
-      ? Effect.logWithLevel(level.value, cause, "Unhandled error in SocketServer")
-      : Effect.void
-  })
-
 /** An accepted connection waiting for `run`. */
 interface Accepted {
   readonly ws: WS.NodeWebSocket
@@ -228,13 +215,8 @@ export const make = (
         Runtime.runFork(runtime)(
           Effect.logInfo(`refused ${peerOf(request)} ${pathOf(request)}: ${refusal.reason} (HTTP ${refusal.status})`)
         ))
-    const errorDeferred = yield* Deferred.make<never, Error>()
-    const raw = new Set<Net.Socket>()
+    const loop = yield* Listener.makeAcceptLoop<Accepted>()
     const live = new Set<WS.NodeWebSocket>()
-    const pending: Array<Accepted> = []
-    let onReady = (accepted: Accepted): void => {
-      pending.push(accepted)
-    }
 
     const ws = (yield* NodeWebSocket.loadWs.pipe(
       Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Open", cause }))
@@ -259,11 +241,8 @@ export const make = (
         requestCert: settings.requireClientCert,
         rejectUnauthorized: settings.requireClientCert
       })
-    server.on("connection", (conn: Net.Socket) => {
-      raw.add(conn)
-      conn.setNoDelay(true)
-      conn.once("close", () => raw.delete(conn))
-    })
+    const raw = Listener.trackConnections(server)
+    server.on("connection", (conn: Net.Socket) => conn.setNoDelay(true))
     const onHandshakeError = options.onHandshakeError
     if (onHandshakeError !== undefined) {
       server.on("tlsClientError", (error: Error, socket: Net.Socket) => onHandshakeError(error, socket))
@@ -298,79 +277,40 @@ export const make = (
           socket: WebSocket.fromWebSocket(ws, { maxBufferedBytes: options.maxBufferedBytes }),
           request
         }
-        onReady(accepted)
+        loop.ready(accepted)
       })
     })
-    server.on("error", (cause: Error) => {
-      Deferred.unsafeDone(errorDeferred, Exit.fail(cause))
-    })
-    yield* Effect.addFinalizer(() =>
-      Effect.async<void>((resume) => {
-        server.close(() => resume(Effect.void))
-        for (const ws of live) ws.terminate()
-        for (const { ws } of pending) ws.terminate()
-        pending.length = 0
-        for (const conn of raw) conn.destroy()
-        wss.close()
-      })
-    )
+    server.on("error", loop.fail)
     const listen: Net.ListenOptions = {
       host: options.host ?? Tcp.defaultHost(options.ipv6),
       port: options.port ?? 0,
       ...(options.backlog === undefined ? {} : { backlog: options.backlog })
     }
-    yield* Effect.async<void, SocketServer.SocketServerError>((resume) => {
-      const onError = (cause: Error) => {
-        resume(Effect.fail(new Tcp.ListenError({ cause, address: Tcp.formatAddress(listen.host!, listen.port!) })))
+    yield* Listener.listen(
+      server,
+      listen,
+      (cause) => new Tcp.ListenError({ cause, address: Tcp.formatAddress(listen.host!, listen.port!) }),
+      () => {
+        for (const ws of live) ws.terminate()
+        for (const { ws } of loop.takePending()) ws.terminate()
+        for (const conn of raw) conn.destroy()
+        wss.close()
       }
-      server.once("error", onError)
-      try {
-        server.listen(listen, () => {
-          server.off("error", onError)
-          resume(Effect.void)
-        })
-      } catch (cause) {
-        server.off("error", onError)
-        resume(Effect.fail(new Tcp.ListenError({ cause, address: Tcp.formatAddress(listen.host!, listen.port!) })))
-      }
-    })
+    )
 
     const address = server.address() as Net.AddressInfo
     const run = <R, E, _>(
       handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>
     ): Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | UpgradeRequest>> =>
-      Effect.gen(function*() {
-        type RR = Exclude<R, NodeSocket.NetSocket | UpgradeRequest>
-        const scope = yield* Scope.make()
-        const fiberSet = yield* FiberSet.make().pipe(Scope.extend(scope))
-        const runFork = yield* FiberSet.runtime(fiberSet)<RR>()
-        const serve = ({ request, socket, ws }: Accepted): void => {
-          const effect = handler(socket).pipe(
-            // the handler is the connection's lifetime, even if it never called `run`
-            Effect.ensuring(Effect.sync(() => ws.close())),
-            Effect.catchAllCause(reportUnhandledError),
-            Effect.provideService(NodeSocket.NetSocket, request.socket),
-            Effect.provideService(UpgradeRequest, request)
-          )
-          runFork(effect as Effect.Effect<void, never, RR>)
-        }
-        return yield* Effect.async<never>(() => {
-          const previous = onReady
-          onReady = serve
-          for (const accepted of pending.splice(0)) serve(accepted)
-          return Effect.suspend(() => {
-            onReady = previous
-            return Scope.close(scope, Exit.void)
-          })
-        }).pipe(
-          Effect.raceFirst(
-            Effect.mapError(
-              Deferred.await(errorDeferred),
-              (cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })
-            )
-          )
-        )
-      })
+      loop.run(({ request, socket, ws }) =>
+        handler(socket).pipe(
+          // the handler is the connection's lifetime, even if it never called `run`
+          Effect.ensuring(Effect.sync(() => ws.close())),
+          Effect.catchAllCause(Listener.reportUnhandledError),
+          Effect.provideService(NodeSocket.NetSocket, request.socket),
+          Effect.provideService(UpgradeRequest, request)
+        ) as Effect.Effect<void, never, Exclude<R, NodeSocket.NetSocket | UpgradeRequest>>
+      )
 
     return {
       address: { _tag: "TcpAddress", hostname: address.address, port: address.port },

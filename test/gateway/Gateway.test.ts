@@ -13,30 +13,16 @@ import * as Path from "node:path"
 import * as WS from "ws"
 import * as Client from "../../src/client/Client.js"
 import * as Gateway from "../../src/gateway/Gateway.js"
-import type { RemoteError } from "../../src/internal/base/Errors.js"
-import type * as Connection from "../../src/internal/engine/Engine.js"
-import { Service } from "../../src/service/Service.js"
 import * as WebSocket from "../../src/transport/WebSocket.js"
 import { ROOT, spawn, TIMEOUT as CHILD_TEST_TIMEOUT, tsx } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
+import { exercise, FAIL_MESSAGE, LabService } from "../support/Lab.js"
 import * as Peers from "../support/Peers.js"
 import { remote } from "../support/Peers.js"
 import { describePython } from "../support/Python.js"
 
 const PY_SERVICE = Path.join(ROOT, "test/interop/fixtures/py_service_server.py")
 const CLI = Path.join(ROOT, "src/cli/rpyc-gateway.ts")
-
-class LabService extends Service {
-  exposed_add(a: number, b: number) {
-    return a + b
-  }
-  exposed_invoke(fn: (x: number) => unknown, x: number) {
-    return fn(x)
-  }
-  exposed_fail(message: string) {
-    throw new TypeError(message)
-  }
-}
 
 /** A gateway on 127.0.0.1:0 in front of `upstreams`. */
 const gateway = (upstreams: Record<string, number>, options: Omit<Gateway.Options, "upstreams"> = {}) =>
@@ -48,23 +34,6 @@ const gateway = (upstreams: Record<string, number>, options: Omit<Gateway.Option
   })
 
 const url = (gw: Gateway.Gateway, path: string) => `ws://127.0.0.1:${gw.port}${path}`
-
-/** Calls, a callback the server calls, and a remote exception of class `errorName`. */
-const exercise = (conn: Connection.Connection, errorName: string) =>
-  Effect.gen(function*() {
-    assert.strictEqual(yield* remote(conn.root.add(2, 3)), 5)
-    const seen: Array<number> = []
-    const double = (x: number) => {
-      seen.push(x)
-      return x * 2
-    }
-    assert.strictEqual(yield* remote(conn.root.invoke(double, 21)), 42)
-    assert.deepStrictEqual(seen, [21])
-    const error = yield* Effect.flip(remote(conn.root.fail("out of range")))
-    assert.strictEqual(error._tag, "RemoteError")
-    assert.strictEqual((error as RemoteError).name, errorName)
-    assert.strictEqual((error as RemoteError).args[0], "out of range")
-  })
 
 /** Connecting must fail before the upgrade with HTTP `status`. */
 const refused = (target: string, status: number, options: Client.WebSocketConnectOptions = {}) =>
@@ -81,7 +50,7 @@ describe("Gateway", () => {
       const gw = yield* gateway({ lab: server.port! })
       assert.deepStrictEqual(gw.paths, { lab: "/rpyc/lab" })
       const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/lab"))
-      yield* exercise(conn, "TypeError")
+      yield* exercise(conn)
       assert.strictEqual(gw.connections(), 1)
       yield* conn.close()
       yield* eventually(() => gw.connections() === 0 && server.connections.size === 0, "both hops closed")
@@ -281,7 +250,7 @@ describePython("Gateway -> Python RPyC ThreadedServer", () => {
       const python = yield* Peers.pythonServer(PY_SERVICE)
       const gw = yield* gateway({ py: python.port })
       const conn = yield* Client.connectWebSocket(url(gw, "/rpyc/py"))
-      yield* exercise(conn, "ValueError")
+      yield* exercise(conn, { name: "ValueError", args: [FAIL_MESSAGE, 7] })
       assert.strictEqual(yield* remote(conn.root.get_service_name()), "INTEROP")
     }), CHILD_TEST_TIMEOUT)
 })
@@ -310,7 +279,7 @@ describePython("rpyc-gateway CLI", () => {
         const conn = yield* Client.connectWebSocket(`ws://127.0.0.1:${port}/rpyc/lab`, {
           headers: { origin: "http://127.0.0.1:8080" }
         })
-        yield* exercise(conn, "ValueError")
+        yield* exercise(conn, { name: "ValueError", args: [FAIL_MESSAGE, 7] })
         yield* refused(`ws://127.0.0.1:${port}/rpyc/lab`, 403, { headers: { origin: "http://evil.example" } })
         yield* refused(`ws://127.0.0.1:${port}/rpyc/elsewhere`, 404)
         yield* child.waitFor(

@@ -13,7 +13,7 @@ import { spawn } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
 import { freePort } from "../support/Ports.js"
 import { requirePython, runPythonTests } from "../support/Python.js"
-import { runPython } from "./support.js"
+import { PY_REGISTERED_SERVER, runPython } from "./support.js"
 
 const LOOPBACK = "127.0.0.1"
 const TIMEOUT = 60_000
@@ -108,22 +108,6 @@ print(json.dumps({"discover": rpyc.discover("MY", registrar=registrar), "answer"
 c.close()
 `
 
-const PY_SERVER = `
-import sys
-import rpyc
-from rpyc.utils.server import ThreadedServer
-from rpyc.utils.registry import UDPRegistryClient
-port = int(sys.argv[1])
-class PyAnswerService(rpyc.Service):
-    ALIASES = ["pyanswer", "pya"]
-    def exposed_get_answer(self):
-        return 43
-server = ThreadedServer(PyAnswerService, hostname="127.0.0.1", port=0,
-                        registrar=UDPRegistryClient(ip="127.0.0.1", port=port), auto_register=True)
-print("listening", server.port, flush=True)
-server.start()
-`
-
 describe.skipIf(!runPythonTests)("auto-registration with Python RPyC 5.3.0", () => {
   it.scopedLive(
     "Python rpyc_registry + a TS server with autoRegister: Python discovers and connects by service",
@@ -145,7 +129,7 @@ describe.skipIf(!runPythonTests)("auto-registration with Python RPyC 5.3.0", () 
     () =>
       Effect.gen(function*() {
         const registry = yield* RegistryServer.makeUdpServer({ port: 0 })
-        const python = yield* spawn(requirePython(), ["-c", PY_SERVER, String(registry.address.port)])
+        const python = yield* spawn(requirePython(), ["-c", PY_REGISTERED_SERVER, String(registry.address.port)])
         const rpcPort = Number((yield* python.waitFor(/listening (\d+)/))[1])
         const registrar = yield* RegistryClient.makeUdp({ host: LOOPBACK, port: registry.address.port })
         const withRegistrar = Effect.provideService(RegistryClient.Registrar, registrar)

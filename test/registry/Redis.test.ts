@@ -19,6 +19,7 @@ import { eventually } from "../support/Eventually.js"
 import { freePort } from "../support/Ports.js"
 import { requirePython, runPythonTests } from "../support/Python.js"
 import { describeRedis, runRedisTests, startRedis } from "../support/Redis.js"
+import { PY_REGISTERED_SERVER } from "./support.js"
 
 const LOOPBACK = "127.0.0.1"
 const TIMEOUT = 60_000
@@ -231,22 +232,6 @@ describeRedis("rpyc-registry --redis", () => {
     }), 90_000)
 })
 
-const PY_SERVER = `
-import sys
-import rpyc
-from rpyc.utils.server import ThreadedServer
-from rpyc.utils.registry import UDPRegistryClient
-port = int(sys.argv[1])
-class PyAnswerService(rpyc.Service):
-    ALIASES = ["pyanswer", "pya"]
-    def exposed_get_answer(self):
-        return 43
-server = ThreadedServer(PyAnswerService, hostname="127.0.0.1", port=0,
-                        registrar=UDPRegistryClient(ip="127.0.0.1", port=port), auto_register=True)
-print("listening", server.port, flush=True)
-server.start()
-`
-
 describe.skipIf(!runRedisTests || !runPythonTests)("Python RPyC through a registry on Redis", () => {
   it.scopedLive(
     "a Python ThreadedServer(auto_register=True) registers over UDP; a TS client finds it in Redis",
@@ -255,7 +240,7 @@ describe.skipIf(!runRedisTests || !runPythonTests)("Python RPyC through a regist
         const redis = yield* startRedis()
         const state = yield* RedisRegistry.makeState({ url: redis.url })
         const udp = yield* RegistryServer.makeUdpServer({ port: 0, state })
-        const python = yield* spawn(requirePython(), ["-c", PY_SERVER, String(udp.address.port)])
+        const python = yield* spawn(requirePython(), ["-c", PY_REGISTERED_SERVER, String(udp.address.port)])
         const rpcPort = Number((yield* python.waitFor(/listening (\d+)/))[1])
         const conn = yield* Effect.gen(function*() {
           const found = yield* eventually(

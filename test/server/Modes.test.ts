@@ -13,7 +13,7 @@ import * as OneShot from "../../src/server/OneShot.js"
 import * as Server from "../../src/server/Server.js"
 import { isAlive, TSX } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
-import { makePki, type Pki } from "../support/Pki.js"
+import { clientFiles, makePki, type Pki, serverFiles } from "../support/Pki.js"
 import { tempDir } from "../support/TempDir.js"
 import { DoublerService, ModesTestService } from "./fixtures/services.js"
 import { fixture, TIMEOUT } from "./support.js"
@@ -166,7 +166,7 @@ describe("one-shot", () => {
     Effect.gen(function*() {
       const server = yield* OneShot.make(ModesTestService, {
         port: 0,
-        tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
+        tls: serverFiles(pki)
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const conn = yield* Transports.sslConnect({
@@ -340,14 +340,9 @@ describe("forking", () => {
 
       const tls = yield* Forking.make({ module: servicesModule, export: "ModesTestService" }, {
         port: 0,
-        tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
+        tls: serverFiles(pki)
       }).pipe(Effect.provide(Logging.layer(() => {})))
-      const viaTls = yield* Transports.sslConnect({
-        port: tls.port!,
-        keyfile: pki.files.clientKey,
-        certfile: pki.files.clientCert,
-        cafile: pki.files.ca
-      })
+      const viaTls = yield* Transports.sslConnect({ port: tls.port!, ...clientFiles(pki) })
       assert.strictEqual(yield* viaTls.root.peer_cn(), "client-1")
       assert.notStrictEqual(yield* viaTls.root.pid(), process.pid)
       const refused = yield* Effect.exit(

@@ -19,7 +19,7 @@ import * as Pool from "../../src/server/Pool.js"
 import { CHILD_TIMEOUT, spawnCli } from "../cli/support.js"
 import { isAlive, run } from "../support/Child.js"
 import { eventually } from "../support/Eventually.js"
-import { makePki, type Pki } from "../support/Pki.js"
+import { clientFiles, makePki, type Pki, serverFiles } from "../support/Pki.js"
 import { PYTHON, runPythonTests } from "../support/Python.js"
 import { tempDir } from "../support/TempDir.js"
 import { fixture, TIMEOUT } from "./support.js"
@@ -183,14 +183,9 @@ describe("Pool", () => {
       const tls = yield* Pool.make(service, {
         port: 0,
         workers: 1,
-        tls: { keyfile: pki.files.serverKey, certfile: pki.files.serverCert, cafile: pki.files.ca }
+        tls: serverFiles(pki)
       }).pipe(Effect.provide(Logging.layer(() => {})))
-      const viaTls = yield* Transports.sslConnect({
-        port: tls.port!,
-        keyfile: pki.files.clientKey,
-        certfile: pki.files.clientCert,
-        cafile: pki.files.ca
-      })
+      const viaTls = yield* Transports.sslConnect({ port: tls.port!, ...clientFiles(pki) })
       assert.strictEqual(yield* viaTls.root.add(2, 2), 4)
       assert.include(tls.workers, yield* viaTls.root.pid())
       // without a client certificate the worker's handshake refuses it

@@ -3,6 +3,7 @@
  * server certificate for localhost/127.0.0.1 and a client certificate signed by it, and an unrelated
  * CA with its own client certificate (which must not be trusted). `cleanup` removes it.
  */
+import { afterAll, beforeAll } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -91,4 +92,45 @@ export const makePki = (prefix = "effect-rpyc-pki-"): Pki => {
     read: (name) => Fs.readFileSync(name, "utf8"),
     cleanup: () => Fs.rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A server's TLS file options for `pki`: its server certificate, and client certificates required from the CA. */
+export const serverFiles = (pki: Pki) => ({
+  keyfile: pki.files.serverKey,
+  certfile: pki.files.serverCert,
+  cafile: pki.files.ca
+})
+
+/** A client's TLS file options for `pki`: its client certificate (CN `client-1`), and the CA to trust. */
+export const clientFiles = (pki: Pki) => ({
+  keyfile: pki.files.clientKey,
+  certfile: pki.files.clientCert,
+  cafile: pki.files.ca
+})
+
+/** The PEM texts of a PKI's files, by the names of `Pki.files`. */
+export type PemTexts = { -readonly [K in keyof Pki["files"]]: string }
+
+/**
+ * The PEM texts of a PKI made before the calling test file's tests and removed after them: call it
+ * at the top level of the file, read the texts inside the tests.
+ */
+export const pemTextsOfSuite = (prefix: string): Readonly<PemTexts> => {
+  const texts: PemTexts = {
+    ca: "",
+    serverKey: "",
+    serverCert: "",
+    clientKey: "",
+    clientCert: "",
+    otherCa: "",
+    otherClientKey: "",
+    otherClientCert: ""
+  }
+  let made: Pki | undefined
+  beforeAll(() => {
+    made = makePki(prefix)
+    for (const name of Object.keys(texts) as Array<keyof PemTexts>) texts[name] = made.read(made.files[name])
+  })
+  afterAll(() => made?.cleanup())
+  return texts
 }

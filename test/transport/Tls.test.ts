@@ -1,6 +1,6 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -11,24 +11,11 @@ import * as Scope from "effect/Scope"
 import type * as NodeTls from "node:tls"
 import * as Tcp from "../../src/transport/Tcp.js"
 import * as Tls from "../../src/transport/Tls.js"
-import { makePki, type Pki } from "../support/Pki.js"
+import { pemTextsOfSuite } from "../support/Pki.js"
 
 // A throw-away PKI (test/support/Pki.ts): a CA, a server certificate for localhost/127.0.0.1 and a
 // client certificate signed by it, plus an unrelated CA that must not be trusted.
-let made: Pki | undefined
-const pki = { ca: "", otherCa: "", serverKey: "", serverCert: "", clientKey: "", clientCert: "" }
-
-beforeAll(() => {
-  const { files, read } = made = makePki("effect-rpyc-tls-")
-  pki.ca = read(files.ca)
-  pki.otherCa = read(files.otherCa)
-  pki.serverKey = read(files.serverKey)
-  pki.serverCert = read(files.serverCert)
-  pki.clientKey = read(files.clientKey)
-  pki.clientCert = read(files.clientCert)
-})
-
-afterAll(() => made?.cleanup())
+const pki = pemTextsOfSuite("effect-rpyc-tls-")
 
 const encode = (s: string) => new TextEncoder().encode(s)
 const decode = (b: Uint8Array) => new TextDecoder().decode(b)

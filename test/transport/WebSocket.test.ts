@@ -3,7 +3,7 @@
  * `ws://` and `wss://` (a throw-away PKI, the client trusting its CA), and what the server refuses:
  * another origin (403), another path (404), an oversized or a text message (that connection only).
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -11,62 +11,19 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as WS from "ws"
 import * as Client from "../../src/client/Client.js"
-import type { RemoteError } from "../../src/internal/base/Errors.js"
-import type * as Connection from "../../src/internal/engine/Engine.js"
 import * as Server from "../../src/server/Server.js"
-import { Service } from "../../src/service/Service.js"
 import * as WebSocket from "../../src/transport/WebSocket.js"
 import { eventually } from "../support/Eventually.js"
+import { exercise, LabService } from "../support/Lab.js"
 import { remote } from "../support/Peers.js"
-import { makePki, type Pki } from "../support/Pki.js"
+import { pemTextsOfSuite } from "../support/Pki.js"
 
-let made: Pki | undefined
-const pki = { ca: "", serverKey: "", serverCert: "", clientKey: "", clientCert: "" }
-
-beforeAll(() => {
-  const { files, read } = made = makePki("effect-rpyc-ws-")
-  pki.ca = read(files.ca)
-  pki.serverKey = read(files.serverKey)
-  pki.serverCert = read(files.serverCert)
-  pki.clientKey = read(files.clientKey)
-  pki.clientCert = read(files.clientCert)
-})
-
-afterAll(() => made?.cleanup())
-
-class LabService extends Service {
-  exposed_add(a: number, b: number) {
-    return a + b
-  }
-  exposed_invoke(fn: (x: number) => unknown, x: number) {
-    return fn(x)
-  }
-  exposed_fail(message: string) {
-    throw new TypeError(message)
-  }
-}
+const pki = pemTextsOfSuite("effect-rpyc-ws-")
 
 const serve = (options: Server.WebSocketOptions = {}) =>
   Server.makeWebSocket(LabService, { host: "127.0.0.1", port: 0, ...options })
 
 const urlOf = (server: Server.Server, path = "/", scheme = "ws") => `${scheme}://127.0.0.1:${server.port}${path}`
-
-/** Calls, a callback the server calls, and a remote exception, over `conn`. */
-const exercise = (conn: Connection.Connection) =>
-  Effect.gen(function*() {
-    assert.strictEqual(yield* remote(conn.root.add(2, 3)), 5)
-    const seen: Array<number> = []
-    const double = (x: number) => {
-      seen.push(x)
-      return x * 2
-    }
-    assert.strictEqual(yield* remote(conn.root.invoke(double, 21)), 42)
-    assert.deepStrictEqual(seen, [21])
-    const error = yield* Effect.flip(remote(conn.root.fail("no such sample")))
-    assert.strictEqual(error._tag, "RemoteError")
-    assert.strictEqual((error as RemoteError).name, "TypeError")
-    assert.deepStrictEqual((error as RemoteError).args, ["no such sample"])
-  })
 
 /** A raw `ws` client (no RPyC), open; `closed` settles with the close code. */
 const rawClient = (url: string) =>

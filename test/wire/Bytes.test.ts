@@ -1,17 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Bytes from "../../src/internal/wire/Bytes.js"
-import { hex } from "./support.js"
-
-/** Bytes that do not compress. */
-const noise = (size: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed
-  for (let i = 0; i < size; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
+import { hex, noise } from "./support.js"
 
 describe("Bytes", () => {
   it("latin1 maps every byte to the character of the same code", () => {

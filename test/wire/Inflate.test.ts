@@ -3,7 +3,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Zlib from "node:zlib"
 import * as Bytes from "../../src/internal/wire/Bytes.js"
 import * as Inflate from "../../src/internal/wire/Inflate.js"
-import { expectThrow, hex, unhex } from "./support.js"
+import { expectThrow, hex, noise, unhex } from "./support.js"
 
 /** Bytes that compress: runs and repeats of a small alphabet. */
 const text = (size: number, seed: number): Uint8Array => {
@@ -15,17 +15,6 @@ const text = (size: number, seed: number): Uint8Array => {
     s += words[(x >>> 16) % words.length]
   }
   return new TextEncoder().encode(s).subarray(0, size)
-}
-
-/** Bytes that do not compress. */
-const noise = (size: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed
-  for (let i = 0; i < size; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
 }
 
 const roundTrip = (payload: Uint8Array, options: Zlib.ZlibOptions): void => {

@@ -21,6 +21,17 @@ export const unhex = (text: string): Uint8Array => {
   return new Uint8Array(Buffer.from(clean, "hex"))
 }
 
+/** `size` bytes that do not compress, the same for the same `seed` (a linear congruential generator). */
+export const noise = (size: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(size)
+  let x = seed
+  for (let i = 0; i < size; i++) {
+    x = (x * 1664525 + 1013904223) >>> 0
+    out[i] = x >>> 24
+  }
+  return out
+}
+
 /** Hex of the ASCII/Latin-1 bytes of `text` (for int bodies and ASCII strings). */
 export const asciiHex = (text: string): string => Buffer.from(text, "latin1").toString("hex")
 
