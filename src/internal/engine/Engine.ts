@@ -329,18 +329,27 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
     if (this.direct !== undefined) {
       this.direct.write(frame)
-      if (!this.readPaused && this.direct.buffered() > this.config.outgoingHighWaterMark) {
-        this.readPaused = true
-        this.capabilities!.pause()
-      }
-      return
+    } else {
+      this.outbox!.unsafeOffer(frame)
+      this.unsentBytes += frame.length
     }
-    this.outbox!.unsafeOffer(frame)
-    this.unsentBytes += frame.length
     // backpressure: a peer that does not read our replies stops being read
-    if (this.unsentBytes > this.config.outgoingHighWaterMark && !this.readPaused && this.capabilities) {
+    if (!this.readPaused && this.capabilities !== undefined && this.queuedBytes() > this.config.outgoingHighWaterMark) {
       this.readPaused = true
       this.capabilities.pause()
+    }
+  }
+
+  /** Bytes sent and not yet handed to the system: in the stream's buffer, or in our queue. */
+  private queuedBytes(): number {
+    return this.direct !== undefined ? this.direct.buffered() : this.unsentBytes
+  }
+
+  /** Reading resumes once what is queued falls below the low mark. */
+  private resumeIfDrained(): void {
+    if (this.readPaused && this.queuedBytes() < this.config.outgoingLowWaterMark) {
+      this.readPaused = false
+      if (!this.shuttingDown) this.capabilities?.resume()
     }
   }
 
@@ -348,20 +357,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   direct: StreamCapabilities.DirectWriter | undefined
 
   /** The stream's buffer drained: reading resumes if it was paused for it. */
-  readonly drained = (): void => {
-    if (this.readPaused && this.direct!.buffered() < this.config.outgoingLowWaterMark) {
-      this.readPaused = false
-      if (!this.shuttingDown) this.capabilities?.resume()
-    }
-  }
+  readonly drained = (): void => this.resumeIfDrained()
 
   /** The writer wrote `bytes`: reading resumes once what is left falls below the low mark. */
   written(bytes: number): void {
     this.unsentBytes -= bytes
-    if (this.readPaused && this.unsentBytes < this.config.outgoingLowWaterMark) {
-      this.readPaused = false
-      if (!this.shuttingDown) this.capabilities?.resume()
-    }
+    this.resumeIfDrained()
   }
 
   private readonly beforeVersion: Array<readonly [Message.MsgType, number, unknown]> = []

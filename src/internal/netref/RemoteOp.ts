@@ -298,7 +298,7 @@ const pipeOrRemote = (target: Target) =>
   function(this: unknown, ...args: Array<unknown>) {
     const self = target[ProxySymbol]
     if (args.length > 0 && args.every((a) => typeof a === "function")) return pipeArguments(self, args as never)
-    return callOp(attrSpec(target[SpecSymbol], "pipe"), args)
+    return callOp(new AttrSpec(target[SpecSymbol], "pipe"), args)
   }
 
 const makeOp = (spec: Spec): Remote => {
@@ -396,8 +396,6 @@ class CallSpec implements Spec {
     return `${this.base.label}(…)`
   }
 }
-
-const attrSpec = (base: Spec, name: string): Spec => new AttrSpec(base, name)
 
 const attrOp = (base: Spec, name: string): Remote => makeOp(new AttrSpec(base, name))
 
