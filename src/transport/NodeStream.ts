@@ -188,20 +188,10 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     runRaw: run as Socket.Socket["runRaw"],
     writer
   })
-  // frames written in one turn of the event loop leave together, in one writev
-  let corked = false
-  const uncork = () => {
-    corked = false
-    stream.uncork()
-  }
+  // the engine joins the frames of one turn of the event loop into one chunk
   const direct: StreamCapabilities.DirectWriter = {
     write: (chunk) => {
       if (stream.destroyed || stream.writableEnded) return
-      if (!corked) {
-        corked = true
-        stream.cork()
-        process.nextTick(uncork)
-      }
       stream.write(chunk)
     },
     buffered: () => stream.writableLength,

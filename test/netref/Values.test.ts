@@ -191,6 +191,21 @@ describe("values on the wire, TS ↔ TS", () => {
   )
 
   live(
+    "a refused value among calls sent in the same turn costs only its own call: the others are answered",
+    () =>
+      Effect.gen(function*() {
+        const { root } = yield* setup()
+        const results = yield* Effect.promise(() =>
+          Promise.allSettled([root.echo("first"), root.echo("a\uD800b"), root.echo("third")])
+        )
+        assert.deepStrictEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"])
+        assert.strictEqual((results[0] as PromiseFulfilledResult<unknown>).value, "first")
+        assert.strictEqual((results[2] as PromiseFulfilledResult<unknown>).value, "third")
+        assert.strictEqual((results[1] as PromiseRejectedResult).reason.reason, "Encode")
+      })
+  )
+
+  live(
     "by reference: objects, instances, Maps, Sets, functions, classes, byRef arrays, errors",
     () =>
       Effect.gen(function*() {

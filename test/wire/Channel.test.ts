@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import * as Zlib from "node:zlib"
+import * as Brine from "../../src/internal/wire/Brine.js"
 import * as Channel from "../../src/internal/wire/Channel.js"
 import { asciiHex, expectThrow, hex, repeatHex, u32Hex, unhex } from "./support.js"
 
@@ -110,6 +111,44 @@ describe("encodeFrame", () => {
       assert.isBelow(frame.length, 200)
       assert.deepStrictEqual(decodeAll([frame]), [payloadHex])
     }
+  })
+})
+
+describe("beginFrame / endFrame", () => {
+  const inPlace = (payloads: ReadonlyArray<Uint8Array>, options?: Channel.EncodeOptions): Uint8Array => {
+    const w = new Brine.Writer(16)
+    for (const payload of payloads) {
+      const start = Channel.beginFrame(w)
+      w.bytes(payload)
+      assert.strictEqual(Channel.endFrame(w, start, options), payload.length)
+    }
+    return w.result()
+  }
+
+  it("builds the same bytes as encodeFrame, frame after frame in one buffer", () => {
+    const random = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 2654435761) >>> 24)
+    const payloads = [
+      unhex(payloadOf(FRAME_1)),
+      new Uint8Array(0),
+      new Uint8Array(3000).fill(0x61),
+      new Uint8Array(3001).fill(0x79),
+      unhex(PAYLOAD_23_V5),
+      random,
+      unhex(payloadOf(FRAME_2))
+    ]
+    for (const options of [undefined, { compress: false }]) {
+      const joined = inPlace(payloads, options)
+      assert.strictEqual(hex(joined), payloads.map((p) => hex(encodeFrame(p, options))).join(""))
+      assert.deepStrictEqual(decodeAll([joined]), payloads.map(hex))
+    }
+  })
+
+  it("compresses in place: the frame of a compressible payload is its deflated form", () => {
+    const payload = new Uint8Array(10_000).fill(0x42)
+    const frame = inPlace([payload])
+    assert.strictEqual(frame[4], 1)
+    assert.isBelow(frame.length, 200)
+    assert.strictEqual(hex(Zlib.inflateSync(frame.subarray(5, frame.length - 1))), hex(payload))
   })
 })
 

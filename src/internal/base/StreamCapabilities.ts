@@ -20,9 +20,9 @@ export interface StreamCapabilities {
   /** Write each frame with a write of its own rather than joining queued frames. */
   readonly writePerFrame: boolean
   /**
-   * Synchronous writes into the transport's own buffer, for a writer that needs no fiber: what is
-   * written in one event-loop turn leaves in one system call. Absent where frames must be written
-   * one at a time (`writePerFrame`).
+   * Synchronous writes into the transport's own buffer, for a writer that needs no fiber (the
+   * engine joins the frames of one event-loop turn into one chunk). Absent where frames must be
+   * written one at a time (`writePerFrame`).
    */
   readonly direct?: DirectWriter | undefined
 }

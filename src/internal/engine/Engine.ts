@@ -152,6 +152,10 @@ const PING_TIMEOUT = Duration.seconds(3)
 /** How long an accepting side that must send first waits to learn the peer's dialect (then: v5). */
 const VERSION_WAIT_MILLIS = 1000
 const CLOSE_FLUSH_MILLIS = 2000
+/** the largest buffer a batch of outgoing frames starts with */
+const OUTGOING_HINT_MAX = 64 * 1024
+/** a batch this large leaves at once, without waiting for the end of the turn */
+const OUTGOING_FLUSH_BYTES = 32 * 1024
 let connectionCounter = 0
 
 export { byRef } from "../object/LocalObjects.js"
@@ -324,12 +328,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.versionFallback ??= setTimeout(() => this.settleVersion(5), VERSION_WAIT_MILLIS)
       return
     }
-    const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
-    const frame = Channel.encodeFrame(payload, { compress: this.compress })
-    if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
     if (this.direct !== undefined) {
-      this.direct.write(frame)
+      this.sendDirect(this.wireVersion, msg, seq, args)
     } else {
+      const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
+      const frame = Channel.encodeFrame(payload, { compress: this.compress })
+      if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
       this.outbox!.unsafeOffer(frame)
       this.unsentBytes += frame.length
     }
@@ -340,9 +344,51 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     }
   }
 
+  /**
+   * Frames sent in this turn of the event loop, built in place one after the other: they leave in
+   * one write when the turn's synchronous work is done (a reply per pipelined request, a request
+   * per call of a `Promise.all`), with no buffer or stream write per frame.
+   */
+  private outgoing: Brine.Writer | undefined
+  /** the size of the last batch, up to 64 KiB: the next one starts that large */
+  private outgoingHint = 256
+
+  private sendDirect(version: Message.WireVersion, msg: Message.MsgType, seq: number, args: unknown): void {
+    let w = this.outgoing
+    if (w === undefined) {
+      w = this.outgoing = new Brine.Writer(this.outgoingHint)
+      queueMicrotask(this.flushOutgoing)
+    }
+    const start = Channel.beginFrame(w)
+    let payloadLength: number
+    try {
+      Message.writePayload(w, version, msg, seq, args)
+      payloadLength = Channel.endFrame(w, start, { compress: this.compress })
+    } catch (e) {
+      // what this message wrote is dropped; the frames before it still go
+      w.pos = start
+      throw e
+    }
+    if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payloadLength, w.pos - start)
+    // a long burst (thousands of calls in flight) goes out in pieces, so that the peer starts on
+    // the first while the rest are still being written
+    if (w.pos >= OUTGOING_FLUSH_BYTES) this.flushOutgoing()
+  }
+
+  /** Hands this turn's frames to the stream; also before the stream ends, so that none is lost. */
+  private readonly flushOutgoing = (): void => {
+    const w = this.outgoing
+    if (w === undefined) return
+    this.outgoing = undefined
+    if (w.pos === 0) return
+    this.outgoingHint = Math.min(Math.max(w.pos, 256), OUTGOING_HINT_MAX)
+    this.direct!.write(w.result())
+    this.resumeIfDrained()
+  }
+
   /** Bytes sent and not yet handed to the system: in the stream's buffer, or in our queue. */
   private queuedBytes(): number {
-    return this.direct !== undefined ? this.direct.buffered() : this.unsentBytes
+    return this.direct !== undefined ? this.direct.buffered() + (this.outgoing?.pos ?? 0) : this.unsentBytes
   }
 
   /** Reading resumes once what is queued falls below the low mark. */
@@ -897,6 +943,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   shutdown(reason: ConnectionClosed): void {
     if (this.shuttingDown) return
     this.shuttingDown = true
+    this.flushOutgoing()
     this.closed = true
     if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
     if (this.halfCloseTimer !== undefined) clearTimeout(this.halfCloseTimer)

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import type * as Brine from "./Brine.js"
 import * as Bytes from "./Bytes.js"
 import * as Compression from "./Compression.js"
 
@@ -47,26 +48,60 @@ export interface EncodeOptions {
  * @since 0.1.0 @category encoding
  */
 export const encodeFrame = (payload: Uint8Array, options?: EncodeOptions): Uint8Array => {
-  let body = payload
-  let flag = 0
-  const deflate = Compression.deflate
-  if (
-    payload.length > COMPRESSION_THRESHOLD && options?.compress !== false && deflate !== undefined &&
-    worthCompressing(payload, deflate)
-  ) {
-    const deflated = deflate(payload, COMPRESSION_LEVEL)
-    // the receiver reads the flag, so a payload that did not shrink is sent as it is
-    if (deflated.length < payload.length) {
-      body = deflated
-      flag = 1
-    }
-  }
+  const deflated = compressed(payload, options)
+  const body = deflated ?? payload
   const frame = Bytes.allocUnsafe(HEADER_SIZE + body.length + 1)
   Bytes.writeUint32BE(frame, 0, body.length)
-  frame[4] = flag
+  frame[4] = deflated === undefined ? 0 : 1
   frame.set(body, HEADER_SIZE)
   frame[HEADER_SIZE + body.length] = TRAILER
   return frame
+}
+
+/**
+ * Starts a frame at `w`'s position, for a payload written into `w` right after it: the header is
+ * filled in by {@link endFrame}. Returns where the frame starts. Frames built in place need no
+ * buffer of their own, so many of them can leave in one write.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const beginFrame = (w: Brine.Writer): number => {
+  const start = w.pos
+  w.ensure(HEADER_SIZE)
+  w.pos += HEADER_SIZE
+  return start
+}
+
+/**
+ * Completes the frame begun at `start` around the payload written since, compressed as
+ * {@link encodeFrame} would. Returns the payload's length (before compression).
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const endFrame = (w: Brine.Writer, start: number, options?: EncodeOptions): number => {
+  const bodyStart = start + HEADER_SIZE
+  const payloadLength = w.pos - bodyStart
+  const deflated = compressed(w.buf.subarray(bodyStart, w.pos), options)
+  if (deflated !== undefined) {
+    w.pos = bodyStart
+    w.bytes(deflated)
+  }
+  Bytes.writeUint32BE(w.buf, start, w.pos - bodyStart)
+  w.buf[start + 4] = deflated === undefined ? 0 : 1
+  w.byte(TRAILER)
+  return payloadLength
+}
+
+/** `payload` deflated, when that is asked for, worth trying and makes it shorter. */
+const compressed = (payload: Uint8Array, options: EncodeOptions | undefined): Uint8Array | undefined => {
+  const deflate = Compression.deflate
+  if (
+    payload.length <= COMPRESSION_THRESHOLD || options?.compress === false || deflate === undefined ||
+    !worthCompressing(payload, deflate)
+  ) return undefined
+  const deflated = deflate(payload, COMPRESSION_LEVEL)
+  // the receiver reads the flag, so a payload that did not shrink is sent as it is
+  return deflated.length < payload.length ? deflated : undefined
 }
 
 /** Payloads at least this long are compressed only if a sample of them shrinks. */

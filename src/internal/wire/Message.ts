@@ -94,6 +94,23 @@ export type Box =
  */
 export const encodePayload = (version: WireVersion, msg: MsgType, seq: number, args: unknown): Uint8Array => {
   const w = new Brine.Writer()
+  writePayload(w, version, msg, seq, args)
+  return w.result()
+}
+
+/**
+ * Appends the payload of a message to `w` (several messages can share one buffer). Throws
+ * `Brine.BrineError` on a value brine cannot carry, leaving what it wrote behind: the caller rewinds.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const writePayload = (
+  w: Brine.Writer,
+  version: WireVersion,
+  msg: MsgType,
+  seq: number,
+  args: unknown
+): void => {
   if (version === 5) {
     w.byte(Brine.Tag.TUPLE_1 + 2)
     Brine.write(w, msg)
@@ -103,7 +120,6 @@ export const encodePayload = (version: WireVersion, msg: MsgType, seq: number, a
   }
   Brine.write(w, seq)
   Brine.write(w, args)
-  return w.result()
 }
 
 /** A decoded envelope; `args` is still boxed. @since 0.1.0 @category models */
