@@ -468,7 +468,11 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private wakeSweeper(): void {
     if (this.sweeperAwake || this.shuttingDown) return
     this.sweeperAwake = true
-    this.sweeper = Runtime.runFork(this.runtime)(this.sweep)
+    const sweeper = this.sweeper = Runtime.runFork(this.runtime)(this.sweep)
+    // a finished fiber keeps its whole state: an idle connection holds none
+    sweeper.addObserver(() => {
+      if (this.sweeper === sweeper) this.sweeper = undefined
+    })
   }
 
   private readonly sweep: Effect.Effect<void> = Effect.suspend(() =>
@@ -1067,6 +1071,19 @@ const kwargsArg = (u: unknown): ReadonlyArray<readonly [string, unknown]> => {
 }
 
 /**
+ * Runs `effect` in a fiber of its own, interrupted when `scope` closes. Unlike `Effect.forkIn`, the
+ * fiber does not keep the fiber that started it (the caller of `connect`, long finished) and all
+ * its state alive for as long as it runs: a connection's reader runs for the connection's life.
+ */
+const forkDetached =
+  (runtime: Runtime.Runtime<never>, scope: Scope.CloseableScope) =>
+  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Fiber.RuntimeFiber<A, E>> =>
+    Effect.suspend(() => {
+      const fiber = Runtime.runFork(runtime)(effect)
+      return Effect.as(Scope.addFinalizer(scope, Fiber.interrupt(fiber)), fiber)
+    })
+
+/**
  * Runs an RPyC connection over `socket` for the lifetime of the current scope.
  *
  * Fails with the transport's error if the socket cannot be opened, or with the error of
@@ -1099,7 +1116,7 @@ export const make = <Api = any>(
           conn.onTransportEnd(exit)
         })
       ),
-      Effect.forkIn(internalScope)
+      forkDetached(runtime, internalScope)
     )
     yield* Deferred.await(opened)
 
@@ -1127,7 +1144,7 @@ export const make = <Api = any>(
           }
           if (finished) return
         }
-      }).pipe(Effect.catchAll(() => Effect.void), Effect.forkIn(internalScope))
+      }).pipe(Effect.catchAll(() => Effect.void), forkDetached(runtime, internalScope))
     }
 
     if (options.onConnect !== undefined) {
