@@ -7,12 +7,12 @@
  */
 import * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type * as Config from "../internal/base/Config.js"
 import type { ConnectionClosed } from "../internal/base/Errors.js"
 import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
 import type * as Connection from "../internal/engine/Engine.js"
-import * as RemoteOp from "../internal/netref/RemoteOp.js"
 import type * as Message from "../internal/wire/Message.js"
 import * as Service from "../service/Service.js"
 import * as Dialect from "./Dialect.js"
@@ -136,9 +136,33 @@ const watchWireVersion = (socket: Socket.Socket, check: VersionCheck): Socket.So
       })
       return Effect.zipRight(socket.run(onChunk, options), flush)
     })
+  // the same watch for a reader without a fiber
+  const inner = StreamCapabilities.of(socket)?.listen
+  const listen: StreamCapabilities.Listen | undefined = inner && ((onChunk, onEnd) => {
+    let stop = (): void => {}
+    let refused = false
+    const { onChunk: watched, takeHeld } = Dialect.holdHead((bytes) => {
+      const other = Dialect.otherDialect(bytes, check.expected)
+      if (other === undefined) return onChunk(bytes)
+      refused = true
+      stop()
+      onEnd(Exit.fail(mismatch(other)))
+    }, onChunk)
+    const started = inner((chunk) => {
+      if (!refused) watched(chunk)
+    }, (exit) => {
+      if (refused) return
+      // fewer bytes than a frame header before the end: the engine reports the truncated frame
+      const rest = Exit.isSuccess(exit) ? takeHeld() : undefined
+      if (rest !== undefined) onChunk(rest)
+      onEnd(exit)
+    })
+    if (Exit.isSuccess(started)) stop = started.value
+    return started
+  })
   const checked: Socket.Socket = { [Socket.TypeId]: Socket.TypeId, run, runRaw: socket.runRaw, writer: socket.writer }
   // what the transport can do (backpressure, half-close, a TLS record per frame) stays with it
-  return StreamCapabilities.inherit(checked, socket)
+  return StreamCapabilities.inherit(checked, socket, listen)
 }
 
 /**
@@ -161,14 +185,12 @@ export const connectWithCheck = <Api>(
         wireVersion,
         maxFrameSize: options.maxFrameSize,
         side: "connecting",
-        peer: check.address === undefined ? undefined : { address: check.address }
+        peer: check.address === undefined ? undefined : { address: check.address },
+        // an accepting peer that must send before hearing from us (a service whose onConnect calls
+        // back) cannot tell v6 from v5 until we do, and assumes v5 after a second
+        speakFirst: wireVersion === 6
       }
     )
-    if (wireVersion === 6) {
-      // Speak first: an accepting peer that must send before hearing from us (a service whose
-      // onConnect calls back) cannot tell v6 from v5 until we do, and assumes v5 after a second.
-      yield* Effect.forkDaemon(Effect.ignore(RemoteOp.toEffect(conn.root)))
-    }
     return conn
   })
 

@@ -62,69 +62,74 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     ended = true
   })
 
+  const listen: StreamCapabilities.Listen = (onChunk, onEnd) => {
+    if (failure !== undefined) return Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause: failure }))
+    // one reader per stream: what it read is gone
+    if (consumed || stream.destroyed) return Exit.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
+    consumed = true
+    let reading = true
+    const detach = () => {
+      reading = false
+      stream.off("data", onChunk)
+      stream.off("end", onStreamEnd)
+      stream.off("error", onError)
+      stream.off("close", onClose)
+      // ended with nobody left to write: nothing more can happen on this stream
+      if (ended && writers === 0) close(stream)
+    }
+    const finish = (exit: Exit.Exit<void, Socket.SocketError>) => {
+      if (!reading) return
+      detach()
+      if (Exit.isFailure(exit)) close(stream)
+      onEnd(exit)
+    }
+    const onStreamEnd = () => finish(Exit.void)
+    const onError = (cause: Error) => finish(Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
+    const onClose = (hadError: boolean) =>
+      finish(Exit.fail(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 })))
+    stream.on("end", onStreamEnd)
+    stream.on("error", onError)
+    stream.on("close", onClose)
+    stream.on("data", onChunk)
+    return Exit.succeed(() => {
+      if (reading) detach()
+      // stopped (the connection closes): flush what was queued, then close
+      close(stream)
+    })
+  }
+
   const run = <_, E, R>(
     handler: (_: Uint8Array) => Effect.Effect<_, E, R> | void,
     opts?: { readonly onOpen?: Effect.Effect<void> | undefined }
   ): Effect.Effect<void, Socket.SocketError | E, R> =>
-    Effect.suspend(() => {
-      if (failure !== undefined) {
-        return Effect.fail(new Socket.SocketGenericError({ reason: "Read", cause: failure }))
+    Effect.flatMap(Effect.runtime<R>(), (runtime) => {
+      const done = Deferred.unsafeMake<void, E | Socket.SocketError>(FiberId.none)
+      // the fibers of handlers that return Effects, made only for such handlers (E2): a failure ends `run`
+      let fibers: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
+      const onData = (chunk: Uint8Array) => {
+        const result = handler(chunk)
+        if (!Effect.isEffect(result)) return
+        const fiber = Runtime.runFork(runtime)(result)
+        const live = fibers ??= new Set()
+        live.add(fiber)
+        fiber.addObserver((exit) => {
+          live.delete(fiber)
+          if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+            Deferred.unsafeDone(done, Exit.failCause(exit.cause))
+          }
+        })
       }
-      // one run per stream: what it read is gone
-      if (consumed || stream.destroyed) {
-        return Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: 1000 }))
-      }
-      consumed = true
-      return Effect.flatMap(Effect.runtime<R>(), (runtime) => {
-        const done = Deferred.unsafeMake<void, E | Socket.SocketError>(FiberId.none)
-        // the fibers of handlers that return Effects, made only for such handlers (E2): a failure ends `run`
-        let fibers: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
-        const onData = (chunk: Uint8Array) => {
-          const result = handler(chunk)
-          if (!Effect.isEffect(result)) return
-          const fiber = Runtime.runFork(runtime)(result)
-          const live = fibers ??= new Set()
-          live.add(fiber)
-          fiber.addObserver((exit) => {
-            live.delete(fiber)
-            if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-              Deferred.unsafeDone(done, Exit.failCause(exit.cause))
-            }
-          })
-        }
-        const onEnd = () => Deferred.unsafeDone(done, Exit.void)
-        const onError = (cause: Error) =>
-          Deferred.unsafeDone(done, Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
-        const onClose = (hadError: boolean) =>
-          Deferred.unsafeDone(
-            done,
-            Exit.fail(new Socket.SocketCloseError({ reason: "Close", code: hadError ? 1006 : 1000 }))
-          )
-        stream.on("end", onEnd)
-        stream.on("error", onError)
-        stream.on("close", onClose)
-        stream.on("data", onData)
-        const cleanup = Effect.suspend(() => {
-          stream.off("data", onData)
-          stream.off("end", onEnd)
-          stream.off("error", onError)
-          stream.off("close", onClose)
-          // ended with nobody left to write: nothing more can happen on this stream
-          if (ended && writers === 0) close(stream)
+      const started = listen(onData, (exit) => Deferred.unsafeDone(done, exit as Exit.Exit<void, Socket.SocketError>))
+      if (Exit.isFailure(started)) return started as Exit.Exit<never, Socket.SocketError>
+      const wait = Deferred.await(done)
+      return (opts?.onOpen ? Effect.zipRight(opts.onOpen, wait) : wait).pipe(
+        Effect.onExit((exit) => {
+          // interrupted, or a handler failed: stop reading and close; the stream's own end needs nothing
+          if (Exit.isFailure(exit)) started.value()
           return fibers === undefined || fibers.size === 0 ? Effect.void : Fiber.interruptAll(fibers)
         })
-        const wait = Deferred.await(done)
-        return (opts?.onOpen ? Effect.zipRight(opts.onOpen, wait) : wait).pipe(Effect.ensuring(cleanup))
-      })
-    }).pipe(
-      // interrupted (the connection closes): flush what was queued, then close
-      Effect.onInterrupt(() => Effect.sync(() => close(stream))),
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          if (exit._tag === "Failure" && !stream.destroyed) close(stream)
-        })
       )
-    )
+    })
 
   const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
     Effect.suspend(() => {
@@ -200,6 +205,7 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     }
   }
   return StreamCapabilities.attach(socket, {
+    listen,
     pause: () => stream.pause(),
     resume: () => stream.resume(),
     writableAfterEnd: true,

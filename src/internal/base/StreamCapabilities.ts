@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as Exit from "effect/Exit"
 
 /** @since 0.1.0 @category symbols */
 export const TypeId: unique symbol = Symbol.for("effect-rpyc/StreamCapabilities")
@@ -25,7 +26,24 @@ export interface StreamCapabilities {
    * written one at a time (`writePerFrame`).
    */
   readonly direct?: DirectWriter | undefined
+  /**
+   * Reading without a fiber (what `run` does, for a reader that needs none): `onChunk` gets each
+   * chunk and `onEnd` is called once with how reading ended, as `run`'s exit would be. Gives the
+   * function that stops reading and closes the stream once what was written has left, or, as `run`
+   * would fail at once, the stream's error. Absent where reading must go through `run`.
+   */
+  readonly listen?: Listen | undefined
 }
+
+/**
+ * See {@link StreamCapabilities.listen}.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Listen = (
+  onChunk: (chunk: Uint8Array) => void,
+  onEnd: (exit: Exit.Exit<void, unknown>) => void
+) => Exit.Exit<() => void, unknown>
 
 /**
  * Writing straight into a stream's buffer.
@@ -59,11 +77,13 @@ export const attach = <S extends object>(socket: S, capabilities: StreamCapabili
 
 /**
  * `wrapper` with the capabilities of the socket it wraps, if any: a socket that only watches the
- * bytes going by (a dialect check) can still do what the transport underneath can.
+ * bytes going by (a dialect check) can still do what the transport underneath can. Reading
+ * without a fiber is the wrapper's own `listen` (none if not given).
  *
  * @since 0.1.0 @category constructors
  */
-export const inherit = <S extends object>(wrapper: S, from: object): S => {
+export const inherit = <S extends object>(wrapper: S, from: object, listen?: Listen | undefined): S => {
   const capabilities = of(from)
-  return capabilities === undefined ? wrapper : attach(wrapper, capabilities)
+  // reading straight from the stream would bypass what the wrapper watches: it passes its own, if any
+  return capabilities === undefined ? wrapper : attach(wrapper, { ...capabilities, listen })
 }

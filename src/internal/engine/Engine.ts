@@ -137,6 +137,11 @@ export interface Options {
   readonly maxFrameSize?: number | undefined
   /** Compress payloads over 3000 bytes (default true, like Python). */
   readonly compress?: boolean | undefined
+  /**
+   * Ask for the peer's root as soon as the connection is open (after `onConnect`), not at its first
+   * use: a client of a 6.x server speaks first, since the server cannot tell the dialect until it does.
+   */
+  readonly speakFirst?: boolean | undefined
   /** Runs once the transport is open, before `make` returns; may return a Promise or an Effect. */
   readonly onConnect?: Hook | undefined
   /** Runs after the connection closed (no I/O possible). */
@@ -291,17 +296,21 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** GETROOT once per connection, shared by concurrent first uses, then cached. */
   private fetchRoot(): Effect.Effect<unknown, RemoteFailure> {
     if (this.rootRef !== undefined) return Effect.succeed(this.rootRef)
-    return Effect.async<unknown, RemoteFailure>((resume) => {
-      if (this.rootWaiters !== undefined) {
-        this.rootWaiters.push(resume)
-        return
-      }
-      const waiters = this.rootWaiters = [resume]
-      this.submit(Handler.GETROOT, [], (exit) => {
-        this.rootWaiters = undefined
-        if (Exit.isSuccess(exit) && Netref.isNetref(exit.value)) this.rootRef = exit.value
-        for (const waiter of waiters) waiter(exit)
-      })
+    return Effect.async<unknown, RemoteFailure>((resume) => this.requestRoot(resume))
+  }
+
+  /** Sends GETROOT unless it is in flight or answered; `onRoot` gets the outcome. */
+  requestRoot(onRoot: (exit: Exit.Exit<unknown, RemoteFailure>) => void): void {
+    if (this.rootRef !== undefined) return onRoot(Exit.succeed(this.rootRef))
+    if (this.rootWaiters !== undefined) {
+      this.rootWaiters.push(onRoot)
+      return
+    }
+    const waiters = this.rootWaiters = [onRoot]
+    this.submit(Handler.GETROOT, [], (exit) => {
+      this.rootWaiters = undefined
+      if (Exit.isSuccess(exit) && Netref.isNetref(exit.value)) this.rootRef = exit.value
+      for (const waiter of waiters) waiter(exit)
     })
   }
 
@@ -910,7 +919,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   /** The transport's reader ended: the peer closed, reset, or we closed it. */
-  onTransportEnd(exit: Exit.Exit<void, Socket.SocketError>): void {
+  onTransportEnd(exit: Exit.Exit<void, unknown>): void {
     if (this.shuttingDown) return
     try {
       this.decoder.end()
@@ -1107,18 +1116,26 @@ export const make = <Api = any>(
     conn.instrument = yield* Instrument.make(conn, options)
     yield* Effect.addFinalizer(() => conn.close())
 
-    // open once `run` says so, or failed (or ended) if the reader stops first
-    const opened = yield* Deferred.make<void, Socket.SocketError>()
-    yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) }).pipe(
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          Deferred.unsafeDone(opened, exit)
-          conn.onTransportEnd(exit)
-        })
-      ),
-      forkDetached(runtime, internalScope)
-    )
-    yield* Deferred.await(opened)
+    const listen = capabilities?.listen
+    if (listen !== undefined) {
+      // read straight from the stream's events: no fiber for the connection's life
+      const started = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
+      if (Exit.isFailure(started)) return yield* Effect.failCause(started.cause as Cause.Cause<Socket.SocketError>)
+      yield* Scope.addFinalizer(internalScope, Effect.sync(started.value))
+    } else {
+      // open once `run` says so, or failed (or ended) if the reader stops first
+      const opened = yield* Deferred.make<void, Socket.SocketError>()
+      yield* socket.run((chunk) => conn.onChunk(chunk), { onOpen: Deferred.succeed(opened, undefined) }).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            Deferred.unsafeDone(opened, exit)
+            conn.onTransportEnd(exit)
+          })
+        ),
+        forkDetached(runtime, internalScope)
+      )
+      yield* Deferred.await(opened)
+    }
 
     // held for the connection's life: releasing it ends our side of the stream
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
@@ -1158,6 +1175,7 @@ export const make = <Api = any>(
         })
       }
     }
+    if (options.speakFirst === true) conn.requestRoot(ignore)
     return conn as Connection<Api>
   })
 
