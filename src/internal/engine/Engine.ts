@@ -3,8 +3,8 @@
  *
  * - **Outbound**: every request gets the next seq number; the caller waits on an `Effect.async`
  *   whose resume callback sits in `pending` and is called synchronously when the reply frame is
- *   parsed. Timeouts (`syncRequestTimeout`) are expired by one sweeper fiber per connection, not by
- *   an `Effect.timeout` per call (that costs ~10× on the hot path, ARCHITECTURE.md, Effect note E8).
+ *   parsed. Timeouts (`syncRequestTimeout`) are expired by one sweeper fiber per process (`Sweeper`), not
+ *   by an `Effect.timeout` per call (that costs ~10× on the hot path, ARCHITECTURE.md, Effect note E8).
  * - **Inbound**: the socket handler is synchronous — it frames, decodes and dispatches each message
  *   at once, so replies and nested requests (callbacks) are served while local calls wait. A
  *   request whose handler returns a Promise or an Effect completes in its own fiber/promise and
@@ -53,6 +53,7 @@ import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
 import * as Instrument from "./Instrument.js"
+import * as Sweeper from "./Sweeper.js"
 
 const { Handler, Label, MsgType } = Message
 
@@ -152,7 +153,6 @@ export interface Options {
   readonly peer?: Instrument.Peer | undefined
 }
 
-const TICK_MILLIS = 100
 const PING_TIMEOUT = Duration.seconds(3)
 /** How long an accepting side that must send first waits to learn the peer's dialect (then: v5). */
 const VERSION_WAIT_MILLIS = 1000
@@ -241,7 +241,6 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   private seq = 0
   private tick = 0
-  private sweeperAwake = false
   private closing = false
   private shuttingDown = false
   private readonly pending = new Map<number, Pending>()
@@ -458,7 +457,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     const seq = this.seq++
     if (this.instrument !== undefined) onResult = this.instrument.call(seq, handler, args, onResult)
     const timeoutMillis = this.timeoutMillisFor(options)
-    const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
+    const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / Sweeper.TICK_MILLIS) + 1
     this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxed])
     if (timeoutMillis !== null) {
@@ -469,28 +468,23 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   }
 
   /**
-   * The sweeper runs only while timed requests are pending: an idle connection holds no fiber and
-   * no timer. Its ticks are the Effect clock's (a `TestClock` drives it in tests).
+   * Whether the process's sweeper ticks this connection: only while timed requests are pending, so
+   * an idle connection costs it nothing. Its ticks are the Effect clock's (a `TestClock` in tests).
    */
-  private sweeper: Fiber.RuntimeFiber<void> | undefined
+  private ticking = false
 
   private wakeSweeper(): void {
-    if (this.sweeperAwake || this.shuttingDown) return
-    this.sweeperAwake = true
-    const sweeper = this.sweeper = Runtime.runFork(this.runtime)(this.sweep)
-    // a finished fiber keeps its whole state: an idle connection holds none
-    sweeper.addObserver(() => {
-      if (this.sweeper === sweeper) this.sweeper = undefined
-    })
+    if (this.ticking || this.shuttingDown) return
+    this.ticking = true
+    Sweeper.join(this.runtime, this)
   }
 
-  private readonly sweep: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.whileLoop({
-      while: () => this.sweeperAwake,
-      body: () => Effect.zipRight(Effect.sleep(TICK_MILLIS), Effect.sync(() => this.expire())),
-      step: ignore
-    })
-  )
+  /** A tick of the sweeper: expires what is due; false once nothing timed is left (it stops ticking us). */
+  readonly onTick = (): boolean => {
+    this.expire()
+    this.ticking = this.timedPending > 0 && !this.shuttingDown
+    return this.ticking
+  }
 
   /** Fibers of the peer's requests whose handlers are Effects still running. */
   private handlerFibers: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
@@ -535,14 +529,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.closed) return
     const seq = this.seq++
     const timeoutMillis = Math.max(0, this.config.delReplyTimeout) * 1000
-    const deadline = this.tick + Math.ceil(timeoutMillis / TICK_MILLIS) + 1
+    const deadline = this.tick + Math.ceil(timeoutMillis / Sweeper.TICK_MILLIS) + 1
     this.pending.set(seq, { onResult: ignore, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxedArgs])
     this.timedPending++
     this.wakeSweeper()
   }
 
-  /** Called by the sweeper fiber every tick while timed requests are pending. */
+  /** Called by the sweeper every tick while timed requests are pending. */
   expire(): void {
     this.tick++
     for (const [seq, p] of this.pending) {
@@ -558,8 +552,6 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         ))
       }
     }
-    // the sweep loop ends here; the next timed request starts another
-    if (this.timedPending === 0) this.sweeperAwake = false
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -966,7 +958,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     for (const p of pending) p.onResult(Exit.fail(reason))
     if (this.instrument !== undefined) this.instrument.close()
     this.outbox?.unsafeDone(Exit.void)
-    this.sweeperAwake = false
+    this.ticking = false
+    Sweeper.leave(this)
     Runtime.runFork(this.runtime)(this.teardown)
   }
 
@@ -976,7 +969,6 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (this.peerEnded !== undefined && this.writerFiber !== undefined) {
         yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
       }
-      if (this.sweeper !== undefined) yield* Fiber.interrupt(this.sweeper)
       if (this.handlerFibers !== undefined && this.handlerFibers.size > 0) {
         yield* Fiber.interruptAll(this.handlerFibers)
       }
