@@ -155,8 +155,13 @@ export const classpartial = <A extends ReadonlyArray<unknown>, S extends object>
 export const hooksOf = (root: object): Pick<Connection.Options, "onConnect" | "onDisconnect"> => {
   const r = root as Partial<Pick<Service, "onConnect" | "onDisconnect">>
   return {
-    onConnect: typeof r.onConnect === "function" ? (conn) => r.onConnect!(conn) : undefined,
-    onDisconnect: typeof r.onDisconnect === "function" ? (conn) => r.onDisconnect!(conn) : undefined
+    // the base class's own hooks do nothing: a connection without hooks skips them entirely
+    onConnect: typeof r.onConnect === "function" && r.onConnect !== Service.prototype.onConnect
+      ? (conn) => r.onConnect!(conn)
+      : undefined,
+    onDisconnect: typeof r.onDisconnect === "function" && r.onDisconnect !== Service.prototype.onDisconnect
+      ? (conn) => r.onDisconnect!(conn)
+      : undefined
   }
 }
 

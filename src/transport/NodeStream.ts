@@ -174,17 +174,17 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
       })
     })
 
+  const release = () => {
+    writers--
+    if (!stream.destroyed && !stream.writableEnded) stream.end()
+    if (ended) close(stream)
+  }
   const writer: Effect.Effect<typeof write, never, Scope.Scope> = Effect.acquireRelease(
     Effect.sync(() => {
       writers++
       return write
     }),
-    () =>
-      Effect.sync(() => {
-        writers--
-        if (!stream.destroyed && !stream.writableEnded) stream.end()
-        if (ended) close(stream)
-      })
+    () => Effect.sync(release)
   )
 
   const socket = Socket.Socket.of({
@@ -202,6 +202,15 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     buffered: () => stream.writableLength,
     onDrain: (f) => {
       stream.on("drain", f)
+    },
+    hold: () => {
+      writers++
+      let held = true
+      return () => {
+        if (!held) return
+        held = false
+        release()
+      }
     }
   }
   return StreamCapabilities.attach(socket, {

@@ -57,6 +57,11 @@ export interface DirectWriter {
   readonly buffered: () => number
   /** Calls `f` each time the queue has drained. */
   readonly onDrain: (f: () => void) => void
+  /**
+   * Holds the stream open for writing (as the platform `writer` does while acquired); the function
+   * it gives releases the hold, which ends our side of the stream.
+   */
+  readonly hold: () => () => void
 }
 
 /**

@@ -273,7 +273,6 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     options: Options,
     /** what the writer fiber writes; absent when frames go straight into the stream (`direct`) */
     private readonly outbox: Mailbox.Mailbox<Uint8Array> | undefined,
-    private readonly internalScope: Scope.CloseableScope,
     readonly runtime: Runtime.Runtime<never>,
     private readonly done: Deferred.Deferred<void>
   ) {
@@ -960,7 +959,32 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.outbox?.unsafeDone(Exit.void)
     this.ticking = false
     Sweeper.leave(this)
-    Runtime.runFork(this.runtime)(this.teardown)
+    const handlersRunning = this.handlerFibers !== undefined && this.handlerFibers.size > 0
+    if (this.internalScope === undefined && this.onDisconnect === undefined && !handlersRunning) {
+      // nothing to wait for: no fiber for the teardown either
+      this.letGo()
+      Deferred.unsafeDone(this.done, Exit.void)
+    } else {
+      Runtime.runFork(this.runtime)(this.teardown)
+    }
+  }
+
+  /**
+   * What the connection holds of its transport, when it needs no fiber: stop reading, release the
+   * stream for writing. Released last first, once.
+   */
+  readonly closers: Array<() => void> = []
+  /** What it holds in fibers and Effect finalizers otherwise (a writer fiber, a reader fiber). */
+  internalScope: Scope.CloseableScope | undefined
+
+  /** Lets go of the transport and of every object of either side. */
+  private letGo(): void {
+    const closers = this.closers
+    for (let i = closers.length - 1; i >= 0; i--) closers[i]()
+    closers.length = 0
+    this.objects.clear()
+    this.netrefs.clear()
+    this.rootRef = undefined
   }
 
   private readonly teardown: Effect.Effect<void> = Effect.suspend(() =>
@@ -972,10 +996,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (this.handlerFibers !== undefined && this.handlerFibers.size > 0) {
         yield* Fiber.interruptAll(this.handlerFibers)
       }
-      yield* Scope.close(this.internalScope, Exit.void)
-      this.objects.clear()
-      this.netrefs.clear()
-      this.rootRef = undefined
+      if (this.internalScope !== undefined) yield* Scope.close(this.internalScope, Exit.void)
+      this.letGo()
       if (this.onDisconnect !== undefined) {
         const hook = this.onDisconnect
         yield* Effect.suspend(() => fromHookResult(hook(this))).pipe(
@@ -994,6 +1016,13 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private readonly closeEffect: Effect.Effect<void> = Effect.suspend(() => {
     if (this.closing || this.shuttingDown) return this.awaitClose
     this.closing = true
+    if (this.config.beforeClosed === undefined && this.writerFiber === undefined) {
+      // nothing to run or wait for before the CLOSE: say it and tear down now
+      this.closed = true
+      this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
+      this.shutdown(new ConnectionClosed({ reason: "Closed" }))
+      return this.awaitClose
+    }
     return Effect.gen(this, function*() {
       const before = this.config.beforeClosed
       const beforeExit = before === undefined
@@ -1085,32 +1114,20 @@ const forkDetached =
     })
 
 /**
- * Runs an RPyC connection over `socket` for the lifetime of the current scope.
- *
- * Fails with the transport's error if the socket cannot be opened, or with the error of
- * `onConnect`.
- *
- * @since 0.1.0 @category constructors
+ * Reads and writes `socket` in fibers (any platform `Socket`; a Node stream that cannot take frames
+ * synchronously, such as TLS toward a peer that reads one record at a time), held by the
+ * connection's own scope.
  */
-export const make = <Api = any>(
+const runInScope = (
+  conn: ConnectionImpl,
   socket: Socket.Socket,
-  options: Options
-): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  runtime: Runtime.Runtime<never>,
+  outbox: Mailbox.Mailbox<Uint8Array> | undefined
+): Effect.Effect<void, Socket.SocketError> =>
   Effect.gen(function*() {
-    const internalScope = yield* Scope.make()
-    const runtime = yield* Effect.runtime<never>()
-    const done = yield* Deferred.make<void>()
-    const capabilities = StreamCapabilities.of(socket)
-    const direct = capabilities?.direct
-    const outbox = direct === undefined ? yield* Mailbox.make<Uint8Array>() : undefined
-    const conn = new ConnectionImpl(options.root, options, outbox, internalScope, runtime, done)
-    conn.capabilities = capabilities
-    conn.instrument = yield* Instrument.make(conn, options)
-    yield* Effect.addFinalizer(() => conn.close())
-
-    const listen = capabilities?.listen
+    const internalScope = conn.internalScope = yield* Scope.make()
+    const listen = conn.capabilities?.listen
     if (listen !== undefined) {
-      // read straight from the stream's events: no fiber for the connection's life
       const started = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
       if (Exit.isFailure(started)) return yield* Effect.failCause(started.cause as Cause.Cause<Socket.SocketError>)
       yield* Scope.addFinalizer(internalScope, Effect.sync(started.value))
@@ -1131,29 +1148,66 @@ export const make = <Api = any>(
 
     // held for the connection's life: releasing it ends our side of the stream
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
+    const direct = conn.capabilities?.direct
     if (direct !== undefined) {
       conn.direct = direct
       direct.onDrain(conn.drained)
-    } else {
-      const perFrame = capabilities?.writePerFrame === true
-      const queue = outbox!
-      conn.writerFiber = yield* Effect.gen(function*() {
-        while (true) {
-          const [chunks, finished] = yield* queue.takeAll
-          const frames = Array.from(chunks)
-          if (frames.length === 1 || (perFrame && frames.length > 0)) {
-            for (const frame of frames) {
-              yield* write(frame)
-              conn.written(frame.length)
-            }
-          } else if (frames.length > 1) {
-            const joined = Bytes.concat(frames)
-            yield* write(joined)
-            conn.written(joined.length)
+      return
+    }
+    const perFrame = conn.capabilities?.writePerFrame === true
+    const queue = outbox!
+    conn.writerFiber = yield* Effect.gen(function*() {
+      while (true) {
+        const [chunks, finished] = yield* queue.takeAll
+        const frames = Array.from(chunks)
+        if (frames.length === 1 || (perFrame && frames.length > 0)) {
+          for (const frame of frames) {
+            yield* write(frame)
+            conn.written(frame.length)
           }
-          if (finished) return
+        } else if (frames.length > 1) {
+          const joined = Bytes.concat(frames)
+          yield* write(joined)
+          conn.written(joined.length)
         }
-      }).pipe(Effect.catchAll(() => Effect.void), forkDetached(runtime, internalScope))
+        if (finished) return
+      }
+    }).pipe(Effect.catchAll(() => Effect.void), forkDetached(runtime, internalScope))
+  })
+
+/**
+ * Runs an RPyC connection over `socket` for the lifetime of the current scope.
+ *
+ * Fails with the transport's error if the socket cannot be opened, or with the error of
+ * `onConnect`.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const make = <Api = any>(
+  socket: Socket.Socket,
+  options: Options
+): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const done = yield* Deferred.make<void>()
+    const capabilities = StreamCapabilities.of(socket)
+    const direct = capabilities?.direct
+    const listen = capabilities?.listen
+    const outbox = direct === undefined ? yield* Mailbox.make<Uint8Array>() : undefined
+    const conn = new ConnectionImpl(options.root, options, outbox, runtime, done)
+    conn.capabilities = capabilities
+    conn.instrument = yield* Instrument.make(conn, options)
+    yield* Effect.addFinalizer(() => conn.close())
+
+    if (direct !== undefined && listen !== undefined) {
+      // a Node stream: read from its events, write into it, no fiber or scope for the connection's life
+      const started = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
+      if (Exit.isFailure(started)) return yield* Effect.failCause(started.cause as Cause.Cause<Socket.SocketError>)
+      conn.closers.push(started.value, direct.hold())
+      conn.direct = direct
+      direct.onDrain(conn.drained)
+    } else {
+      yield* runInScope(conn, socket, runtime, outbox)
     }
 
     if (options.onConnect !== undefined) {
