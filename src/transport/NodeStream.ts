@@ -174,17 +174,21 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
       })
     })
 
-  const release = () => {
-    writers--
-    if (!stream.destroyed && !stream.writableEnded) stream.end()
-    if (ended) close(stream)
+  /** Holds the stream open for writing; releasing the hold (once) ends our side. */
+  const hold = (): () => void => {
+    writers++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      writers--
+      if (!stream.destroyed && !stream.writableEnded) stream.end()
+      if (ended) close(stream)
+    }
   }
-  const writer: Effect.Effect<typeof write, never, Scope.Scope> = Effect.acquireRelease(
-    Effect.sync(() => {
-      writers++
-      return write
-    }),
-    () => Effect.sync(release)
+  const writer: Effect.Effect<typeof write, never, Scope.Scope> = Effect.as(
+    Effect.acquireRelease(Effect.sync(hold), (release) => Effect.sync(release)),
+    write
   )
 
   const socket = Socket.Socket.of({
@@ -203,15 +207,7 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     onDrain: (f) => {
       stream.on("drain", f)
     },
-    hold: () => {
-      writers++
-      let held = true
-      return () => {
-        if (!held) return
-        held = false
-        release()
-      }
-    }
+    hold
   }
   return StreamCapabilities.attach(socket, {
     listen,

@@ -248,7 +248,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private readonly netrefs = new Map<string, WeakRef<Netref.Netref>>()
   private readonly decoder: Channel.FrameDecoder
   private readonly decodeOptions: Brine.DecodeOptions
-  private readonly compress: boolean
+  /** how frames are encoded (compression on or off), made once rather than per message */
+  private readonly frameOptions: Channel.EncodeOptions
   private readonly onDisconnect: Hook | undefined
   private readonly side: "connecting" | "accepting" | undefined
   /** payloads received so far: a first one that is not RPyC means the peer is something else */
@@ -281,7 +282,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.wireVersion = options.wireVersion === 5 || options.wireVersion === 6 ? options.wireVersion : undefined
     this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
     this.decodeOptions = { maxIntDigits: this.config.maxIntDigits, maxValues: this.config.maxValuesPerMessage }
-    this.compress = options.compress !== false
+    this.frameOptions = { compress: options.compress !== false }
     this.onDisconnect = options.onDisconnect
     this.side = options.side
     this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
@@ -339,7 +340,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.sendDirect(this.wireVersion, msg, seq, args)
     } else {
       const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
-      const frame = Channel.encodeFrame(payload, { compress: this.compress })
+      const frame = Channel.encodeFrame(payload, this.frameOptions)
       if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
       this.outbox!.unsafeOffer(frame)
       this.unsentBytes += frame.length
@@ -370,7 +371,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     let payloadLength: number
     try {
       Message.writePayload(w, version, msg, seq, args)
-      payloadLength = Channel.endFrame(w, start, { compress: this.compress })
+      payloadLength = Channel.endFrame(w, start, this.frameOptions)
     } catch (e) {
       // what this message wrote is dropped; the frames before it still go
       w.pos = start
@@ -1018,8 +1019,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.closing = true
     if (this.config.beforeClosed === undefined && this.writerFiber === undefined) {
       // nothing to run or wait for before the CLOSE: say it and tear down now
-      this.closed = true
-      this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
+      this.sayClose()
       this.shutdown(new ConnectionClosed({ reason: "Closed" }))
       return this.awaitClose
     }
@@ -1028,9 +1028,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       const beforeExit = before === undefined
         ? Exit.void
         : yield* Effect.exit(Effect.flatMap(RemoteOp.toEffect(this.root), (root) => fromHookResult(before(root))))
-      this.closed = true
-      // CLOSE is fire-and-forget (5.x semantics); the peer tears down without replying
-      this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
+      this.sayClose()
       this.outbox?.unsafeDone(Exit.void)
       if (this.writerFiber !== undefined) {
         yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
@@ -1043,6 +1041,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       }
     })
   })
+
+  /** CLOSE is fire-and-forget (5.x semantics): the peer tears down without replying. */
+  private sayClose(): void {
+    this.closed = true
+    this.send(MsgType.REQUEST, this.seq++, [Handler.CLOSE, [Label.VALUE, []]])
+  }
 
   readonly close = (): Awaitable.Awaitable<void> => Awaitable.make(this.closeEffect)
 
@@ -1114,6 +1118,21 @@ const forkDetached =
     })
 
 /**
+ * Feeds the stream's chunks to `conn` from its events, and its end; gives what stops reading, or
+ * fails as `run` would at once.
+ */
+const readFromEvents = (
+  conn: ConnectionImpl,
+  listen: StreamCapabilities.Listen
+): Effect.Effect<() => void, Socket.SocketError> =>
+  Effect.suspend(() =>
+    listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit)) as Exit.Exit<
+      () => void,
+      Socket.SocketError
+    >
+  )
+
+/**
  * Reads and writes `socket` in fibers (any platform `Socket`; a Node stream that cannot take frames
  * synchronously, such as TLS toward a peer that reads one record at a time), held by the
  * connection's own scope.
@@ -1128,9 +1147,8 @@ const runInScope = (
     const internalScope = conn.internalScope = yield* Scope.make()
     const listen = conn.capabilities?.listen
     if (listen !== undefined) {
-      const started = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
-      if (Exit.isFailure(started)) return yield* Effect.failCause(started.cause as Cause.Cause<Socket.SocketError>)
-      yield* Scope.addFinalizer(internalScope, Effect.sync(started.value))
+      const stop = yield* readFromEvents(conn, listen)
+      yield* Scope.addFinalizer(internalScope, Effect.sync(stop))
     } else {
       // open once `run` says so, or failed (or ended) if the reader stops first
       const opened = yield* Deferred.make<void, Socket.SocketError>()
@@ -1201,9 +1219,7 @@ export const make = <Api = any>(
 
     if (direct !== undefined && listen !== undefined) {
       // a Node stream: read from its events, write into it, no fiber or scope for the connection's life
-      const started = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
-      if (Exit.isFailure(started)) return yield* Effect.failCause(started.cause as Cause.Cause<Socket.SocketError>)
-      conn.closers.push(started.value, direct.hold())
+      conn.closers.push(yield* readFromEvents(conn, listen), direct.hold())
       conn.direct = direct
       direct.onDrain(conn.drained)
     } else {
