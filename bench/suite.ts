@@ -86,9 +86,10 @@ const size = {
 // ---------------------------------------------------------------------------------------------
 // peers: child processes with a JSON control channel
 
-type PeerKind = "raw" | "ts" | "py" | "birpc" | "erpc"
+type PeerKind = "raw" | "wire" | "ts" | "py" | "birpc" | "erpc"
 const NODE_PEERS: Record<Exclude<PeerKind, "py">, string> = {
   raw: "raw-peer",
+  wire: "wire-peer",
   ts: "ts-peer",
   birpc: "birpc-peer",
   erpc: "effect-rpc-peer"
@@ -262,6 +263,9 @@ interface Row {
 
 const ROWS: ReadonlyArray<Row> = [
   { id: "raw", label: "raw TCP, JSON lines (Node)", client: "raw", server: "raw" },
+  { id: "wire", label: "RPyC frames, plain Node sockets", client: "wire", server: "wire" },
+  { id: "wire-ts", label: "RPyC frames client -> TS server", client: "wire", server: "ts" },
+  { id: "ts-wire", label: "TS client -> RPyC frames server", client: "ts", server: "wire" },
   { id: "py-py", label: "Python RPyC -> Python RPyC", client: "py", server: "py" },
   { id: "ts-ts", label: "TS client -> TS server", client: "ts", server: "ts" },
   { id: "py-ts", label: "Python RPyC -> TS server", client: "py", server: "ts" },
