@@ -29,7 +29,7 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Listener from "./Listener.js"
 import * as NodeStream from "./NodeStream.js"
@@ -354,65 +354,68 @@ export const connectWith = <S extends Net.Socket>(
   options: ConnectWithOptions
 ): Effect.Effect<Socket.Socket, Socket.SocketError, Scope.Scope> => {
   const timeout = options.openTimeout === undefined ? defaultOpenTimeout : Duration.decode(options.openTimeout)
-  return Effect.acquireRelease(
-    Effect.async<Tracked<S>, Socket.SocketError>((resume) => {
-      let tracked: Tracked<S>
-      try {
-        tracked = track(create())
-      } catch (cause) {
-        // invalid options (e.g. a port out of range) throw synchronously
-        return resume(
-          Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) }))
-        )
-      }
-      const conn = tracked.conn
-      // a plain timer, not Effect.timeout: that would race the wait in a fiber of its own for every
-      // connection made
-      const millis = Duration.toMillis(timeout)
-      const timer = Number.isFinite(millis)
-        ? setTimeout(() => {
-          conn.off("error", onError)
-          conn.off(options.readyEvent, onReady)
-          conn.destroy()
-          resume(Effect.fail(
-            new ConnectError({
-              reason: "OpenTimeout",
-              cause: new Error(`no connection after ${Duration.format(timeout)}`),
-              address: options.address ?? "the peer"
-            })
-          ))
-        }, millis)
-        : undefined
-      const onError = (cause: Error) => {
-        clearTimeout(timer)
+  const acquire = Effect.async<Tracked<S>, Socket.SocketError>((resume) => {
+    let tracked: Tracked<S>
+    try {
+      tracked = track(create())
+    } catch (cause) {
+      // invalid options (e.g. a port out of range) throw synchronously
+      return resume(
+        Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) }))
+      )
+    }
+    const conn = tracked.conn
+    // a plain timer, not Effect.timeout: that would race the wait in a fiber of its own for every
+    // connection made
+    const millis = Duration.toMillis(timeout)
+    const timer = Number.isFinite(millis)
+      ? setTimeout(() => {
+        conn.off("error", onError)
         conn.off(options.readyEvent, onReady)
         conn.destroy()
-        resume(Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) })))
-      }
-      const onReady = () => {
-        clearTimeout(timer)
-        conn.off("error", onError)
-        resume(Effect.succeed(tracked))
-      }
-      conn.once("error", onError)
-      conn.once(options.readyEvent, onReady)
-      // canceler: interruption aborts the attempt
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        conn.destroy()
-      })
-    }).pipe(
-      // acquireRelease acquires uninterruptibly; the canceler above destroys the half-open socket,
-      // so nothing is left to release
-      Effect.interruptible
-    ),
-    (tracked) => Effect.sync(() => closeSoon(tracked.conn))
-  ).pipe(
-    Effect.flatMap((tracked) => {
-      applySocketOptions(tracked.conn, options)
-      return socketFromTracked(tracked)
+        resume(Effect.fail(
+          new ConnectError({
+            reason: "OpenTimeout",
+            cause: new Error(`no connection after ${Duration.format(timeout)}`),
+            address: options.address ?? "the peer"
+          })
+        ))
+      }, millis)
+      : undefined
+    const onError = (cause: Error) => {
+      clearTimeout(timer)
+      conn.off(options.readyEvent, onReady)
+      conn.destroy()
+      resume(Effect.fail(new ConnectError({ reason: "Open", cause, address: failedAddress(cause, options.address) })))
+    }
+    const onReady = () => {
+      clearTimeout(timer)
+      conn.off("error", onError)
+      resume(Effect.succeed(tracked))
+    }
+    conn.once("error", onError)
+    conn.once(options.readyEvent, onReady)
+    // canceler: interruption aborts the attempt
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      conn.destroy()
     })
-  )
+  })
+  // acquireRelease's shape with a plain finalizer of the scope: acquireRelease's would diff and patch
+  // every FiberRef around the release, which costs more than closing the socket and which it needs not.
+  // Acquired uninterruptibly but for the wait itself, whose canceler destroys the half-open socket.
+  return Effect.flatMap(Effect.scope, (scope) =>
+    Effect.uninterruptible(
+      Effect.tap(
+        Effect.interruptible(acquire),
+        (tracked) => Scope.addFinalizer(scope, Effect.sync(() => closeSoon(tracked.conn)))
+      )
+    )).pipe(
+      Effect.flatMap((tracked) => {
+        applySocketOptions(tracked.conn, options)
+        return socketFromTracked(tracked)
+      })
+    )
 }
 
 /** `TCP_NODELAY` / `SO_KEEPALIVE`, set after connecting so it works the same for plain and TLS sockets. */

@@ -1215,7 +1215,9 @@ export const make = <Api = any>(
     const conn = new ConnectionImpl(options.root, options, outbox, runtime, done)
     conn.capabilities = capabilities
     conn.instrument = yield* Instrument.make(conn, options)
-    yield* Effect.addFinalizer(() => conn.close())
+    // a plain finalizer of the scope: Effect.addFinalizer would diff and patch every FiberRef around
+    // it, to run it with this fiber's, which costs more than the close and which the close needs not
+    yield* Scope.addFinalizer(yield* Effect.scope, Effect.suspend(() => conn.close()))
 
     if (direct !== undefined && listen !== undefined) {
       // a Node stream: read from its events, write into it, no fiber or scope for the connection's life
