@@ -24,9 +24,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import type * as Net from "node:net"
 import * as Dialect from "../client/Dialect.js"
 import type * as Config from "../internal/base/Config.js"
 import * as StreamCapabilities from "../internal/base/StreamCapabilities.js"
@@ -230,6 +235,88 @@ const refuseOtherDialect = (socket: Socket.Socket, version: WireVersion, peer: s
 }
 
 /**
+ * Serves the connections of a listener that hands them over at once (`Tcp.Server.runDirect`). A
+ * connection over a Node stream is made and served with no fiber of its own: the engine reads from
+ * the stream's events, and `onGone` says when it is over. One the engine cannot take so (an
+ * `onConnect` hook, another dialect refused, telemetry on) gets the fiber of `slow`. The server's
+ * shutdown stops accepting, then closes every connection still open, fiber or not.
+ */
+const serveDirect = (
+  runDirect: NonNullable<Tcp.Server<unknown>["runDirect"]>,
+  name: string,
+  connections: Set<Connection.Connection>,
+  accept: (
+    socket: Socket.Socket,
+    raw: Net.Socket,
+    runtime: Runtime.Runtime<never>,
+    onGone: () => void
+  ) => {
+    readonly peer: string
+    readonly made: Exit.Exit<Connection.Connection, Socket.SocketError> | undefined
+    readonly slow: () => Effect.Effect<void>
+  }
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.annotateLogs(Effect.runtime<never>(), Logging.LOGGER_NAME, name)
+    // RPyC's accepted / welcome / goodbye lines, skipped without an Effect below their level
+    const logsInfo = !LogLevel.greaterThan(
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel),
+      LogLevel.Info
+    )
+    const open = new Set<Connection.Connection>()
+    // registered before the accepting fiber starts, so it runs after that fiber stops
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach([...open], (conn) => Effect.exit(conn.close()), { concurrency: "unbounded", discard: true })
+    )
+    const fibers = yield* FiberSet.make()
+    const runFork = yield* FiberSet.runtime(fibers)<never>()
+
+    const onConnection = (socket: Socket.Socket, raw: Net.Socket): void => {
+      // what a handler fiber of the connection sees, as when served by a fiber of its own
+      const connRuntime = Runtime.make({
+        context: Context.add(runtime.context, NodeSocket.NetSocket, raw),
+        fiberRefs: runtime.fiberRefs,
+        runtimeFlags: runtime.runtimeFlags
+      })
+      const log = (message: string) => {
+        if (logsInfo) Runtime.runSync(connRuntime)(Effect.logInfo(message))
+      }
+      let conn: Connection.Connection | undefined
+      const { made, peer, slow } = accept(socket, raw, connRuntime, () => {
+        if (conn === undefined) return
+        connections.delete(conn)
+        open.delete(conn)
+        log(`goodbye ${peer}`)
+      })
+      log(`accepted ${peer}`)
+      if (made === undefined) {
+        runFork(
+          slow().pipe(
+            Effect.ensuring(Effect.sync(() => raw.destroySoon())),
+            Effect.provideService(NodeSocket.NetSocket, raw)
+          )
+        )
+        return
+      }
+      if (Exit.isFailure(made)) {
+        raw.destroy()
+        Runtime.runFork(connRuntime)(Effect.logWarning("connection failed", made.cause))
+        return
+      }
+      conn = made.value
+      connections.add(conn)
+      open.add(conn)
+      log(`welcome ${peer}`)
+    }
+
+    yield* runDirect(onConnection).pipe(
+      Effect.catchAllCause((cause) => Effect.logError("server stopped", cause)),
+      Effect.annotateLogs(Logging.LOGGER_NAME, name),
+      Effect.forkScoped
+    )
+  })
+
+/**
  * Serves `service` on every connection `listener` accepts (any SocketServer: TCP, Unix, TLS).
  *
  * @since 0.1.0 @category constructors
@@ -249,29 +336,32 @@ export const serve = (
     const name = loggerName(service, address)
     const connections = new Set<Connection.Connection>()
 
-    const handle = (socket: Socket.Socket) =>
+    const wireVersion = options.wireVersion ?? "auto"
+    const localOf = (raw: Net.Socket | undefined) =>
+      raw?.localAddress !== undefined ? `${raw.localAddress}:${raw.localPort}` : describe(address)
+    const connectionOptions = (raw: Net.Socket | undefined, peer: string) => ({
+      config: { ...options.protocolConfig, endpoints: [localOf(raw), peer] as const, ...options.configFor?.(raw) },
+      wireVersion,
+      maxFrameSize: options.maxFrameSize,
+      side: "accepting" as const
+    })
+    const checked = (socket: Socket.Socket, peer: string) =>
+      wireVersion === "auto" ? socket : refuseOtherDialect(socket, wireVersion, peer)
+
+    /** A connection served by a fiber of its own, which its scope and its logs follow. */
+    const handle = (socket: Socket.Socket, made?: { readonly root: object; readonly raw: Net.Socket }) =>
       Effect.gen(function*() {
-        const raw = yield* Effect.serviceOption(NodeSocket.NetSocket)
-        const rawSocket = raw._tag === "Some" ? raw.value : undefined
+        let rawSocket = made?.raw
+        if (rawSocket === undefined) {
+          const raw = yield* Effect.serviceOption(NodeSocket.NetSocket)
+          rawSocket = raw._tag === "Some" ? raw.value as Net.Socket : undefined
+        }
         const peer = peerOf(rawSocket)
-        yield* Effect.logInfo(`accepted ${peer}`)
-        const local = rawSocket?.localAddress !== undefined
-          ? `${rawSocket.localAddress}:${rawSocket.localPort}`
-          : describe(address)
-        const wireVersion = options.wireVersion ?? "auto"
-        const conn = yield* Service.makeConnection(
-          wireVersion === "auto" ? socket : refuseOtherDialect(socket, wireVersion, peer),
-          service,
-          {
-            config: {
-              ...options.protocolConfig,
-              endpoints: [local, peer] as const,
-              ...options.configFor?.(rawSocket)
-            },
-            wireVersion,
-            maxFrameSize: options.maxFrameSize,
-            side: "accepting"
-          }
+        if (made === undefined) yield* Effect.logInfo(`accepted ${peer}`)
+        const conn = yield* Service.makeConnectionFor(
+          checked(socket, peer),
+          made?.root ?? Service.instantiate(service),
+          connectionOptions(rawSocket, peer)
         )
         connections.add(conn)
         yield* Effect.logInfo(`welcome ${peer}`)
@@ -287,10 +377,25 @@ export const serve = (
         Effect.annotateLogs(Logging.LOGGER_NAME, name)
       )
 
-    yield* listener.run(handle).pipe(
-      Effect.catchAllCause((cause) => Effect.logError("server stopped", cause)),
-      Effect.forkScoped
-    )
+    const runDirect = (listener as Partial<Tcp.Server<unknown>>).runDirect
+    if (runDirect !== undefined && options.configFor === undefined) {
+      yield* serveDirect(runDirect, name, connections, (socket, raw, runtime, onGone) => {
+        const peer = peerOf(raw)
+        const root = Service.instantiate(service)
+        const made = Service.makeConnectionOnStream(
+          checked(socket, peer),
+          root,
+          { ...connectionOptions(raw, peer), onGone },
+          runtime
+        )
+        return { peer, made, slow: () => handle(socket, { root, raw }) }
+      })
+    } else {
+      yield* listener.run((socket) => handle(socket)).pipe(
+        Effect.catchAllCause((cause) => Effect.logError("server stopped", cause)),
+        Effect.forkScoped
+      )
+    }
     yield* Effect.logInfo(`server started on ${describe(address)}`).pipe(Effect.annotateLogs(Logging.LOGGER_NAME, name))
     return {
       address,

@@ -19,6 +19,8 @@
  */
 import type * as Socket from "@effect/platform/Socket"
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { ConnectionClosed } from "../internal/base/Errors.js"
 import { attributeError } from "../internal/base/Errors.js"
@@ -175,7 +177,32 @@ export const makeConnection = <Api = any>(
   socket: Socket.Socket,
   spec: ServiceSpec,
   options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
-): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> => {
-  const root = instantiate(spec)
-  return Connection.make<Api>(socket, { ...options, root, ...hooksOf(root) })
-}
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  makeConnectionFor<Api>(socket, instantiate(spec), options)
+
+/**
+ * {@link makeConnection} with the root already made (by {@link instantiate}).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const makeConnectionFor = <Api = any>(
+  socket: Socket.Socket,
+  root: object,
+  options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
+): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Connection.make<Api>(socket, { ...options, root, ...hooksOf(root) })
+
+/**
+ * {@link makeConnectionFor} at once over a Node stream, with no fiber or scope
+ * (`Connection.makeOnStream`): the caller closes it. `undefined` where {@link makeConnectionFor} is
+ * needed (another transport, an `onConnect` hook, telemetry on).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const makeConnectionOnStream = <Api = any>(
+  socket: Socket.Socket,
+  root: object,
+  options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect">,
+  runtime: Runtime.Runtime<never>
+): Exit.Exit<Connection.Connection<Api>, Socket.SocketError> | undefined =>
+  Connection.makeOnStream<Api>(socket, { ...options, root, ...hooksOf(root) }, runtime)

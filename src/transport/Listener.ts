@@ -101,6 +101,11 @@ export interface AcceptLoop<A> {
   readonly run: <R>(
     serve: (accepted: A) => Effect.Effect<void, never, R>
   ) => Effect.Effect<never, SocketServer.SocketServerError, R>
+  /**
+   * Hands every ready connection to `onReady` at once, with no fiber, until interrupted (connections
+   * arriving afterwards are kept again); `onReady` owns them: interrupting this closes none.
+   */
+  readonly runDirect: (onReady: (accepted: A) => void) => Effect.Effect<never, SocketServer.SocketServerError>
 }
 
 /**
@@ -115,6 +120,21 @@ export const makeAcceptLoop = <A>(): Effect.Effect<AcceptLoop<A>> =>
     let onReady = (accepted: A): void => {
       pending.push(accepted)
     }
+    const serverError = Effect.mapError(
+      Deferred.await(errorDeferred),
+      (cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })
+    )
+    /** Makes `take` the taker of ready connections until interrupted, then `release` runs. */
+    const takeUntilInterrupted = (take: (accepted: A) => void, release: Effect.Effect<void>) =>
+      Effect.async<never>(() => {
+        const previous = onReady
+        onReady = take
+        for (const accepted of pending.splice(0)) take(accepted)
+        return Effect.suspend(() => {
+          onReady = previous
+          return release
+        })
+      }).pipe(Effect.raceFirst(serverError))
     return {
       ready: (accepted) => onReady(accepted),
       takePending: () => pending.splice(0),
@@ -126,25 +146,13 @@ export const makeAcceptLoop = <A>(): Effect.Effect<AcceptLoop<A>> =>
           const scope = yield* Scope.make()
           const fiberSet = yield* FiberSet.make().pipe(Scope.extend(scope))
           const runFork = yield* FiberSet.runtime(fiberSet)<R>()
-          const serveOne = (accepted: A): void => {
-            runFork(serve(accepted))
-          }
-          return yield* Effect.async<never>(() => {
-            const previous = onReady
-            onReady = serveOne
-            for (const accepted of pending.splice(0)) serveOne(accepted)
-            return Effect.suspend(() => {
-              onReady = previous
-              return Scope.close(scope, Exit.void)
-            })
-          }).pipe(
-            Effect.raceFirst(
-              Effect.mapError(
-                Deferred.await(errorDeferred),
-                (cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })
-              )
-            )
+          return yield* takeUntilInterrupted(
+            (accepted) => {
+              runFork(serve(accepted))
+            },
+            Scope.close(scope, Exit.void)
           )
-        })
+        }),
+      runDirect: (take) => takeUntilInterrupted(take, Effect.void)
     }
   })

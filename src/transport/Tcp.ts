@@ -211,6 +211,17 @@ export interface Server<Provided = never> {
   readonly run: <R, E, _>(
     handler: (socket: Socket.Socket) => Effect.Effect<_, E, R>
   ) => Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | Provided>>
+  /**
+   * Hands each connection, ready for data, to `onConnection` at once, with no fiber, until
+   * interrupted: the way to serve many short connections cheaply. `onConnection` owns each one (it
+   * must close it); interrupting this stops accepting and closes none. Only where connections need
+   * no extra services (`NetServerOptions.context`).
+   */
+  readonly runDirect?:
+    | ((
+      onConnection: (socket: Socket.Socket, raw: Net.Socket) => void
+    ) => Effect.Effect<never, SocketServer.SocketServerError>)
+    | undefined
 }
 
 /**
@@ -294,14 +305,15 @@ const closeSoon = (conn: Net.Socket): void => {
  * only has to check that nothing happened to it meanwhile: if it already emitted `close`, the
  * listeners `fromDuplex` attaches would never fire and `run` would hang, so fail right away.
  */
+const streamOf = <S extends Net.Socket>(tracked: Tracked<S>): Socket.Socket =>
+  NodeStream.make(tracked.conn, {
+    failure: tracked.error(),
+    // TLS: a frame per record, as a Python peer reads one record at a time
+    writePerFrame: (tracked.conn as { readonly encrypted?: boolean }).encrypted === true
+  })
+
 const socketFromTracked = <S extends Net.Socket>(tracked: Tracked<S>): Effect.Effect<Socket.Socket> =>
-  Effect.sync(() =>
-    NodeStream.make(tracked.conn, {
-      failure: tracked.error(),
-      // TLS: a frame per record, as a Python peer reads one record at a time
-      writePerFrame: (tracked.conn as { readonly encrypted?: boolean }).encrypted === true
-    })
-  )
+  Effect.sync(() => streamOf(tracked))
 
 /**
  * Wraps an already-connected `net.Socket` (or `tls.TLSSocket`) as a platform `Socket`.
@@ -535,11 +547,17 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
         return effect as Effect.Effect<void, never, Exclude<R, NodeSocket.NetSocket | Provided>>
       })
 
+    const runDirect = options.context === undefined
+      ? (onConnection: (socket: Socket.Socket, raw: Net.Socket) => void) =>
+        loop.runDirect((tracked) => onConnection(streamOf(tracked), tracked.conn))
+      : undefined
+
     return {
       address: typeof address === "string"
         ? { _tag: "UnixAddress", path: address }
         : { _tag: "TcpAddress", hostname: address?.address ?? "", port: address?.port ?? 0 },
-      run
+      run,
+      runDirect
     } satisfies Server<Provided>
   })
 

@@ -25,6 +25,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Mailbox from "effect/Mailbox"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -147,6 +148,8 @@ export interface Options {
   readonly onConnect?: Hook | undefined
   /** Runs after the connection closed (no I/O possible). */
   readonly onDisconnect?: Hook | undefined
+  /** Called once, when the connection is over: after `onDisconnect`, as `awaitClose` completes. */
+  readonly onGone?: (() => void) | undefined
   /** Which side this is, for messages about a peer that is not RPyC at all. */
   readonly side?: "connecting" | "accepting" | undefined
   /** The peer's address and service, for telemetry (an accepting side has them from its config). */
@@ -251,6 +254,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** how frames are encoded (compression on or off), made once rather than per message */
   private readonly frameOptions: Channel.EncodeOptions
   private readonly onDisconnect: Hook | undefined
+  private readonly onGone: (() => void) | undefined
   private readonly side: "connecting" | "accepting" | undefined
   /** payloads received so far: a first one that is not RPyC means the peer is something else */
   private payloadsReceived = 0
@@ -284,6 +288,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.decodeOptions = { maxIntDigits: this.config.maxIntDigits, maxValues: this.config.maxValuesPerMessage }
     this.frameOptions = { compress: options.compress !== false }
     this.onDisconnect = options.onDisconnect
+    this.onGone = options.onGone
     this.side = options.side
     this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
   }
@@ -965,6 +970,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       // nothing to wait for: no fiber for the teardown either
       this.letGo()
       Deferred.unsafeDone(this.done, Exit.void)
+      this.onGone?.()
     } else {
       Runtime.runFork(this.runtime)(this.teardown)
     }
@@ -1006,6 +1012,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         )
       }
       yield* Deferred.succeed(this.done, undefined)
+      this.onGone?.()
     })
   )
 
@@ -1194,6 +1201,38 @@ const runInScope = (
   })
 
 /**
+ * A connection over a Node stream (a socket offering `listen` and `direct`: TCP, Unix sockets,
+ * pipes), made at once with no fiber, scope or Effect of its own: it reads from the stream's events
+ * and writes into it, and lives until it closes (`close`, the peer's end, an error). `make` builds on
+ * it; a server uses it to serve a connection without a fiber. `undefined` where the general `make` is
+ * needed: another transport, an `onConnect` hook, telemetry on in `runtime`. Fails as `make` would if
+ * the stream can no longer be read.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const makeOnStream = <Api = any>(
+  socket: Socket.Socket,
+  options: Options,
+  runtime: Runtime.Runtime<never>
+): Exit.Exit<Connection<Api>, Socket.SocketError> | undefined => {
+  const capabilities = StreamCapabilities.of(socket)
+  const direct = capabilities?.direct
+  const listen = capabilities?.listen
+  if (direct === undefined || listen === undefined || options.onConnect !== undefined) return undefined
+  if (Instrument.enabledIn(runtime)) return undefined
+  const conn = new ConnectionImpl(options.root, options, undefined, runtime, Deferred.unsafeMake(FiberId.none))
+  conn.capabilities = capabilities
+  const reading = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
+  // what `run` would fail with (the listen of a Node stream fails with a SocketError)
+  if (Exit.isFailure(reading)) return reading as Exit.Exit<never, Socket.SocketError>
+  conn.closers.push(reading.value, direct.hold())
+  conn.direct = direct
+  direct.onDrain(conn.drained)
+  if (options.speakFirst === true) conn.requestRoot(ignore)
+  return Exit.succeed(conn as Connection<Api>)
+}
+
+/**
  * Runs an RPyC connection over `socket` for the lifetime of the current scope.
  *
  * Fails with the transport's error if the socket cannot be opened, or with the error of
@@ -1207,6 +1246,12 @@ export const make = <Api = any>(
 ): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
+    const onStream = makeOnStream<Api>(socket, options, runtime)
+    if (onStream !== undefined) {
+      const conn = yield* onStream
+      yield* Scope.addFinalizer(yield* Effect.scope, Effect.suspend(() => conn.close()))
+      return conn
+    }
     const done = yield* Deferred.make<void>()
     const capabilities = StreamCapabilities.of(socket)
     const direct = capabilities?.direct
@@ -1220,7 +1265,7 @@ export const make = <Api = any>(
     yield* Scope.addFinalizer(yield* Effect.scope, Effect.suspend(() => conn.close()))
 
     if (direct !== undefined && listen !== undefined) {
-      // a Node stream: read from its events, write into it, no fiber or scope for the connection's life
+      // a Node stream (with a hook, or telemetry): read from its events, write into it, as makeOnStream
       conn.closers.push(yield* readFromEvents(conn, listen), direct.hold())
       conn.direct = direct
       direct.onDrain(conn.drained)

@@ -26,11 +26,13 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import type * as Runtime from "effect/Runtime"
 import * as Tracer from "effect/Tracer"
 import type * as Config from "../base/Config.js"
 import { ConnectionClosed, type RemoteFailure } from "../base/Errors.js"
@@ -50,6 +52,14 @@ export const enabled: FiberRef.FiberRef<boolean> = globalValue(
   Symbol.for("effect-rpyc/Telemetry/enabled"),
   () => FiberRef.unsafeMake(false)
 )
+
+/**
+ * Whether connections made with `runtime` record spans and metrics.
+ *
+ * @since 0.1.0 @category fiber refs
+ */
+export const enabledIn = (runtime: Runtime.Runtime<never>): boolean =>
+  FiberRefs.getOrDefault(runtime.fiberRefs, enabled)
 
 /**
  * The span attributes and metric tags.
