@@ -13,7 +13,7 @@
 import type { BirpcReturn, createBirpc as createBirpcType } from "birpc"
 import * as Net from "node:net"
 import * as V8 from "node:v8"
-import { type Driver, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
+import { driverOf, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
 
 interface ServerFns {
   add(a: number, b: number): number
@@ -150,14 +150,7 @@ const client = async () => {
         })
       })
     })
-  const driver: Driver = {
-    open,
-    once: async (port) => {
-      const s = await open(port)
-      await s.seq(1)
-      await s.close()
-    }
-  }
+  const driver = driverOf(open)
   runClient(driver)
 }
 

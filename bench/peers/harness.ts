@@ -13,6 +13,7 @@
  */
 import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
+import * as Net from "node:net"
 import * as Readline from "node:readline"
 
 export const HOST = "127.0.0.1"
@@ -151,6 +152,32 @@ export interface Driver {
   /** Connect, one `add(1, 1)`, close. */
   readonly once: (port: number) => Promise<void>
 }
+
+/** The driver of a row whose sessions are opened by `open`: `once` is a session that makes one call. */
+export const driverOf = (open: (port: number) => Promise<Session>): Driver => ({
+  open,
+  once: async (port) => {
+    const s = await open(port)
+    await s.seq(1)
+    await s.close()
+  }
+})
+
+/** A TCP connection to the server's `port` on loopback, once it is open (Nagle off). */
+export const connectTcp = (port: number, options: { readonly allowHalfOpen?: boolean } = {}): Promise<Net.Socket> =>
+  new Promise((resolve, reject) => {
+    const sock = Net.createConnection({
+      host: HOST,
+      port,
+      noDelay: true,
+      allowHalfOpen: options.allowHalfOpen === true
+    })
+    sock.once("connect", () => {
+      sock.off("error", reject)
+      resolve(sock)
+    })
+    sock.once("error", reject)
+  })
 
 /** Opens `n` sessions, `batch` connecting at once. */
 const openMany = async (driver: Driver, port: number, n: number, batch = 100): Promise<Array<Session>> => {

@@ -9,7 +9,7 @@
  * RPyC callback). Replies come in order, so the client keeps a FIFO of waiting calls.
  */
 import * as Net from "node:net"
-import { type Driver, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
+import { connectTcp, driverOf, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
 
 /** Splits a byte stream into JSON lines, except `raw(n)` bytes handed over whole. */
 class LineReader {
@@ -88,18 +88,8 @@ const server = () => {
   })
 }
 
-const connectSocket = (port: number): Promise<Net.Socket> =>
-  new Promise((resolve, reject) => {
-    const sock = Net.createConnection({ host: HOST, port, noDelay: true })
-    sock.once("connect", () => {
-      sock.off("error", reject)
-      resolve(sock)
-    })
-    sock.once("error", reject)
-  })
-
 const open = async (port: number): Promise<Session> => {
-  const sock = await connectSocket(port)
+  const sock = await connectTcp(port)
   const waiting: Array<{ resolve: (v: any) => void; reject: (e: Error) => void }> = []
   let closed: Error | undefined
   const reader = new LineReader((msg) => {
@@ -165,14 +155,5 @@ const open = async (port: number): Promise<Session> => {
   }
 }
 
-const driver: Driver = {
-  open,
-  once: async (port) => {
-    const s = await open(port)
-    await s.seq(1)
-    await s.close()
-  }
-}
-
 if (process.argv[2] === "server") server()
-else runClient(driver)
+else runClient(driverOf(open))

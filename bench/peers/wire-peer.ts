@@ -14,7 +14,7 @@
 import * as Net from "node:net"
 import * as Channel from "../../src/internal/wire/Channel.js"
 import * as Message from "../../src/internal/wire/Message.js"
-import { type Driver, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
+import { connectTcp, driverOf, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
 
 const { CALLATTR, CLOSE, GETROOT } = Message.Handler
 const { LOCAL_REF, REMOTE_REF, TUPLE, VALUE } = Message.Label
@@ -62,18 +62,8 @@ const server = () => {
   })
 }
 
-const connectSocket = (port: number): Promise<Net.Socket> =>
-  new Promise((resolve, reject) => {
-    const sock = Net.createConnection({ host: HOST, port, noDelay: true, allowHalfOpen: true })
-    sock.once("connect", () => {
-      sock.off("error", reject)
-      resolve(sock)
-    })
-    sock.once("error", reject)
-  })
-
 const open = async (port: number): Promise<Session> => {
-  const sock = await connectSocket(port)
+  const sock = await connectTcp(port, { allowHalfOpen: true })
   const decoder = new Channel.FrameDecoder({ maxFrameSize: MAX_FRAME })
   const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
   let closed: Error | undefined
@@ -134,14 +124,5 @@ const open = async (port: number): Promise<Session> => {
   }
 }
 
-const driver: Driver = {
-  open,
-  once: async (port) => {
-    const s = await open(port)
-    await s.seq(1)
-    await s.close()
-  }
-}
-
 if (process.argv[2] === "server") server()
-else runClient(driver)
+else runClient(driverOf(open))
