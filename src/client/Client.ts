@@ -78,27 +78,37 @@ const hostOf = (options: ConnectOptions): string => options.host ?? Tcp.defaultH
 export const connect = <Api = any>(
   options: ConnectOptions
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const host = hostOf(options)
     const configured = options.wireVersion ?? "auto"
-    const wireVersion = configured === "auto"
-      ? yield* probeWireVersion(host, options.port, { ipv6: options.ipv6 })
-      : configured
-    const socket = yield* Tcp.connect({
-      host,
-      port: options.port,
-      ipv6: options.ipv6,
-      keepAlive: options.keepAlive,
-      openTimeout: options.openTimeout ?? Duration.seconds(3)
-    })
-    return yield* SocketClient.connectWithCheck<Api>(socket, options, {
-      expected: wireVersion,
-      configured,
-      address: Tcp.formatAddress(host, options.port),
-      // what an earlier probe found is out of date: the next connection probes again
-      onMismatch: configured === "auto" ? () => probed.delete(probeKey(host, options.port)) : undefined
-    })
+    const connectAs = (wireVersion: Message.WireVersion) =>
+      Effect.flatMap(
+        Tcp.connect({
+          host,
+          port: options.port,
+          ipv6: options.ipv6,
+          keepAlive: options.keepAlive,
+          openTimeout: options.openTimeout ?? OPEN_TIMEOUT
+        }),
+        (socket) =>
+          SocketClient.connectWithCheck<Api>(socket, options, {
+            expected: wireVersion,
+            configured,
+            address: Tcp.formatAddress(host, options.port),
+            // what an earlier probe found is out of date: the next connection probes again
+            onMismatch: configured === "auto" ? () => probed.delete(probeKey(host, options.port)) : undefined
+          })
+      )
+    if (configured !== "auto") return connectAs(configured)
+    // known endpoints (all but the first connection to each) go straight on
+    const known = probed.get(probeKey(host, options.port))
+    return known !== undefined
+      ? connectAs(known)
+      : Effect.flatMap(probeWireVersion(host, options.port, { ipv6: options.ipv6 }), connectAs)
   })
+
+/** RPyC's connect timeout. */
+const OPEN_TIMEOUT = Duration.seconds(3)
 
 // ---------------------------------------------------------------------------------------------
 // probing

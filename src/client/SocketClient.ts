@@ -175,24 +175,20 @@ export const connectWithCheck = <Api>(
   options: ConnectionOptions,
   check: VersionCheck
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Effect.gen(function*() {
-    const wireVersion = check.expected
-    const conn = yield* Service.makeConnection<Api>(
-      watchWireVersion(socket, check),
-      options.service ?? Service.VoidService,
-      {
-        config: options.config,
-        wireVersion,
-        maxFrameSize: options.maxFrameSize,
-        side: "connecting",
-        peer: check.address === undefined ? undefined : { address: check.address },
-        // an accepting peer that must send before hearing from us (a service whose onConnect calls
-        // back) cannot tell v6 from v5 until we do, and assumes v5 after a second
-        speakFirst: wireVersion === 6
-      }
-    )
-    return conn
-  })
+  Service.makeConnection<Api>(
+    watchWireVersion(socket, check),
+    options.service ?? Service.VoidService,
+    {
+      config: options.config,
+      wireVersion: check.expected,
+      maxFrameSize: options.maxFrameSize,
+      side: "connecting",
+      peer: check.address === undefined ? undefined : { address: check.address },
+      // an accepting peer that must send before hearing from us (a service whose onConnect calls
+      // back) cannot tell v6 from v5 until we do, and assumes v5 after a second
+      speakFirst: check.expected === 6
+    }
+  )
 
 /**
  * Runs a connection over an already-made Socket (RPyC's `connect_stream`). Nothing can be probed

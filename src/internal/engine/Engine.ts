@@ -1244,14 +1244,21 @@ export const make = <Api = any>(
   socket: Socket.Socket,
   options: Options
 ): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
+  Effect.flatMap(Effect.runtime<never>(), (runtime) => {
     const onStream = makeOnStream<Api>(socket, options, runtime)
-    if (onStream !== undefined) {
-      const conn = yield* onStream
-      yield* Scope.addFinalizer(yield* Effect.scope, Effect.suspend(() => conn.close()))
-      return conn
-    }
+    if (onStream === undefined) return makeInScope<Api>(socket, options, runtime)
+    if (Exit.isFailure(onStream)) return onStream
+    const conn = onStream.value
+    return Effect.as(Effect.scopeWith((scope) => Scope.addFinalizer(scope, Effect.suspend(() => conn.close()))), conn)
+  })
+
+/** {@link make} for the connections {@link makeOnStream} does not take. */
+const makeInScope = <Api>(
+  socket: Socket.Socket,
+  options: Options,
+  runtime: Runtime.Runtime<never>
+): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  Effect.gen(function*() {
     const done = yield* Deferred.make<void>()
     const capabilities = StreamCapabilities.of(socket)
     const direct = capabilities?.direct
