@@ -2,7 +2,8 @@
  * What the listeners of this library share (`Tcp.fromNetServer` for TCP, Unix sockets and TLS;
  * `WebSocketServer` for WebSocket): tracking every raw connection so that closing never waits on a
  * peer, listening with a clear error, and the accept loop that serves each ready connection in its
- * own fiber (connections that arrive before the loop runs are kept for it).
+ * own fiber, or hands it to a plain callback (`runDirect`) for a server that needs no fiber per
+ * connection (connections that arrive before the loop runs are kept for it).
  *
  * @since 0.1.0
  */
