@@ -290,12 +290,7 @@ const serveDirect = (
       })
       log(`accepted ${peer}`)
       if (made === undefined) {
-        runFork(
-          slow().pipe(
-            Effect.ensuring(Effect.sync(() => raw.destroySoon())),
-            Effect.provideService(NodeSocket.NetSocket, raw)
-          )
-        )
+        runFork(Tcp.asConnectionLife(raw, slow()))
         return
       }
       if (Exit.isFailure(made)) {
@@ -349,18 +344,19 @@ export const serve = (
       wireVersion === "auto" ? socket : refuseOtherDialect(socket, wireVersion, peer)
 
     /** A connection served by a fiber of its own, which its scope and its logs follow. */
-    const handle = (socket: Socket.Socket, made?: { readonly root: object; readonly raw: Net.Socket }) =>
+    const handle = (socket: Socket.Socket, accepted?: { readonly root: object; readonly raw: Net.Socket }) =>
       Effect.gen(function*() {
-        let rawSocket = made?.raw
+        let rawSocket = accepted?.raw
         if (rawSocket === undefined) {
           const raw = yield* Effect.serviceOption(NodeSocket.NetSocket)
           rawSocket = raw._tag === "Some" ? raw.value as Net.Socket : undefined
         }
         const peer = peerOf(rawSocket)
-        if (made === undefined) yield* Effect.logInfo(`accepted ${peer}`)
+        // a connection handed over by serveDirect was announced there
+        if (accepted === undefined) yield* Effect.logInfo(`accepted ${peer}`)
         const conn = yield* Service.makeConnectionFor(
           checked(socket, peer),
-          made?.root ?? Service.instantiate(service),
+          accepted?.root ?? Service.instantiate(service),
           connectionOptions(rawSocket, peer)
         )
         connections.add(conn)
@@ -378,7 +374,7 @@ export const serve = (
       )
 
     const runDirect = (listener as Partial<Tcp.Server<unknown>>).runDirect
-    if (runDirect !== undefined && options.configFor === undefined) {
+    if (runDirect !== undefined) {
       yield* serveDirect(runDirect, name, connections, (socket, raw, runtime, onGone) => {
         const peer = peerOf(raw)
         const root = Service.instantiate(service)

@@ -536,13 +536,7 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
     ): Effect.Effect<never, SocketServer.SocketServerError, Exclude<R, NodeSocket.NetSocket | Provided>> =>
       loop.run((tracked) => {
         const conn = tracked.conn
-        let effect = socketFromTracked(tracked).pipe(
-          Effect.flatMap(handler),
-          // the handler is the connection's lifetime, even if it never called `run`
-          Effect.ensuring(Effect.sync(() => closeSoon(conn))),
-          Effect.catchAllCause(Listener.reportUnhandledError),
-          Effect.provideService(NodeSocket.NetSocket, conn)
-        )
+        let effect = asConnectionLife(conn, Effect.flatMap(socketFromTracked(tracked), handler))
         if (options.context) effect = Effect.provide(effect, options.context(conn))
         return effect as Effect.Effect<void, never, Exclude<R, NodeSocket.NetSocket | Provided>>
       })
@@ -560,6 +554,25 @@ export const fromNetServer = <S extends Net.Server, Provided = never>(
       runDirect
     } satisfies Server<Provided>
   })
+
+/**
+ * `handler` as the life of the accepted connection `conn`, as {@link Server}'s `run` serves it: the
+ * raw socket is its `NodeSocket.NetSocket`, the connection closes when it ends (even if it never
+ * read), and a failure is reported, not raised. For a `runDirect` callback that serves a connection
+ * in a fiber after all.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const asConnectionLife = <E, R>(
+  conn: Net.Socket,
+  handler: Effect.Effect<unknown, E, R>
+): Effect.Effect<void, never, Exclude<R, NodeSocket.NetSocket>> =>
+  handler.pipe(
+    Effect.ensuring(Effect.sync(() => closeSoon(conn))),
+    Effect.catchAllCause(Listener.reportUnhandledError),
+    Effect.provideService(NodeSocket.NetSocket, conn)
+  )
 
 /**
  * Listens for TCP connections on `host:port` (default `127.0.0.1:0`). The handler receives each

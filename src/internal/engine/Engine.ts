@@ -976,6 +976,29 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     }
   }
 
+  /** Feeds the stream's chunks and its end to this connection: gives what stops reading, or the stream's error. */
+  readFrom(listen: StreamCapabilities.Listen): Exit.Exit<() => void, unknown> {
+    return listen((chunk) => this.onChunk(chunk), (exit) => this.onTransportEnd(exit))
+  }
+
+  /** Frames go straight into the stream's buffer; reading resumes when it drains. */
+  writeInto(direct: StreamCapabilities.DirectWriter): void {
+    this.direct = direct
+    direct.onDrain(this.drained)
+  }
+
+  /**
+   * Reads a Node stream from its events and writes into it, holding it open for writing until the
+   * connection lets go: no fiber, no scope.
+   */
+  attachStream(listen: StreamCapabilities.Listen, direct: StreamCapabilities.DirectWriter): Exit.Exit<void, unknown> {
+    const reading = this.readFrom(listen)
+    if (Exit.isFailure(reading)) return reading
+    this.closers.push(reading.value, direct.hold())
+    this.writeInto(direct)
+    return Exit.void
+  }
+
   /**
    * What the connection holds of its transport, when it needs no fiber: stop reading, release the
    * stream for writing. Released last first, once.
@@ -1125,21 +1148,6 @@ const forkDetached =
     })
 
 /**
- * Feeds the stream's chunks to `conn` from its events, and its end; gives what stops reading, or
- * fails as `run` would at once.
- */
-const readFromEvents = (
-  conn: ConnectionImpl,
-  listen: StreamCapabilities.Listen
-): Effect.Effect<() => void, Socket.SocketError> =>
-  Effect.suspend(() =>
-    listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit)) as Exit.Exit<
-      () => void,
-      Socket.SocketError
-    >
-  )
-
-/**
  * Reads and writes `socket` in fibers (any platform `Socket`; a Node stream that cannot take frames
  * synchronously, such as TLS toward a peer that reads one record at a time), held by the
  * connection's own scope.
@@ -1154,7 +1162,8 @@ const runInScope = (
     const internalScope = conn.internalScope = yield* Scope.make()
     const listen = conn.capabilities?.listen
     if (listen !== undefined) {
-      const stop = yield* readFromEvents(conn, listen)
+      // a Node stream fails to listen with a SocketError, as its `run` would
+      const stop = yield* (conn.readFrom(listen) as Exit.Exit<() => void, Socket.SocketError>)
       yield* Scope.addFinalizer(internalScope, Effect.sync(stop))
     } else {
       // open once `run` says so, or failed (or ended) if the reader stops first
@@ -1174,11 +1183,7 @@ const runInScope = (
     // held for the connection's life: releasing it ends our side of the stream
     const write = yield* socket.writer.pipe(Scope.extend(internalScope))
     const direct = conn.capabilities?.direct
-    if (direct !== undefined) {
-      conn.direct = direct
-      direct.onDrain(conn.drained)
-      return
-    }
+    if (direct !== undefined) return conn.writeInto(direct)
     const perFrame = conn.capabilities?.writePerFrame === true
     const queue = outbox!
     conn.writerFiber = yield* Effect.gen(function*() {
@@ -1222,12 +1227,9 @@ export const makeOnStream = <Api = any>(
   if (Instrument.enabledIn(runtime)) return undefined
   const conn = new ConnectionImpl(options.root, options, undefined, runtime, Deferred.unsafeMake(FiberId.none))
   conn.capabilities = capabilities
-  const reading = listen((chunk) => conn.onChunk(chunk), (exit) => conn.onTransportEnd(exit))
+  const attached = conn.attachStream(listen, direct)
   // what `run` would fail with (the listen of a Node stream fails with a SocketError)
-  if (Exit.isFailure(reading)) return reading as Exit.Exit<never, Socket.SocketError>
-  conn.closers.push(reading.value, direct.hold())
-  conn.direct = direct
-  direct.onDrain(conn.drained)
+  if (Exit.isFailure(attached)) return attached as Exit.Exit<never, Socket.SocketError>
   if (options.speakFirst === true) conn.requestRoot(ignore)
   return Exit.succeed(conn as Connection<Api>)
 }
@@ -1272,10 +1274,8 @@ const makeInScope = <Api>(
     yield* Scope.addFinalizer(yield* Effect.scope, Effect.suspend(() => conn.close()))
 
     if (direct !== undefined && listen !== undefined) {
-      // a Node stream (with a hook, or telemetry): read from its events, write into it, as makeOnStream
-      conn.closers.push(yield* readFromEvents(conn, listen), direct.hold())
-      conn.direct = direct
-      direct.onDrain(conn.drained)
+      // a Node stream (with a hook, or telemetry): as makeOnStream does
+      yield* (conn.attachStream(listen, direct) as Exit.Exit<void, Socket.SocketError>)
     } else {
       yield* runInScope(conn, socket, runtime, outbox)
     }
