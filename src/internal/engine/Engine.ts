@@ -478,6 +478,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
    */
   private ticking = false
 
+  /** The sweeper ticking this connection while it has timed requests pending. */
+  sweeper: Sweeper.Sweeper | undefined = undefined
+
   private wakeSweeper(): void {
     if (this.ticking || this.shuttingDown) return
     this.ticking = true
@@ -786,7 +789,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private requestDone(counted: boolean): void {
     if (!counted) return
     this.requestsInProgress--
-    if (this.requestsInProgress === 0 && this.peerEnded !== undefined) this.shutdown(this.peerEnded)
+    const ended = this.peerEnded
+    if (this.requestsInProgress === 0 && ended !== undefined) this.shutdown(() => ended)
   }
 
   private replyError(seq: number, error: unknown, counted = false): void {
@@ -820,7 +824,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       case Handler.PING:
         return args[0]
       case Handler.CLOSE:
-        this.shutdown(new ConnectionClosed({ reason: "PeerClosed", detail: "the peer sent CLOSE" }))
+        this.shutdown(peerSentClose)
         return NO_REPLY
       case Handler.GETROOT:
         return this.localRoot
@@ -912,7 +916,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   private protocolFailure(error: ProtocolError): void {
     this.log("Error", `closing ${this.id}: protocol error`, error)
-    this.shutdown(new ConnectionClosed({ reason: "ProtocolError", detail: error.message }))
+    this.shutdown(() => new ConnectionClosed({ reason: "ProtocolError", detail: error.message }))
   }
 
   /** The transport's reader ended: the peer closed, reset, or we closed it. */
@@ -928,19 +932,21 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       )
     }
     if (Exit.isFailure(exit)) {
-      return this.shutdown(
+      return this.shutdown(() =>
         new ConnectionClosed({ reason: "Transport", detail: describeTransportError(Cause.squash(exit.cause)) })
       )
     }
-    const ended = new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
-    if (this.requestsInProgress === 0 || this.capabilities?.writableAfterEnd !== true) return this.shutdown(ended)
+    if (this.requestsInProgress === 0 || this.capabilities?.writableAfterEnd !== true) {
+      return this.shutdown(endOfStream)
+    }
+    const ended = endOfStream()
     // half-closed: the peer sends nothing more, so our own calls cannot be answered; its requests
     // still running get their replies, then the connection closes (as Python RPyC does)
     this.peerEnded = ended
     // a peer killed mid-call looks the same (its FIN): its calls get as long as a call of ours would
     const grace = this.config.syncRequestTimeout
     if (grace !== null && grace >= 0) {
-      this.halfCloseTimer = setTimeout(() => this.shutdown(ended), grace * 1000)
+      this.halfCloseTimer = setTimeout(() => this.shutdown(() => ended), grace * 1000)
       this.halfCloseTimer.unref?.()
     }
     const pending = [...this.pending.values()]
@@ -949,18 +955,24 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     for (const p of pending) p.onResult(Exit.fail(ended))
   }
 
-  /** Starts the teardown; idempotent. Fails every pending call at once. */
-  shutdown(reason: ConnectionClosed): void {
+  /**
+   * Starts the teardown; idempotent. Fails every pending call at once, with `reason()`: made only when
+   * some call is pending, since an error's stack costs more than a clean close does.
+   */
+  shutdown(reason: () => ConnectionClosed): void {
     if (this.shuttingDown) return
     this.shuttingDown = true
     this.flushOutgoing()
     this.closed = true
     if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
     if (this.halfCloseTimer !== undefined) clearTimeout(this.halfCloseTimer)
-    const pending = [...this.pending.values()]
-    this.pending.clear()
-    this.timedPending = 0
-    for (const p of pending) p.onResult(Exit.fail(reason))
+    if (this.pending.size > 0) {
+      const pending = [...this.pending.values()]
+      this.pending.clear()
+      this.timedPending = 0
+      const failure = Exit.fail(reason())
+      for (const p of pending) p.onResult(failure)
+    }
     if (this.instrument !== undefined) this.instrument.close()
     this.outbox?.unsafeDone(Exit.void)
     this.ticking = false
@@ -1050,7 +1062,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.config.beforeClosed === undefined && this.writerFiber === undefined) {
       // nothing to run or wait for before the CLOSE: say it and tear down now
       this.sayClose()
-      this.shutdown(new ConnectionClosed({ reason: "Closed" }))
+      this.shutdown(closedHere)
       return this.awaitClose
     }
     return Effect.gen(this, function*() {
@@ -1063,7 +1075,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       if (this.writerFiber !== undefined) {
         yield* Fiber.await(this.writerFiber).pipe(Effect.timeout(CLOSE_FLUSH_MILLIS), Effect.ignore)
       }
-      this.shutdown(new ConnectionClosed({ reason: "Closed" }))
+      this.shutdown(closedHere)
       yield* this.awaitClose
       // the connection is closed either way; as in RPyC, the hook's error surfaces unless closeCatchall
       if (Exit.isFailure(beforeExit) && !this.config.closeCatchall) {
@@ -1090,6 +1102,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 }
 
 const ignore = () => {}
+
+const closedHere = () => new ConnectionClosed({ reason: "Closed" })
+const endOfStream = () => new ConnectionClosed({ reason: "PeerClosed", detail: "end of stream" })
+const peerSentClose = () => new ConnectionClosed({ reason: "PeerClosed", detail: "the peer sent CLOSE" })
 
 /** An integer count over `max` becomes `max`; anything else is left for takeFrom to judge. */
 const clampCount = (count: unknown, max: number): unknown =>

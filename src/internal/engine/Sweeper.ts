@@ -27,15 +27,25 @@ export const TICK_MILLIS = 100
 export interface Member {
   /** One tick went by; returns whether timed requests are still pending (if not, it leaves). */
   readonly onTick: () => boolean
+  /**
+   * The sweeper ticking it, kept here by {@link join} and {@link leave} (start with `undefined`). Not a
+   * WeakMap of members: connections come and go by the thousand, and a WeakMap entry per short-lived
+   * connection cost more than the rest of joining.
+   */
+  sweeper: Sweeper | undefined
 }
 
-interface Sweeper {
+/**
+ * The members ticked under one clock.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface Sweeper {
   readonly members: Set<Member>
   fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
 const sweepers = new WeakMap<Clock.Clock, Sweeper>()
-const membership = new WeakMap<Member, Sweeper>()
 
 const clockOf = (runtime: Runtime.Runtime<never>): Clock.Clock =>
   Context.get(FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices), Clock.Clock)
@@ -62,7 +72,7 @@ const loop = (sweeper: Sweeper): Effect.Effect<void> =>
  * @since 0.1.0 @category combinators
  */
 export const join = (runtime: Runtime.Runtime<never>, member: Member): void => {
-  if (membership.has(member)) return
+  if (member.sweeper !== undefined) return
   const clock = clockOf(runtime)
   let sweeper = sweepers.get(clock)
   if (sweeper === undefined) {
@@ -70,7 +80,7 @@ export const join = (runtime: Runtime.Runtime<never>, member: Member): void => {
     sweepers.set(clock, sweeper)
   }
   sweeper.members.add(member)
-  membership.set(member, sweeper)
+  member.sweeper = sweeper
   if (sweeper.fiber === undefined) {
     const running = sweeper
     const fiber = running.fiber = Runtime.runFork(runtime)(loop(running))
@@ -87,8 +97,8 @@ export const join = (runtime: Runtime.Runtime<never>, member: Member): void => {
  * @since 0.1.0 @category combinators
  */
 export const leave = (member: Member): void => {
-  const sweeper = membership.get(member)
+  const sweeper = member.sweeper
   if (sweeper === undefined) return
-  membership.delete(member)
+  member.sweeper = undefined
   sweeper.members.delete(member)
 }
