@@ -167,6 +167,11 @@ export const hooksOf = (root: object): Pick<Connection.Options, "onConnect" | "o
   }
 }
 
+const servedBy = (root: object): Connection.Served => {
+  const hooks = hooksOf(root)
+  return { root, onConnect: hooks.onConnect, onDisconnect: hooks.onDisconnect }
+}
+
 /**
  * Runs a connection over `socket` whose root is `spec`'s per-connection instance (or the shared
  * instance), with the service's `onConnect` / `onDisconnect` hooks: RPyC's `Service._connect`.
@@ -190,7 +195,7 @@ export const makeConnectionFor = <Api = any>(
   root: object,
   options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
-  Connection.make<Api>(socket, { ...options, root, ...hooksOf(root) })
+  Connection.makeFor<Api>(socket, options, servedBy(root))
 
 /**
  * {@link makeConnectionFor} at once over a Node stream, with no fiber or scope
@@ -205,4 +210,4 @@ export const makeConnectionOnStream = <Api = any>(
   options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect">,
   runtime: Runtime.Runtime<never>
 ): Exit.Exit<Connection.Connection<Api>, Socket.SocketError> | undefined =>
-  Connection.makeOnStream<Api>(socket, { ...options, root, ...hooksOf(root) }, runtime)
+  Connection.makeOnStream<Api>(socket, options, servedBy(root), runtime)

@@ -156,6 +156,20 @@ export interface Options {
   readonly peer?: Instrument.Peer | undefined
 }
 
+/**
+ * What a connection serves: its root and the hooks of the service it belongs to.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Served = Pick<Options, "root" | "onConnect" | "onDisconnect">
+
+/**
+ * How to run a connection, but for what it serves.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Settings = Omit<Options, "root" | "onConnect" | "onDisconnect">
+
 const PING_TIMEOUT = Duration.seconds(3)
 /** How long an accepting side that must send first waits to learn the peer's dialect (then: v5). */
 const VERSION_WAIT_MILLIS = 1000
@@ -273,13 +287,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** spans and metrics, when telemetry is on (`Instrument.enabled`): every hook is one check when off */
   instrument: Instrument.Instrument | undefined
 
+  readonly localRoot: object
+
   constructor(
-    readonly localRoot: object,
-    options: Options,
+    served: Served,
+    options: Settings,
     /** what the writer fiber writes; absent when frames go straight into the stream (`direct`) */
     private readonly outbox: Mailbox.Mailbox<Uint8Array> | undefined,
-    readonly runtime: Runtime.Runtime<never>,
-    private readonly done: Deferred.Deferred<void>
+    readonly runtime: Runtime.Runtime<never>
   ) {
     this.config = Config.make(options.config)
     this.id = this.config.connid ?? `conn${++connectionCounter}`
@@ -287,7 +302,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.decoder = new Channel.FrameDecoder({ maxFrameSize: options.maxFrameSize })
     this.decodeOptions = { maxIntDigits: this.config.maxIntDigits, maxValues: this.config.maxValuesPerMessage }
     this.frameOptions = { compress: options.compress !== false }
-    this.onDisconnect = options.onDisconnect
+    this.localRoot = served.root
+    this.onDisconnect = served.onDisconnect
     this.onGone = options.onGone
     this.side = options.side
     this.root = RemoteOp.fromEffect(Effect.suspend(() => this.fetchRoot()), "root", () => this.rootRef)
@@ -981,8 +997,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.internalScope === undefined && this.onDisconnect === undefined && !handlersRunning) {
       // nothing to wait for: no fiber for the teardown either
       this.letGo()
-      Deferred.unsafeDone(this.done, Exit.void)
-      this.onGone?.()
+      this.markGone()
     } else {
       Runtime.runFork(this.runtime)(this.teardown)
     }
@@ -1046,12 +1061,27 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
           Effect.catchAllCause((cause) => Effect.logWarning(`${this.id}: onDisconnect failed`, cause))
         )
       }
-      yield* Deferred.succeed(this.done, undefined)
-      this.onGone?.()
+      this.markGone()
     })
   )
 
-  readonly awaitClose: Effect.Effect<void> = Effect.suspend(() => Deferred.await(this.done))
+  /** Whether the connection is over (`awaitClose` completes at once). */
+  private gone = false
+  /**
+   * What `awaitClose` waits on, made at the first wait: most connections are never awaited, and a
+   * Deferred is dearer to make than it looks (~8 µs each in the profile of a connection's life).
+   */
+  private done: Deferred.Deferred<void> | undefined
+
+  private markGone(): void {
+    this.gone = true
+    if (this.done !== undefined) Deferred.unsafeDone(this.done, Exit.void)
+    this.onGone?.()
+  }
+
+  readonly awaitClose: Effect.Effect<void> = Effect.suspend(() =>
+    this.gone ? Effect.void : Deferred.await(this.done ??= Deferred.unsafeMake(FiberId.none))
+  )
 
   /** The writer fiber, flushed before a local close. */
   writerFiber: Fiber.RuntimeFiber<void, unknown> | undefined
@@ -1233,15 +1263,16 @@ const runInScope = (
  */
 export const makeOnStream = <Api = any>(
   socket: Socket.Socket,
-  options: Options,
+  options: Settings,
+  served: Served,
   runtime: Runtime.Runtime<never>
 ): Exit.Exit<Connection<Api>, Socket.SocketError> | undefined => {
   const capabilities = StreamCapabilities.of(socket)
   const direct = capabilities?.direct
   const listen = capabilities?.listen
-  if (direct === undefined || listen === undefined || options.onConnect !== undefined) return undefined
+  if (direct === undefined || listen === undefined || served.onConnect !== undefined) return undefined
   if (Instrument.enabledIn(runtime)) return undefined
-  const conn = new ConnectionImpl(options.root, options, undefined, runtime, Deferred.unsafeMake(FiberId.none))
+  const conn = new ConnectionImpl(served, options, undefined, runtime)
   conn.capabilities = capabilities
   const attached = conn.attachStream(listen, direct)
   // what `run` would fail with (the listen of a Node stream fails with a SocketError)
@@ -1262,9 +1293,22 @@ export const make = <Api = any>(
   socket: Socket.Socket,
   options: Options
 ): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
+  makeFor(socket, options, options)
+
+/**
+ * {@link make} with what the connection serves given apart from its settings (a service's instance
+ * and hooks, without a copy of the settings for each connection).
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const makeFor = <Api = any>(
+  socket: Socket.Socket,
+  options: Settings,
+  served: Served
+): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-    const onStream = makeOnStream<Api>(socket, options, runtime)
-    if (onStream === undefined) return makeInScope<Api>(socket, options, runtime)
+    const onStream = makeOnStream<Api>(socket, options, served, runtime)
+    if (onStream === undefined) return makeInScope<Api>(socket, options, served, runtime)
     if (Exit.isFailure(onStream)) return onStream
     const conn = onStream.value
     return Effect.as(Effect.scopeWith((scope) => Scope.addFinalizer(scope, Effect.suspend(() => conn.close()))), conn)
@@ -1273,16 +1317,16 @@ export const make = <Api = any>(
 /** {@link make} for the connections {@link makeOnStream} does not take. */
 const makeInScope = <Api>(
   socket: Socket.Socket,
-  options: Options,
+  options: Settings,
+  served: Served,
   runtime: Runtime.Runtime<never>
 ): Effect.Effect<Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Effect.gen(function*() {
-    const done = yield* Deferred.make<void>()
     const capabilities = StreamCapabilities.of(socket)
     const direct = capabilities?.direct
     const listen = capabilities?.listen
     const outbox = direct === undefined ? yield* Mailbox.make<Uint8Array>() : undefined
-    const conn = new ConnectionImpl(options.root, options, outbox, runtime, done)
+    const conn = new ConnectionImpl(served, options, outbox, runtime)
     conn.capabilities = capabilities
     conn.instrument = yield* Instrument.make(conn, options)
     // a plain finalizer of the scope: Effect.addFinalizer would diff and patch every FiberRef around
@@ -1296,8 +1340,8 @@ const makeInScope = <Api>(
       yield* runInScope(conn, socket, runtime, outbox)
     }
 
-    if (options.onConnect !== undefined) {
-      const hook = options.onConnect
+    if (served.onConnect !== undefined) {
+      const hook = served.onConnect
       const exit = yield* Effect.exit(Effect.suspend(() => fromHookResult(hook(conn))))
       if (Exit.isFailure(exit)) {
         yield* conn.close()

@@ -31,6 +31,11 @@ const describe = (state: State): string => `<netref ${state.idPack[0]} #${String
 interface Target extends Function {
   readonly [StateSymbol]: State
   readonly ops: OpFactory
+  /**
+   * The proxy over this target, which the traps are not given. Kept on the target, not in a WeakMap:
+   * a WeakMap entry per netref cost more than the rest of making one (each connection makes its root's).
+   */
+  proxy: Netref | undefined
 }
 
 const handler: ProxyHandler<Target> = {
@@ -85,8 +90,7 @@ const handler: ProxyHandler<Target> = {
   }
 }
 
-const proxies = new WeakMap<object, Netref>()
-const proxyOf = (target: object): Netref => proxies.get(target)!
+const proxyOf = (target: Target): Netref => target.proxy as Netref
 
 /**
  * A new netref for `idPack` owned by `owner`, registered for release on garbage collection;
@@ -96,9 +100,9 @@ const proxyOf = (target: object): Netref => proxies.get(target)!
  */
 export const make = (owner: Owner, idPack: IdPack, key: string, ops: OpFactory): Netref => {
   const state: State = { owner, idPack, key, refcount: 1, released: false }
-  const target: Target = Object.assign(function netref() {}, { [StateSymbol]: state, ops })
+  const target: Target = Object.assign(function netref() {}, { [StateSymbol]: state, ops, proxy: undefined })
   const proxy = new Proxy(target, handler) as unknown as Netref
-  proxies.set(target, proxy)
+  target.proxy = proxy
   finalizers.register(proxy, state, state)
   return proxy
 }
