@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Client from "../../src/client/Client.js"
 import * as Server from "../../src/server/Server.js"
@@ -63,7 +64,10 @@ const server = () => {
   Effect.runFork(quiet(Effect.scoped(program)))
 }
 
-const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => Effect.runPromise(quiet(effect))
+// one runtime with the log level set, as an application configures its own once: not a
+// `withMinimumLogLevel` around every operation, which sets and restores a FiberRef each time
+const runtime = Effect.runSync(quiet(Effect.runtime<never>()))
+const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => Runtime.runPromise(runtime, effect)
 
 const open = async (port: number): Promise<Session> => {
   const scope = Effect.runSync(Scope.make())
