@@ -366,16 +366,9 @@ const PATHS: Array<PathDef> = [
     })
   },
   {
-    id: "connect",
-    title: "connection setup: connect + add(1, 1) + close, in a loop",
-    headline: { key: "rate", label: "conn/s", better: "higher" },
-    columns: [{ key: "cpuC", label: "client CPU ms/conn" }, { key: "cpuS", label: "server CPU ms/conn" }],
-    // what a connection runs, each function once, takes V8 some 3,000 connections to optimise (the
-    // TS client's CPU per connection halves over them): warm every row up that far, as a long-lived
-    // server or client is
-    measure: timed("connect", {}, { maxOps: 3000, seconds: Math.min(3, S() * 3) }, 5000, (r, s) => perCall(r, s, 1))
-  },
-  {
+    // before the connection-setup path: its thousands of connections leave the heap in a state whose
+    // shrinking or growing under the next GC swamps 1,000 idle connections' few MiB (6.6 KiB each alone,
+    // 8.7-16.6 measured right after it)
     id: "idle",
     title: `memory per idle connection (${size.idle.toLocaleString("en-US")} connections, one call each, RSS after GC)`,
     headline: { key: "srv", label: "server KiB/conn", better: "lower" },
@@ -387,6 +380,16 @@ const PATHS: Array<PathDef> = [
       await client.request("idleClose", {}, 120_000)
       return { srv: (s1.rss - s0.rss) / c.n / 1024, cli: (c.rss1 - c.rss0) / c.n / 1024 }
     }
+  },
+  {
+    id: "connect",
+    title: "connection setup: connect + add(1, 1) + close, in a loop",
+    headline: { key: "rate", label: "conn/s", better: "higher" },
+    columns: [{ key: "cpuC", label: "client CPU ms/conn" }, { key: "cpuS", label: "server CPU ms/conn" }],
+    // what a connection runs, each function once, takes V8 some 3,000 connections to optimise (the
+    // TS client's CPU per connection halves over them): warm every row up that far, as a long-lived
+    // server or client is
+    measure: timed("connect", {}, { maxOps: 3000, seconds: Math.min(3, S() * 3) }, 5000, (r, s) => perCall(r, s, 1))
   },
   {
     id: "frame",
