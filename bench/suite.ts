@@ -271,6 +271,8 @@ const ROWS: ReadonlyArray<Row> = [
   { id: "wire", label: "RPyC frames, plain Node sockets", client: "wire", server: "wire", paths: ADD_PATHS },
   { id: "wire-ts", label: "RPyC frames client -> TS server", client: "wire", server: "ts", paths: ADD_PATHS },
   { id: "ts-wire", label: "TS client -> RPyC frames server", client: "ts", server: "wire", paths: ADD_PATHS },
+  // the most any client can get out of Python's server: the bound of the TS client -> Python row
+  { id: "wire-py", label: "RPyC frames client -> Python RPyC", client: "wire", server: "py", paths: ADD_PATHS },
   { id: "py-py", label: "Python RPyC -> Python RPyC", client: "py", server: "py" },
   { id: "ts-ts", label: "TS client -> TS server", client: "ts", server: "ts" },
   { id: "py-ts", label: "Python RPyC -> TS server", client: "py", server: "ts" },
