@@ -358,15 +358,19 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       return
     }
     if (this.direct !== undefined) {
-      this.sendDirect(this.wireVersion, msg, seq, args)
-    } else {
-      const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
-      const frame = Channel.encodeFrame(payload, this.frameOptions)
-      if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
-      this.outbox!.unsafeOffer(frame)
-      this.unsentBytes += frame.length
+      // checked for backpressure as the turn's frames reach the stream (flushOutgoing)
+      return this.sendDirect(this.wireVersion, msg, seq, args)
     }
-    // backpressure: a peer that does not read our replies stops being read
+    const payload = Message.encodePayload(this.wireVersion, msg, seq, args)
+    const frame = Channel.encodeFrame(payload, this.frameOptions)
+    if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payload.length, frame.length)
+    this.outbox!.unsafeOffer(frame)
+    this.unsentBytes += frame.length
+    this.pauseIfFull()
+  }
+
+  /** Backpressure: a peer that does not read our replies stops being read. */
+  private pauseIfFull(): void {
     if (!this.readPaused && this.capabilities !== undefined && this.queuedBytes() > this.config.outgoingHighWaterMark) {
       this.readPaused = true
       this.capabilities.pause()
@@ -412,7 +416,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (w.pos === 0) return
     this.outgoingHint = Math.min(Math.max(w.pos, 256), OUTGOING_HINT_MAX)
     this.direct!.write(w.result())
-    this.resumeIfDrained()
+    // the stream's state was just written: reading its buffered bytes now, not at every send (where
+    // it is a cache miss per call when a server holds thousands of connections)
+    if (this.readPaused) this.resumeIfDrained()
+    else this.pauseIfFull()
   }
 
   /** Bytes sent and not yet handed to the system: in the stream's buffer, or in our queue. */

@@ -40,6 +40,8 @@ export const idOf = (o: object): number => {
  */
 export const keyOf = (idPack: IdPack): string => `${idPack[0]}\u0000${idPack[1]}\u0000${idPack[2]}`
 
+const sameIdPack = (a: IdPack, b: IdPack): boolean => a[2] === b[2] && a[1] === b[1] && a[0] === b[0]
+
 const byRefArrays = new WeakSet<ReadonlyArray<unknown>>()
 
 /**
@@ -239,6 +241,12 @@ interface Slot {
  */
 export class ObjectTable {
   private readonly slots = new Map<string, Slot>()
+  /**
+   * The slot `get` found last: calls on one object (a service's root, mostly) come one after another,
+   * and comparing an id_pack's three parts costs less than building and hashing its key, whose Map
+   * entry is cold memory when a server holds thousands of connections.
+   */
+  private last: Slot | undefined
 
   /** Records one more send of `obj` under `idPack`. */
   add(obj: object, idPack: IdPack): void {
@@ -250,8 +258,11 @@ export class ObjectTable {
 
   /** The object for an id_pack the peer sent back; a KeyError (as Python raises) if unknown. */
   get(idPack: IdPack): object {
+    const last = this.last
+    if (last !== undefined && sameIdPack(last.idPack, idPack)) return last.obj
     const slot = this.slots.get(keyOf(idPack))
     if (slot === undefined) throw keyError(`unknown object ${JSON.stringify(idPack.map(String))}`)
+    this.last = slot
     return slot.obj
   }
 
@@ -264,8 +275,10 @@ export class ObjectTable {
     const key = keyOf(idPack)
     const slot = this.slots.get(key)
     if (slot === undefined) throw keyError(`unknown object ${JSON.stringify(idPack.map(String))}`)
-    if (slot.sends <= count) this.slots.delete(key)
-    else slot.sends -= count
+    if (slot.sends <= count) {
+      this.slots.delete(key)
+      if (this.last === slot) this.last = undefined
+    } else slot.sends -= count
   }
 
   get size(): number {
@@ -274,5 +287,6 @@ export class ObjectTable {
 
   clear(): void {
     this.slots.clear()
+    this.last = undefined
   }
 }
