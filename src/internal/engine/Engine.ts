@@ -777,9 +777,10 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
    */
   private settle(seq: number, result: unknown, counted = false): void {
     if (RemoteOp.isRemoteOp(result)) {
-      // an operation on a netref (a handler calling the peer back): its request goes straight to
-      // the engine through the operation's Promise, with no fiber per request
+      // an operation on a netref (a handler calling the peer back): a call goes out as one request
+      // whose reply settles ours; any other, through the operation's Promise; no fiber either way
       if (!counted) this.requestsInProgress++
+      if (RemoteOp.submitNow(result, (exit) => this.settleExit(seq, exit))) return
       ;(result as PromiseLike<unknown>).then((v) => this.settle(seq, v, true), (e) => this.replyError(seq, e, true))
     } else if (Effect.isEffect(result)) {
       if (!counted) this.requestsInProgress++
@@ -814,6 +815,12 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.requestsInProgress--
     const ended = this.peerEnded
     if (this.requestsInProgress === 0 && ended !== undefined) this.shutdown(() => ended)
+  }
+
+  /** A counted request's answer, from a request of ours it made. */
+  private settleExit(seq: number, exit: Exit.Exit<unknown, RemoteFailure>): void {
+    if (Exit.isSuccess(exit)) this.settle(seq, exit.value, true)
+    else this.replyError(seq, Cause.squash(exit.cause), true)
   }
 
   private replyError(seq: number, error: unknown, counted = false): void {

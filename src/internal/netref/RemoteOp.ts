@@ -123,6 +123,22 @@ interface Spec {
   /** the value, when known without waiting (a netref, a cached root); else `NOT_KNOWN` */
   readonly peek: () => unknown
   readonly label: string
+  /**
+   * Sends the call of this operation's value straight to its connection, `onExit` getting the reply,
+   * when one request does it (a known netref, arguments needing no requests of their own); false
+   * (nothing sent) otherwise.
+   */
+  readonly submitCall: (args: ReadonlyArray<unknown>, kw: KwPairs, onExit: OnExit) => boolean
+}
+
+type OnExit = (exit: Exit.Exit<unknown, RemoteFailure>) => void
+
+/** `value(…)` as one request to its connection, if it is a netref and the arguments need nothing sent first. */
+const submitCallOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs, onExit: OnExit): boolean => {
+  const state = Netref.stateOf(value)
+  if (state === undefined || hasOps(args, kw)) return false
+  state.owner.submit(Handler.CALL, [value, args, kw], onExit)
+  return true
 }
 
 const NOT_KNOWN: unique symbol = Symbol("NOT_KNOWN")
@@ -329,7 +345,11 @@ const baseSpec = (
     return v === NOT_KNOWN ? runPromise(Effect.flatMap(effect, (x) => callOf(x, args, kw))) : callPromise(v, args, kw)
   },
   peek,
-  label
+  label,
+  submitCall: (args, kw, onExit) => {
+    const v = peek()
+    return v !== NOT_KNOWN && submitCallOf(v, args, kw, onExit)
+  }
 })
 
 const valueSpec = (value: unknown, label: string): Spec => baseSpec(Effect.succeed(value), label, () => value)
@@ -368,6 +388,13 @@ class AttrSpec implements Spec {
   peek(): unknown {
     return NOT_KNOWN
   }
+  submitCall(args: ReadonlyArray<unknown>, kw: KwPairs, onExit: OnExit): boolean {
+    const v = this.base.peek()
+    const state = v === NOT_KNOWN ? undefined : Netref.stateOf(v)
+    if (state === undefined || hasOps(args, kw)) return false
+    state.owner.submit(Handler.CALLATTR, [v, this.name, args, kw], onExit)
+    return true
+  }
   get label(): string {
     return `${this.base.label}.${this.name}`
   }
@@ -391,6 +418,9 @@ class CallSpec implements Spec {
   }
   peek(): unknown {
     return NOT_KNOWN
+  }
+  submitCall(): boolean {
+    return false
   }
   get label(): string {
     return `${this.base.label}(…)`
@@ -456,6 +486,18 @@ export const fromEffect = (
  * @since 0.1.0 @category guards
  */
 export const isRemoteOp = (u: unknown): u is Remote => typeof u === "function" && SpecSymbol in u
+
+/**
+ * Runs a call operation (`fn(x)`, `ref.method(x)`) as one request with a callback, with no Promise or
+ * fiber: how a handler that calls the peer back gets its answer. False (nothing sent) for any other
+ * operation, or when the target is not yet known or an argument is itself an operation.
+ *
+ * @since 0.1.0 @category running
+ */
+export const submitNow = (op: Remote, onExit: (exit: Exit.Exit<unknown, RemoteFailure>) => void): boolean => {
+  const spec = (op as unknown as { [SpecSymbol]: Spec })[SpecSymbol]
+  return spec instanceof CallSpec && spec.base.submitCall(spec.args, spec.kw, onExit)
+}
 
 /**
  * The effect of a RemoteOp (or of a netref or plain value: succeed with it).
