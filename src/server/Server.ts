@@ -334,11 +334,12 @@ export const serve = (
     const wireVersion = options.wireVersion ?? "auto"
     const localOf = (raw: Net.Socket | undefined) =>
       raw?.localAddress !== undefined ? `${raw.localAddress}:${raw.localPort}` : describe(address)
-    const connectionOptions = (raw: Net.Socket | undefined, peer: string) => ({
+    const connectionOptions = (raw: Net.Socket | undefined, peer: string, onGone?: () => void) => ({
       config: { ...options.protocolConfig, endpoints: [localOf(raw), peer] as const, ...options.configFor?.(raw) },
       wireVersion,
       maxFrameSize: options.maxFrameSize,
-      side: "accepting" as const
+      side: "accepting" as const,
+      onGone
     })
     const checked = (socket: Socket.Socket, peer: string) =>
       wireVersion === "auto" ? socket : refuseOtherDialect(socket, wireVersion, peer)
@@ -381,7 +382,7 @@ export const serve = (
         const made = Service.makeConnectionOnStream(
           checked(socket, peer),
           root,
-          { ...connectionOptions(raw, peer), onGone },
+          connectionOptions(raw, peer, onGone),
           runtime
         )
         return { peer, made, slow: () => handle(socket, { root, raw }) }

@@ -181,7 +181,7 @@ const servedBy = (root: object): Connection.Served => {
 export const makeConnection = <Api = any>(
   socket: Socket.Socket,
   spec: ServiceSpec,
-  options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
+  options: Connection.Settings = {}
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   makeConnectionFor<Api>(socket, instantiate(spec), options)
 
@@ -193,7 +193,7 @@ export const makeConnection = <Api = any>(
 export const makeConnectionFor = <Api = any>(
   socket: Socket.Socket,
   root: object,
-  options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect"> = {}
+  options: Connection.Settings = {}
 ): Effect.Effect<Connection.Connection<Api>, Socket.SocketError | ConnectionClosed, Scope.Scope> =>
   Connection.makeFor<Api>(socket, options, servedBy(root))
 
@@ -207,7 +207,7 @@ export const makeConnectionFor = <Api = any>(
 export const makeConnectionOnStream = <Api = any>(
   socket: Socket.Socket,
   root: object,
-  options: Omit<Connection.Options, "root" | "onConnect" | "onDisconnect">,
+  options: Connection.Settings,
   runtime: Runtime.Runtime<never>
 ): Exit.Exit<Connection.Connection<Api>, Socket.SocketError> | undefined =>
   Connection.makeOnStream<Api>(socket, options, servedBy(root), runtime)

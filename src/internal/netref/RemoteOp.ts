@@ -133,11 +133,21 @@ interface Spec {
 
 type OnExit = (exit: Exit.Exit<unknown, RemoteFailure>) => void
 
-/** `value(…)` as one request to its connection, if it is a netref and the arguments need nothing sent first. */
-const submitCallOf = (value: unknown, args: ReadonlyArray<unknown>, kw: KwPairs, onExit: OnExit): boolean => {
-  const state = Netref.stateOf(value)
+/**
+ * `message` (a call of `value` with `args` and `kw`) as one request to `value`'s connection, if it is
+ * a netref and the arguments need nothing sent first.
+ */
+const submitOn = (
+  value: unknown,
+  handler: number,
+  message: ReadonlyArray<unknown>,
+  args: ReadonlyArray<unknown>,
+  kw: KwPairs,
+  onExit: OnExit
+): boolean => {
+  const state = value === NOT_KNOWN ? undefined : Netref.stateOf(value)
   if (state === undefined || hasOps(args, kw)) return false
-  state.owner.submit(Handler.CALL, [value, args, kw], onExit)
+  state.owner.submit(handler, message, onExit)
   return true
 }
 
@@ -348,7 +358,7 @@ const baseSpec = (
   label,
   submitCall: (args, kw, onExit) => {
     const v = peek()
-    return v !== NOT_KNOWN && submitCallOf(v, args, kw, onExit)
+    return submitOn(v, Handler.CALL, [v, args, kw], args, kw, onExit)
   }
 })
 
@@ -390,10 +400,7 @@ class AttrSpec implements Spec {
   }
   submitCall(args: ReadonlyArray<unknown>, kw: KwPairs, onExit: OnExit): boolean {
     const v = this.base.peek()
-    const state = v === NOT_KNOWN ? undefined : Netref.stateOf(v)
-    if (state === undefined || hasOps(args, kw)) return false
-    state.owner.submit(Handler.CALLATTR, [v, this.name, args, kw], onExit)
-    return true
+    return submitOn(v, Handler.CALLATTR, [v, this.name, args, kw], args, kw, onExit)
   }
   get label(): string {
     return `${this.base.label}.${this.name}`
