@@ -250,6 +250,38 @@ describe("concurrent calls", () => {
 // ---------------------------------------------------------------------------------------------
 // 3. request timeout
 
+describe("an interrupted call", () => {
+  liveTest("its caller stops waiting at once; its late reply is dropped, and later calls get their own", () => {
+    return Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      class Gated extends Service {
+        exposed_wait(x: number) {
+          return Effect.as(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(gate)), `late ${x}`)
+        }
+        exposed_echo(x: unknown) {
+          return x
+        }
+      }
+      const server = yield* serve(Gated)
+      const conn = yield* connect(server)
+      const root = yield* conn.root
+      const waiting = yield* Effect.fork(fx(root.wait(1)))
+      yield* Deferred.await(started)
+      assert.strictEqual(conn.pendingCount, 1)
+      yield* Fiber.interrupt(waiting)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(waiting)))
+      // the request is still the server's to answer: it stays pending until its reply comes
+      assert.strictEqual(conn.pendingCount, 1)
+      assert.strictEqual(yield* fx(root.echo("meanwhile")), "meanwhile")
+      yield* Deferred.succeed(gate, undefined)
+      yield* eventually(() => conn.pendingCount === 0, "the late reply to be taken and dropped")
+      assert.strictEqual(yield* fx(root.echo("after")), "after")
+      assert.strictEqual(yield* fx(root.wait(2)), "late 2")
+    })
+  })
+})
+
 describe("request timeout", () => {
   liveTest("RequestTimeout after syncRequestTimeout; the late reply is dropped", () => {
     const gates: Array<(v: string) => void> = []

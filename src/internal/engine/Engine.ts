@@ -540,17 +540,28 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     return p
   }
 
+  /**
+   * A request as an Effect. A caller interrupted while waiting stops waiting at once; its request
+   * stays pending until the reply (dropped: Effect resumes a fiber once), the request's timeout or the
+   * close. Only with telemetry is the request also given a canceller, which records the call as
+   * interrupted: a canceller wraps every request in an `onInterrupt`, whose objects live as long as the
+   * call waits; at a thousand connections they cost some 4 of the client's 22 us of CPU per call.
+   */
   readonly request = (
     handler: number,
     args: ReadonlyArray<unknown>,
     options?: RequestOptions
   ): Effect.Effect<unknown, RemoteFailure> =>
-    Effect.async<unknown, RemoteFailure>((resume) => {
-      const seq = this.submit(handler, args, resume, options)
-      return seq < 0 ? undefined : Effect.sync(() => {
-        if (this.takePending(seq) !== undefined && this.instrument !== undefined) this.instrument.abandon(seq)
+    this.instrument === undefined
+      ? Effect.async<unknown, RemoteFailure>((resume) => {
+        this.submit(handler, args, resume, options)
       })
-    })
+      : Effect.async<unknown, RemoteFailure>((resume) => {
+        const seq = this.submit(handler, args, resume, options)
+        return seq < 0 ? undefined : Effect.sync(() => {
+          if (this.takePending(seq) !== undefined) this.instrument?.abandon(seq)
+        })
+      })
 
   /**
    * Sends a request nobody waits for (DEL); its reply is consumed silently, and forgotten after
