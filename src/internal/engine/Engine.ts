@@ -54,6 +54,7 @@ import * as Channel from "../wire/Channel.js"
 import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
 import * as Instrument from "./Instrument.js"
+import * as PendingRequests from "./PendingRequests.js"
 import * as Sweeper from "./Sweeper.js"
 
 const { Handler, Label, MsgType } = Message
@@ -260,7 +261,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private tick = 0
   private closing = false
   private shuttingDown = false
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending = new PendingRequests.PendingRequests<Pending>()
   private readonly objects = new ObjectTable()
   private readonly netrefs = new Map<string, WeakRef<Netref.Netref>>()
   private readonly decoder: Channel.FrameDecoder
@@ -486,7 +487,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.instrument !== undefined) onResult = this.instrument.call(seq, handler, args, onResult)
     const timeoutMillis = this.timeoutMillisFor(options)
     const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / Sweeper.TICK_MILLIS) + 1
-    this.pending.set(seq, { onResult, handler, deadline, timeoutMillis })
+    this.pending.add(seq, { onResult, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxed])
     if (timeoutMillis !== null) {
       this.timedPending++
@@ -532,11 +533,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   /** Removes and returns a pending request. */
   private takePending(seq: number): Pending | undefined {
-    const p = this.pending.get(seq)
-    if (p !== undefined) {
-      this.pending.delete(seq)
-      if (p.timeoutMillis !== null) this.timedPending--
-    }
+    const p = this.pending.take(seq)
+    if (p !== undefined && p.timeoutMillis !== null) this.timedPending--
     return p
   }
 
@@ -572,7 +570,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     const seq = this.seq++
     const timeoutMillis = Math.max(0, this.config.delReplyTimeout) * 1000
     const deadline = this.tick + Math.ceil(timeoutMillis / Sweeper.TICK_MILLIS) + 1
-    this.pending.set(seq, { onResult: ignore, handler, deadline, timeoutMillis })
+    this.pending.add(seq, { onResult: ignore, handler, deadline, timeoutMillis })
     this.send(MsgType.REQUEST, seq, [handler, boxedArgs])
     this.timedPending++
     this.wakeSweeper()
@@ -581,7 +579,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   /** Called by the sweeper every tick while timed requests are pending. */
   expire(): void {
     this.tick++
-    for (const [seq, p] of this.pending) {
+    this.pending.forEach((p, seq) => {
       if (p.deadline <= this.tick) {
         this.takePending(seq)
         p.onResult(Exit.fail(
@@ -593,7 +591,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
           })
         ))
       }
-    }
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -990,8 +988,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       this.halfCloseTimer = setTimeout(() => this.shutdown(() => ended), grace * 1000)
       this.halfCloseTimer.unref?.()
     }
-    const pending = [...this.pending.values()]
-    this.pending.clear()
+    const pending = this.pending.takeAll()
     this.timedPending = 0
     for (const p of pending) p.onResult(Exit.fail(ended))
   }
@@ -1008,8 +1005,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     if (this.versionFallback !== undefined) clearTimeout(this.versionFallback)
     if (this.halfCloseTimer !== undefined) clearTimeout(this.halfCloseTimer)
     if (this.pending.size > 0) {
-      const pending = [...this.pending.values()]
-      this.pending.clear()
+      const pending = this.pending.takeAll()
       this.timedPending = 0
       const failure = Exit.fail(reason())
       for (const p of pending) p.onResult(failure)
