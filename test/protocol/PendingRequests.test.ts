@@ -54,4 +54,18 @@ describe("PendingRequests", () => {
     assert.strictEqual(table.size, 2)
     assert.strictEqual(table.take(4), undefined)
   })
+
+  it("visits each request there was once when one is added while it runs", () => {
+    const table = new PendingRequests<number>()
+    for (let s = 0; s < 3; s++) table.add(s, s)
+    const visits: Array<number> = []
+    table.forEach((_, s) => {
+      visits.push(s)
+      if (s === 0) table.add(3, 3)
+    })
+    // the newest (2) moved among the older ones when 3 came: visited there, not a second time;
+    // 3 came after the visit started and is not visited
+    assert.deepStrictEqual(visits, [0, 1, 2])
+    assert.strictEqual(table.size, 4)
+  })
 })

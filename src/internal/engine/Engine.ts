@@ -580,8 +580,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   expire(): void {
     this.tick++
     this.pending.forEach((p, seq) => {
-      if (p.deadline <= this.tick) {
-        this.takePending(seq)
+      if (p.deadline <= this.tick && this.takePending(seq) !== undefined) {
         p.onResult(Exit.fail(
           new RequestTimeout({
             reason: "Expired",

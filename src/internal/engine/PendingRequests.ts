@@ -50,7 +50,8 @@ export class PendingRequests<P> {
     const newestSeq = this.newestSeq
     // a Map's iteration goes on correctly when entries are deleted
     if (this.older.size > 0) { for (const [seq, request] of this.older) f(request, seq) }
-    if (newest !== undefined) f(newest, newestSeq)
+    // one added meanwhile moved it among the older ones, where the loop above visited it
+    if (newest !== undefined && this.newest === newest) f(newest, newestSeq)
   }
 
   /** Removes and returns every pending request, oldest first. */
