@@ -282,6 +282,44 @@ describe("an interrupted call", () => {
   })
 })
 
+describe("request encoding", () => {
+  for (const version of [5, 6] as const) {
+    liveTest(`v${version}: arguments boxed as they are written are the bytes of their boxed value`, () => {
+      return Effect.gen(function*() {
+        const raw = yield* rawServer()
+        const conn = yield* Client.connect({ host: "127.0.0.1", port: raw.port, wireVersion: version })
+        const peer = yield* raw.accept
+        const fn = (x: number) => x
+        const bytes = new Uint8Array([4, 5])
+        yield* Effect.fork(conn.request(Handler.CALL, [7, "text", [1, [2, "three"], bytes], fn, [fn, null, 2.5], []]))
+        // (a v6 client asks for the root first)
+        let payload = yield* within(peer.nextPayload, "the request")
+        while (Option.isSome(payload) && (decode(version, payload.value).args as [number])[0] !== Handler.CALL) {
+          payload = yield* within(peer.nextPayload, "the request")
+        }
+        if (Option.isNone(payload)) return assert.fail("stream closed")
+        const env = decode(version, payload.value)
+        const [, boxed] = env.args as [number, [number, Array<[number, unknown]>]]
+        const fnRef = boxed[1][3]
+        assert.strictEqual(fnRef[0], Label.REMOTE_REF)
+        // what encoding the boxed value gives: values whole, tuples holding a reference item by item
+        const expected = [Label.TUPLE, [
+          [Label.VALUE, 7],
+          [Label.VALUE, "text"],
+          [Label.VALUE, [1, [2, "three"], bytes]],
+          [Label.REMOTE_REF, fnRef[1]],
+          [Label.TUPLE, [[Label.REMOTE_REF, fnRef[1]], [Label.VALUE, null], [Label.VALUE, 2.5]]],
+          [Label.VALUE, []]
+        ]]
+        assert.deepStrictEqual(
+          Array.from(payload.value),
+          Array.from(Message.encodePayload(version, MsgType.REQUEST, env.seq, [Handler.CALL, expected]))
+        )
+      })
+    })
+  }
+})
+
 describe("request timeout", () => {
   liveTest("RequestTimeout after syncRequestTimeout; the late reply is dropped", () => {
     const gates: Array<(v: string) => void> = []

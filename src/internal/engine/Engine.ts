@@ -183,6 +183,9 @@ let connectionCounter = 0
 
 export { byRef } from "../object/LocalObjects.js"
 
+/** a box is a (label, value) pair */
+const BOX_TAG = Brine.Tag.TUPLE_1 + 1
+
 const isValue = (v: unknown): boolean => {
   if (Array.isArray(v)) {
     if (isByRef(v)) return false
@@ -388,11 +391,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private outgoingHint = 256
 
   private sendDirect(version: Message.WireVersion, msg: Message.MsgType, seq: number, args: unknown): void {
-    let w = this.outgoing
-    if (w === undefined) {
-      w = this.outgoing = new Brine.Writer(this.outgoingHint)
-      queueMicrotask(this.flushOutgoing)
-    }
+    const w = this.turnWriter()
     const start = Channel.beginFrame(w)
     let payloadLength: number
     try {
@@ -404,6 +403,38 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       throw e
     }
     if (this.instrument !== undefined) this.instrument.sent(msg, seq, args, payloadLength, w.pos - start)
+    this.frameWritten(w)
+  }
+
+  /**
+   * Sends request `seq` with its arguments boxed as they are written: no boxed copy of them is
+   * built. Throws what boxing throws, having sent nothing.
+   */
+  private sendRequestDirect(version: Message.WireVersion, seq: number, handler: number, args: unknown): void {
+    const w = this.turnWriter()
+    const start = Channel.beginFrame(w)
+    try {
+      Message.writeRequestHead(w, version, seq, handler)
+      this.boxInto(w, args)
+      Channel.endFrame(w, start, this.frameOptions)
+    } catch (e) {
+      w.pos = start
+      throw e
+    }
+    this.frameWritten(w)
+  }
+
+  /** This turn's frames, flushed at its end. */
+  private turnWriter(): Brine.Writer {
+    let w = this.outgoing
+    if (w === undefined) {
+      w = this.outgoing = new Brine.Writer(this.outgoingHint)
+      queueMicrotask(this.flushOutgoing)
+    }
+    return w
+  }
+
+  private frameWritten(w: Brine.Writer): void {
     // a long burst (thousands of calls in flight) goes out in pieces, so that the peer starts on
     // the first while the rest are still being written
     if (w.pos >= OUTGOING_FLUSH_BYTES) this.flushOutgoing()
@@ -476,19 +507,24 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
       onResult(Exit.fail(new ConnectionClosed({ reason: "Closed" })))
       return -1
     }
+    const seq = this.seq
+    // the common case, straight into this turn's frames; else boxed first (telemetry sees the size
+    // of each request, and a frame that waits for the peer's dialect or a writer fiber is built later)
+    const direct = this.direct !== undefined && this.wireVersion !== undefined && this.instrument === undefined
     let boxed: unknown
     try {
-      boxed = this.box(args)
+      if (direct) this.sendRequestDirect(this.wireVersion!, seq, handler, args)
+      else boxed = this.box(args)
     } catch (e) {
       onResult(Exit.fail(encodeFailure(e)))
       return -1
     }
-    const seq = this.seq++
+    this.seq++
     if (this.instrument !== undefined) onResult = this.instrument.call(seq, handler, args, onResult)
     const timeoutMillis = this.timeoutMillisFor(options)
     const deadline = timeoutMillis === null ? Infinity : this.tick + Math.ceil(timeoutMillis / Sweeper.TICK_MILLIS) + 1
     this.pending.add(seq, { onResult, handler, deadline, timeoutMillis })
-    this.send(MsgType.REQUEST, seq, [handler, boxed])
+    if (!direct) this.send(MsgType.REQUEST, seq, [handler, boxed])
     if (timeoutMillis !== null) {
       this.timedPending++
       this.wakeSweeper()
@@ -599,25 +635,53 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private box(value: unknown): unknown {
     if (isValue(value)) return [Label.VALUE, value]
     if (Array.isArray(value) && !isByRef(value)) return [Label.TUPLE, value.map((v) => this.box(v))]
+    const idPack = this.refOf(value)
+    return [this.refLabel(value), idPack]
+  }
+
+  /** Appends what `box(value)` would return, encoded, without building it. */
+  private boxInto(w: Brine.Writer, value: unknown): void {
+    w.byte(BOX_TAG)
+    if (isValue(value)) {
+      Brine.write(w, Label.VALUE)
+      return Brine.write(w, value)
+    }
+    if (Array.isArray(value) && !isByRef(value)) {
+      Brine.write(w, Label.TUPLE)
+      Brine.writeTupleHeader(w, value.length)
+      for (let i = 0; i < value.length; i++) this.boxInto(w, value[i])
+      return
+    }
+    const idPack = this.refOf(value)
+    Brine.write(w, this.refLabel(value))
+    Brine.write(w, idPack)
+  }
+
+  /** The id_pack `value` is sent by, a netref of ours or an object of ours (registered as such). */
+  private refOf(value: unknown): Message.IdPack {
     const state = Netref.stateOf(value)
     if (state !== undefined) {
       if (state.released) {
         throw new ProtocolError({ reason: "Encode", detail: `${state.idPack[0]} netref was released` })
       }
-      if (state.owner === this) return [Label.LOCAL_REF, state.idPack]
-      // a netref of another connection: re-export it under its own id_pack (RPyC over RPyC)
-      this.objects.add(value as object, state.idPack)
-      return [Label.REMOTE_REF, state.idPack]
+      // a netref of another connection: re-exported under its own id_pack (RPyC over RPyC)
+      if (state.owner !== this) this.objects.add(value as object, state.idPack)
+      return state.idPack
     }
     if ((typeof value === "object" && value !== null) || typeof value === "function") {
       const idPack = idPackOf(value)
       this.objects.add(value, idPack)
-      return [Label.REMOTE_REF, idPack]
+      return idPack
     }
     throw new ProtocolError({
       reason: "Encode",
       detail: typeof value === "string" ? "string contains a lone surrogate" : `cannot send a ${typeof value}`
     })
+  }
+
+  /** A netref of this connection goes back as the peer's own object; anything else as one of ours. */
+  private refLabel(value: unknown): number {
+    return Netref.stateOf(value)?.owner === this ? Label.LOCAL_REF : Label.REMOTE_REF
   }
 
   private unbox(box: unknown): unknown {

@@ -310,7 +310,13 @@ const writeFloat = (w: Writer, v: number): void => {
   w.f64(v)
 }
 
-const writeTupleHeader = (w: Writer, n: number): void => {
+/**
+ * Appends the tag (and length) that starts a tuple of `n` items, for a caller writing the items
+ * itself.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const writeTupleHeader = (w: Writer, n: number): void => {
   if (n === 0) w.byte(Tag.EMPTY_TUPLE)
   else if (n <= 4) w.byte(Tag.TUPLE_1 + n - 1)
   else if (n < 256) {

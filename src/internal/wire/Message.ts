@@ -111,6 +111,11 @@ export const writePayload = (
   seq: number,
   args: unknown
 ): void => {
+  writeHead(w, version, msg, seq)
+  Brine.write(w, args)
+}
+
+const writeHead = (w: Brine.Writer, version: WireVersion, msg: MsgType, seq: number): void => {
   if (version === 5) {
     w.byte(Brine.Tag.TUPLE_1 + 2)
     Brine.write(w, msg)
@@ -119,7 +124,18 @@ export const writePayload = (
     w.byte(Brine.Tag.TUPLE_1 + 1)
   }
   Brine.write(w, seq)
-  Brine.write(w, args)
+}
+
+/**
+ * Appends the payload of a request up to its boxed arguments, which the caller appends: what
+ * {@link writePayload} writes for `(handler, boxed)`, without the boxed value built first.
+ *
+ * @since 0.1.0 @category encoding
+ */
+export const writeRequestHead = (w: Brine.Writer, version: WireVersion, seq: number, handler: number): void => {
+  writeHead(w, version, MsgType.REQUEST, seq)
+  w.byte(Brine.Tag.TUPLE_1 + 1)
+  Brine.write(w, handler)
 }
 
 /** A decoded envelope; `args` is still boxed. @since 0.1.0 @category models */
