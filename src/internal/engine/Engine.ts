@@ -108,7 +108,10 @@ export interface Connection<Api = any> {
   readonly runtime: Runtime.Runtime<never>
   /** Objects of ours the peer holds references to. */
   readonly localObjectCount: number
-  /** Requests of ours awaiting a reply. */
+  /**
+   * Requests of ours awaiting a reply, including those whose callers were interrupted (the peer is
+   * still working on them): each leaves at its reply, its timeout or the close.
+   */
   readonly pendingCount: number
   /** Live netrefs to the peer's objects. */
   readonly netrefCount: number

@@ -17,16 +17,17 @@
 export class PendingRequests<P> {
   private newestSeq = 0
   private newest: P | undefined = undefined
-  private readonly older = new Map<number, P>()
+  /** made when a second request is pending at once: a connection's first call needs no Map */
+  private older: Map<number, P> | undefined = undefined
 
   /** How many requests are pending. */
   get size(): number {
-    return this.older.size + (this.newest === undefined ? 0 : 1)
+    return (this.older?.size ?? 0) + (this.newest === undefined ? 0 : 1)
   }
 
   /** Adds request `seq`: seqs only grow, so it is the newest. */
   add(seq: number, request: P): void {
-    if (this.newest !== undefined) this.older.set(this.newestSeq, this.newest)
+    if (this.newest !== undefined) (this.older ??= new Map()).set(this.newestSeq, this.newest)
     this.newestSeq = seq
     this.newest = request
   }
@@ -38,9 +39,10 @@ export class PendingRequests<P> {
       this.newest = undefined
       return request
     }
-    if (this.older.size === 0) return undefined
-    const request = this.older.get(seq)
-    if (request !== undefined) this.older.delete(seq)
+    const older = this.older
+    if (older === undefined || older.size === 0) return undefined
+    const request = older.get(seq)
+    if (request !== undefined) older.delete(seq)
     return request
   }
 
@@ -49,16 +51,17 @@ export class PendingRequests<P> {
     const newest = this.newest
     const newestSeq = this.newestSeq
     // a Map's iteration goes on correctly when entries are deleted
-    if (this.older.size > 0) { for (const [seq, request] of this.older) f(request, seq) }
+    const older = this.older
+    if (older !== undefined && older.size > 0) { for (const [seq, request] of older) f(request, seq) }
     // one added meanwhile moved it among the older ones, where the loop above visited it
     if (newest !== undefined && this.newest === newest) f(newest, newestSeq)
   }
 
   /** Removes and returns every pending request, oldest first. */
   takeAll(): Array<P> {
-    const all = [...this.older.values()]
+    const all = this.older === undefined ? [] : [...this.older.values()]
     if (this.newest !== undefined) all.push(this.newest)
-    this.older.clear()
+    this.older = undefined
     this.newest = undefined
     return all
   }
