@@ -186,9 +186,6 @@ let connectionCounter = 0
 
 export { byRef } from "../object/LocalObjects.js"
 
-/** a box is a (label, value) pair */
-const BOX_TAG = Brine.Tag.TUPLE_1 + 1
-
 const isValue = (v: unknown): boolean => {
   if (Array.isArray(v)) {
     if (isByRef(v)) return false
@@ -589,16 +586,14 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     args: ReadonlyArray<unknown>,
     options?: RequestOptions
   ): Effect.Effect<unknown, RemoteFailure> =>
-    this.instrument === undefined
-      ? Effect.async<unknown, RemoteFailure>((resume) => {
-        this.submit(handler, args, resume, options)
+    Effect.async<unknown, RemoteFailure>((resume) => {
+      const seq = this.submit(handler, args, resume, options)
+      const instrument = this.instrument
+      if (seq < 0 || instrument === undefined) return
+      return Effect.sync(() => {
+        if (this.takePending(seq) !== undefined) instrument.abandon(seq)
       })
-      : Effect.async<unknown, RemoteFailure>((resume) => {
-        const seq = this.submit(handler, args, resume, options)
-        return seq < 0 ? undefined : Effect.sync(() => {
-          if (this.takePending(seq) !== undefined) this.instrument?.abandon(seq)
-        })
-      })
+    })
 
   /**
    * Sends a request nobody waits for (DEL); its reply is consumed silently, and forgotten after
@@ -644,7 +639,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
 
   /** Appends what `box(value)` would return, encoded, without building it. */
   private boxInto(w: Brine.Writer, value: unknown): void {
-    w.byte(BOX_TAG)
+    // a box is a (label, value) pair
+    Brine.writeTupleHeader(w, 2)
     if (isValue(value)) {
       Brine.write(w, Label.VALUE)
       return Brine.write(w, value)

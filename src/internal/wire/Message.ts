@@ -134,7 +134,7 @@ const writeHead = (w: Brine.Writer, version: WireVersion, msg: MsgType, seq: num
  */
 export const writeRequestHead = (w: Brine.Writer, version: WireVersion, seq: number, handler: number): void => {
   writeHead(w, version, MsgType.REQUEST, seq)
-  w.byte(Brine.Tag.TUPLE_1 + 1)
+  Brine.writeTupleHeader(w, 2)
   Brine.write(w, handler)
 }
 
