@@ -666,3 +666,23 @@ print(json.dumps([brine.dump(brine.load(bytes.fromhex(h))).hex() for h in json.l
     }
   )
 })
+
+describe("Brine.Writer", () => {
+  it("grows by doubling for small writes and to about the size of one large write", () => {
+    const w = new Brine.Writer(16)
+    w.bytes(new Uint8Array(20).fill(1))
+    assert.strictEqual(w.buf.length, 32)
+    const large = Uint8Array.from({ length: (1 << 20) + 3 }, (_, i) => i % 251)
+    w.bytes(large)
+    const need = 20 + large.length
+    // one allocation with room to spare, not the next power of two (2 MiB)
+    assert.isAtLeast(w.buf.length, need)
+    assert.isAtMost(w.buf.length, need + (need >>> 3))
+    w.byte(7)
+    const out = w.result()
+    assert.strictEqual(out.length, need + 1)
+    assert.deepStrictEqual(out.subarray(0, 20), new Uint8Array(20).fill(1))
+    assert.deepStrictEqual(out.subarray(20, need), large)
+    assert.strictEqual(out[need], 7)
+  })
+})

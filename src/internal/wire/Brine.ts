@@ -208,8 +208,10 @@ export class Writer {
   ensure(n: number): void {
     const need = this.pos + n
     if (need <= this.buf.length) return
+    // doubling, unless one write needs more: then room for it and an eighth more, so that a large
+    // bytes value costs one allocation of about its size, not a chain of doublings ending at twice it
     let size = this.buf.length * 2
-    while (size < need) size *= 2
+    if (size < need) size = need + (need >>> 3)
     const next = Bytes.allocUnsafe(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
