@@ -4,8 +4,8 @@
  * - the control channel: JSON commands on stdin, replies on stdout as lines prefixed `@@ ` (any
  *   other stdout line, a log line say, is ignored by the suite); stdin's end exits the process, so
  *   a peer never outlives the suite;
- * - the process's own figures (`stats`: CPU ms since start, RSS bytes), read by the suite before
- *   and after each measurement;
+ * - the process's own figures (`stats`: CPU ms since start, RSS bytes, full collections since
+ *   start), read by the suite before and after each measurement;
  * - the client side of every path, written once over a `Driver` (one per row): the timed loops,
  *   their bounds (time and count), warm-up, the idle connections and the scaling curve.
  *
@@ -14,6 +14,7 @@
 import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
 import * as Net from "node:net"
+import { constants as PerfHooks, PerformanceObserver } from "node:perf_hooks"
 import * as Readline from "node:readline"
 
 export const HOST = "127.0.0.1"
@@ -31,7 +32,22 @@ export const send = (message: object): void => {
 
 const gc = (globalThis as { gc?: () => void }).gc
 
-/** CPU ms since the start and RSS bytes; with `gc`, after two full collections 100 ms apart (V8 returns pages lazily). */
+/**
+ * Full (mark-compact) collections so far. A peer whose heap V8 shrank (after idle seconds, or the
+ * suite's own collections before an RSS reading) can collect in full every few MiB of large
+ * arrays: this says when a figure was measured in that state.
+ */
+let fullGcs = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry as { detail?: { kind?: number } }).detail?.kind === PerfHooks.NODE_PERFORMANCE_GC_MAJOR) fullGcs++
+  }
+}).observe({ entryTypes: ["gc"] })
+
+/**
+ * CPU ms since the start, RSS bytes and full collections so far; with `gc`, after two full
+ * collections 100 ms apart (V8 returns pages lazily).
+ */
 export const stats = async (options: { readonly gc?: boolean } = {}) => {
   if (options.gc === true && gc !== undefined) {
     gc()
@@ -39,7 +55,7 @@ export const stats = async (options: { readonly gc?: boolean } = {}) => {
     gc()
   }
   const cpu = process.cpuUsage()
-  return { cpu: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage.rss() }
+  return { cpu: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage.rss(), fullGcs }
 }
 
 /**
@@ -227,6 +243,7 @@ export const runClient = (driver: Driver): void => {
   /** Runs `step` (which does `per` ops) until `seconds` pass or `maxOps` ops are done; at least once. */
   const timed = async (seconds: number, maxOps: number, per: number, step: () => Promise<void>) => {
     const cpu0 = process.cpuUsage()
+    const gcs0 = fullGcs
     const start = performance.now()
     const deadline = start + seconds * 1000
     let ops = 0
@@ -236,7 +253,13 @@ export const runClient = (driver: Driver): void => {
     } while (performance.now() < deadline && ops < maxOps)
     const elapsed = (performance.now() - start) / 1000
     const cpu = process.cpuUsage(cpu0)
-    return { ops, elapsed, cpu: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage.rss() }
+    return {
+      ops,
+      elapsed,
+      cpu: (cpu.user + cpu.system) / 1000,
+      rss: process.memoryUsage.rss(),
+      fullGcs: fullGcs - gcs0
+    }
   }
 
   /** One path's work: `per` ops per step. */
