@@ -283,6 +283,8 @@ const ROWS: ReadonlyArray<Row> = [
   { id: "ts-wire", label: "TS client -> RPyC frames server", client: "ts", server: "wire", paths: ADD_PATHS },
   // the most any client can get out of Python's server: the bound of the TS client -> Python row
   { id: "wire-py", label: "RPyC frames client -> Python RPyC", client: "wire", server: "py", paths: ADD_PATHS },
+  // and the most Python's client gets out of a Node server: the bound of the Python client -> TS server row
+  { id: "py-wire", label: "Python RPyC -> RPyC frames server", client: "py", server: "wire", paths: ADD_PATHS },
   { id: "py-py", label: "Python RPyC -> Python RPyC", client: "py", server: "py" },
   { id: "ts-ts", label: "TS client -> TS server", client: "ts", server: "ts" },
   { id: "py-ts", label: "Python RPyC -> TS server", client: "py", server: "ts" },

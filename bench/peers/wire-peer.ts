@@ -8,15 +8,18 @@
  *
  * The client asks for the root, calls `root.add(i, 1)` by CALLATTR and, closing, says CLOSE and ends
  * its side at once, as RPyC's client does. The server answers GETROOT with one id, CALLATTR `add`
- * with the sum, any other request (a DEL, say) with None, and hangs up on CLOSE or on a frame it
- * cannot read (so a client probing for wire v6 learns 5). Callbacks, uploads and lists are n/a.
+ * with the sum, and, for Python's client (which fetches `root.add` by GETATTR once and then CALLs
+ * it), GETATTR with a bound method's id and CALL of `add`'s id with the sum; builtin name_packs
+ * spare Python any INSPECT (PROTOCOL.md §3.3). Any other request (a DEL, say) gets None; it hangs up
+ * on CLOSE or on a frame it cannot read (so a client probing for wire v6 learns 5). Callbacks,
+ * uploads and lists are n/a.
  */
 import * as Net from "node:net"
 import * as Channel from "../../src/internal/wire/Channel.js"
 import * as Message from "../../src/internal/wire/Message.js"
 import { connectTcp, driverOf, fail, HOST, runClient, send, serveControl, type Session, timedAdds } from "./harness.js"
 
-const { CALLATTR, CLOSE, GETROOT } = Message.Handler
+const { CALL, CALLATTR, CLOSE, GETATTR, GETROOT } = Message.Handler
 const { LOCAL_REF, REMOTE_REF, TUPLE, VALUE } = Message.Label
 const MAX_FRAME = 1 << 20
 
@@ -30,7 +33,10 @@ const unbox = (boxed: unknown): unknown => {
 }
 
 /** The server's root as RPyC names an object: (class name, class id, instance id). */
-const ROOT_ID = ["BenchService", 1, 1]
+const ROOT_ID = ["builtins.object", 1, 1]
+/** What GETATTR of the root's `add` gives, and of any other name (never called on these paths). */
+const ADD_ID = ["builtins.method", 2, 2]
+const OTHER_ID = ["builtins.method", 2, 3]
 
 const server = () => {
   const srv = Net.createServer({ noDelay: true }, (sock) => {
@@ -46,6 +52,13 @@ const server = () => {
           else if (handler === CALLATTR) {
             const [, name, [a, b]] = unbox(boxed) as [unknown, string, [number, number]]
             if (name !== "add") throw new Error(`no ${name}`)
+            reply(seq, [VALUE, a + b])
+          } else if (handler === GETATTR) {
+            const [, name] = unbox(boxed) as [unknown, string]
+            reply(seq, [REMOTE_REF, name === "add" ? ADD_ID : OTHER_ID])
+          } else if (handler === CALL) {
+            const [target, [a, b]] = unbox(boxed) as [Array<unknown>, [number, number]]
+            if (target[2] !== ADD_ID[2]) throw new Error("only add is callable")
             reply(seq, [VALUE, a + b])
           } else reply(seq, [VALUE, null])
         }
