@@ -199,9 +199,10 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
   })
   // the engine joins the frames of one turn of the event loop into one chunk
   const direct: StreamCapabilities.DirectWriter = {
-    write: (chunk) => {
+    write: (chunk, written) => {
       if (stream.destroyed || stream.writableEnded) return
-      stream.write(chunk)
+      if (written === undefined) stream.write(chunk)
+      else stream.write(chunk, (error) => error == null && written())
     },
     buffered: () => stream.writableLength,
     onDrain: (f) => {

@@ -685,4 +685,18 @@ describe("Brine.Writer", () => {
     assert.deepStrictEqual(out.subarray(20, need), large)
     assert.strictEqual(out[need], 7)
   })
+
+  it("grows into the buffers its grow function gives, keeping what was written", () => {
+    const asked: Array<number> = []
+    const w = new Brine.Writer(16, (size) => {
+      asked.push(size)
+      return new Uint8Array(size + 100)
+    })
+    w.bytes(Uint8Array.of(1, 2, 3))
+    const large = Uint8Array.from({ length: 5000 }, (_, i) => i % 253)
+    w.bytes(large)
+    assert.deepStrictEqual(asked, [3 + 5000 + ((3 + 5000) >>> 3)])
+    assert.strictEqual(w.buf.length, asked[0] + 100)
+    assert.deepStrictEqual(w.result(), Uint8Array.from([1, 2, 3, ...large]))
+  })
 })

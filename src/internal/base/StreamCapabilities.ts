@@ -51,8 +51,11 @@ export type Listen = (
  * @since 0.1.0 @category models
  */
 export interface DirectWriter {
-  /** Queues `chunk`; a closed stream drops it. */
-  readonly write: (chunk: Uint8Array) => void
+  /**
+   * Queues `chunk`; a closed stream drops it. `written`, if given, is called once the stream has
+   * handed all of `chunk` to the system (so its memory may be reused), and never if it did not.
+   */
+  readonly write: (chunk: Uint8Array, written?: () => void) => void
   /** Bytes queued and not yet handed to the system. */
   readonly buffered: () => number
   /** Calls `f` each time the queue has drained. */

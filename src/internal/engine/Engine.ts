@@ -55,6 +55,7 @@ import * as Message from "../wire/Message.js"
 import * as Pickle from "../wire/Pickle.js"
 import * as Instrument from "./Instrument.js"
 import * as PendingRequests from "./PendingRequests.js"
+import * as SpareBuffer from "./SpareBuffer.js"
 import * as Sweeper from "./Sweeper.js"
 
 const { Handler, Label, MsgType } = Message
@@ -428,7 +429,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
   private turnWriter(): Brine.Writer {
     let w = this.outgoing
     if (w === undefined) {
-      w = this.outgoing = new Brine.Writer(this.outgoingHint)
+      w = this.outgoing = new Brine.Writer(this.outgoingHint, SpareBuffer.allocate)
       queueMicrotask(this.flushOutgoing)
     }
     return w
@@ -447,7 +448,9 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.outgoing = undefined
     if (w.pos === 0) return
     this.outgoingHint = Math.min(Math.max(w.pos, 256), OUTGOING_HINT_MAX)
-    this.direct!.write(w.result())
+    const buffer = w.buf
+    // a large batch's buffer builds the next one once the system has it (SpareBuffer)
+    this.direct!.write(w.result(), buffer.length >= SpareBuffer.MIN_BYTES ? () => SpareBuffer.give(buffer) : undefined)
     // the stream's state was just written: reading its buffered bytes now, not at every send (where
     // it is a cache miss per call when a server holds thousands of connections)
     if (this.readPaused) this.resumeIfDrained()

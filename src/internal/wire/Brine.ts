@@ -202,7 +202,11 @@ export const isDumpable = (value: unknown): value is Value => {
 export class Writer {
   buf: Uint8Array
   pos = 0
-  constructor(capacity = 256) {
+  /**
+   * `grow` gives the buffer to move to when the writer outgrows its own (at least the size asked
+   * for, contents undefined); by default a fresh one.
+   */
+  constructor(capacity = 256, private readonly grow: (size: number) => Uint8Array = Bytes.allocUnsafe) {
     this.buf = Bytes.allocUnsafe(Math.max(capacity, 16))
   }
   ensure(n: number): void {
@@ -212,7 +216,7 @@ export class Writer {
     // bytes value costs one allocation of about its size, not a chain of doublings ending at twice it
     let size = this.buf.length * 2
     if (size < need) size = need + (need >>> 3)
-    const next = Bytes.allocUnsafe(size)
+    const next = this.grow(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
   }
