@@ -202,6 +202,8 @@ export const make = (stream: Duplex, options: Options = {}): Socket.Socket => {
     write: (chunk, written) => {
       if (stream.destroyed || stream.writableEnded) return
       if (written === undefined) stream.write(chunk)
+      // Node calls back once the chunk has gone to the system: for a socket or a pipe the kernel has
+      // copied it. (An in-memory Duplex hands the chunk itself on: such a stream must not get here.)
       else stream.write(chunk, (error) => error == null && written())
     },
     buffered: () => stream.writableLength,
