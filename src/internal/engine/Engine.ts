@@ -450,7 +450,7 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
     this.outgoingHint = Math.min(Math.max(w.pos, 256), OUTGOING_HINT_MAX)
     const buffer = w.buf
     // a large batch's buffer builds the next one once the system has it (SpareBuffer)
-    this.direct!.write(w.result(), buffer.length >= SpareBuffer.MIN_BYTES ? () => SpareBuffer.give(buffer) : undefined)
+    this.direct!.write(w.result(), SpareBuffer.keeps(buffer) ? () => SpareBuffer.give(buffer) : undefined)
     // the stream's state was just written: reading its buffered bytes now, not at every send (where
     // it is a cache miss per call when a server holds thousands of connections)
     if (this.readPaused) this.resumeIfDrained()

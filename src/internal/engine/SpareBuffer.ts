@@ -32,14 +32,21 @@ export const take = (size: number): Uint8Array | undefined => {
 }
 
 /**
- * Offers `buffer` for reuse once nothing reads it any more: kept if it is large, not too large, and
+ * Whether `buffer` is of a size worth keeping (`MIN_BYTES` to `MAX_BYTES`): callers skip offering
+ * the others.
+ *
+ * @since 0.1.0
+ */
+export const keeps = (buffer: Uint8Array): boolean => buffer.length >= MIN_BYTES && buffer.length <= MAX_BYTES
+
+/**
+ * Offers `buffer` for reuse once nothing reads it any more: kept if `keeps` says so and it is
  * larger than the one kept now.
  *
  * @since 0.1.0
  */
 export const give = (buffer: Uint8Array): void => {
-  if (buffer.length < MIN_BYTES || buffer.length > MAX_BYTES) return
-  if (spare === undefined || spare.length < buffer.length) spare = buffer
+  if (keeps(buffer) && (spare === undefined || spare.length < buffer.length)) spare = buffer
 }
 
 /**
