@@ -942,10 +942,8 @@ class ConnectionImpl implements Connection<any>, Netref.Owner {
         return null
       case Handler.CALL:
         return Pythonic.call(target, tupleArg(args[1]), kwargsArg(args[2]))
-      case Handler.CALLATTR: {
-        const fn = Policy.getattr(config, objectArg(target), args[1])
-        return Pythonic.call(fn, tupleArg(args[2]), kwargsArg(args[3]))
-      }
+      case Handler.CALLATTR:
+        return Policy.callattr(config, objectArg(target), args[1], tupleArg(args[2]), kwargsArg(args[3]))
       case Handler.REPR:
         return Pythonic.reprOf(target)
       case Handler.STR:

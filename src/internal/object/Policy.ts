@@ -104,6 +104,36 @@ export const getattr = (config: ProtocolConfig, obj: object, name: unknown): unk
 }
 
 /**
+ * CALLATTR: calls an attribute the policy allows, as GETATTR then CALL would.
+ *
+ * A method is called on `obj` directly: the bound method GETATTR would make (and cache per object,
+ * so that two reads give one id_pack) is never seen by the peer here, and making or finding it on
+ * every call is most of what a call to a service's `add` costs a server holding many connections.
+ *
+ * @since 0.1.0 @category policy
+ */
+export const callattr = (
+  config: ProtocolConfig,
+  obj: object,
+  name: unknown,
+  args: ReadonlyArray<unknown>,
+  kwargs: ReadonlyArray<readonly [string, unknown]>
+): unknown => {
+  const hook = accessor(obj, "_rpyc_getattr")
+  if (hook) return Pythonic.call(hook.call(obj, nameOf(name)), args, kwargs)
+  const resolved = resolve(config, obj, name, "allowGetattr")
+  // a dict's own virtual methods come first (see readAttr): only a real property takes the short way
+  if (resolved in obj && !(isDictLike(obj) && !Object.prototype.hasOwnProperty.call(obj, resolved))) {
+    const value = (obj as Record<string, unknown>)[resolved]
+    if (typeof value === "function" && !isClass(value) && !Netref.isNetref(value)) {
+      return Reflect.apply(value, obj, kwargs.length > 0 ? [...args, Object.fromEntries(kwargs)] : args)
+    }
+    return Pythonic.call(value, args, kwargs)
+  }
+  return Pythonic.call(readAttr(obj, resolved), args, kwargs)
+}
+
+/**
  * Reads `name` from `obj` after policy checks: the real property, else the Pythonic meaning.
  *
  * @since 0.1.0 @category policy
