@@ -64,11 +64,21 @@ const outcome = (f: () => unknown): unknown => {
   }
 }
 
-const viaGetattr = (config: Config.ProtocolConfig, obj: object, name: unknown, args: Array<unknown>, kw: Array<[string, unknown]>) =>
-  outcome(() => Pythonic.call(Policy.getattr(config, obj, name), args, kw))
+const viaGetattr = (
+  config: Config.ProtocolConfig,
+  obj: object,
+  name: unknown,
+  args: Array<unknown>,
+  kw: Array<[string, unknown]>
+) => outcome(() => Pythonic.call(Policy.getattr(config, obj, name), args, kw))
 
-const viaCallattr = (config: Config.ProtocolConfig, obj: object, name: unknown, args: Array<unknown>, kw: Array<[string, unknown]>) =>
-  outcome(() => Policy.callattr(config, obj, name, args, kw))
+const viaCallattr = (
+  config: Config.ProtocolConfig,
+  obj: object,
+  name: unknown,
+  args: Array<unknown>,
+  kw: Array<[string, unknown]>
+) => outcome(() => Policy.callattr(config, obj, name, args, kw))
 
 const NAMES = [
   "bump",
@@ -131,7 +141,9 @@ describe("CALLATTR answers what GETATTR then CALL answers", () => {
           const left = objects()
           const right = objects()
           for (const what of Object.keys(left)) {
-            const label = `${what}.${String(name)}(${JSON.stringify(args)}, ${JSON.stringify(kw)}) ${JSON.stringify(input)}`
+            const label = `${what}.${String(name)}(${JSON.stringify(args)}, ${JSON.stringify(kw)}) ${
+              JSON.stringify(input)
+            }`
             assert.deepStrictEqual(
               viaCallattr(config, right[what]!, name, args, kw),
               viaGetattr(config, left[what]!, name, args, kw),
