@@ -43,11 +43,11 @@ class Hooked {
 }
 
 /** A value as data: an object by its class and own fields, a function by its name. */
-const describe_ = (value: unknown): unknown => {
+const asData = (value: unknown): unknown => {
   if (typeof value === "function") return `function ${value.name}`
-  if (Array.isArray(value)) return value.map(describe_)
+  if (Array.isArray(value)) return value.map(asData)
   if (value instanceof Object) {
-    return [value.constructor.name, Object.entries(value).map(([k, v]) => [k, describe_(v)])]
+    return [value.constructor.name, Object.entries(value).map(([k, v]) => [k, asData(v)])]
   }
   return value
 }
@@ -56,7 +56,7 @@ const describe_ = (value: unknown): unknown => {
 const outcome = (f: () => unknown): unknown => {
   try {
     const value = f()
-    return { value: describe_(value) }
+    return { value: asData(value) }
   } catch (error) {
     return error instanceof PythonException
       ? { error: error.name, message: error.message }
@@ -64,21 +64,18 @@ const outcome = (f: () => unknown): unknown => {
   }
 }
 
-const viaGetattr = (
+type Request = [
   config: Config.ProtocolConfig,
   obj: object,
   name: unknown,
   args: Array<unknown>,
   kw: Array<[string, unknown]>
-) => outcome(() => Pythonic.call(Policy.getattr(config, obj, name), args, kw))
+]
 
-const viaCallattr = (
-  config: Config.ProtocolConfig,
-  obj: object,
-  name: unknown,
-  args: Array<unknown>,
-  kw: Array<[string, unknown]>
-) => outcome(() => Policy.callattr(config, obj, name, args, kw))
+const viaGetattr = (...[config, obj, name, args, kw]: Request) =>
+  outcome(() => Pythonic.call(Policy.getattr(config, obj, name), args, kw))
+
+const viaCallattr = (...request: Request) => outcome(() => Policy.callattr(...request))
 
 const NAMES = [
   "bump",
@@ -154,7 +151,7 @@ describe("CALLATTR answers what GETATTR then CALL answers", () => {
         }
       }
     }
-    assert.strictEqual(compared, CONFIGS.length * NAMES.length * CALLS.length * 7)
+    assert.strictEqual(compared, CONFIGS.length * NAMES.length * CALLS.length * Object.keys(objects()).length)
   })
 
   it("a method runs with its object as this, and keyword arguments arrive as one trailing object", () => {

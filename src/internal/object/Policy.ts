@@ -103,12 +103,21 @@ export const getattr = (config: ProtocolConfig, obj: object, name: unknown): unk
   return readAttr(obj, resolve(config, obj, name, "allowGetattr"))
 }
 
+// a dict's methods come before what a Map or a plain object inherits (Map.prototype.keys is a JS
+// iterator, not Python's keys()); its own properties still come first
+const virtualFirst = (obj: object, name: string): boolean =>
+  isDictLike(obj) && !Object.prototype.hasOwnProperty.call(obj, name)
+
+// a netref is a function to JS, but it is the peer's object, not a method of ours
+const isMethod = (value: unknown): value is Function =>
+  typeof value === "function" && !isClass(value) && !Netref.isNetref(value)
+
 /**
  * CALLATTR: calls an attribute the policy allows, as GETATTR then CALL would.
  *
- * A method is called on `obj` directly: the bound method GETATTR would make (and cache per object,
- * so that two reads give one id_pack) is never seen by the peer here, and making or finding it on
- * every call is most of what a call to a service's `add` costs a server holding many connections.
+ * A method is called on `obj` directly: the bound method GETATTR makes (and caches per object, so
+ * that two reads give one id_pack) is never seen by the peer here, and finding it in that cache on
+ * every call is memory a server touches per call and per object, colder the more connections it holds.
  *
  * @since 0.1.0 @category policy
  */
@@ -122,15 +131,9 @@ export const callattr = (
   const hook = accessor(obj, "_rpyc_getattr")
   if (hook) return Pythonic.call(hook.call(obj, nameOf(name)), args, kwargs)
   const resolved = resolve(config, obj, name, "allowGetattr")
-  // a dict's own virtual methods come first (see readAttr): only a real property takes the short way
-  if (resolved in obj && !(isDictLike(obj) && !Object.prototype.hasOwnProperty.call(obj, resolved))) {
-    const value = (obj as Record<string, unknown>)[resolved]
-    if (typeof value === "function" && !isClass(value) && !Netref.isNetref(value)) {
-      return Reflect.apply(value, obj, kwargs.length > 0 ? [...args, Object.fromEntries(kwargs)] : args)
-    }
-    return Pythonic.call(value, args, kwargs)
-  }
-  return Pythonic.call(readAttr(obj, resolved), args, kwargs)
+  if (virtualFirst(obj, resolved) || !(resolved in obj)) return Pythonic.call(readAttr(obj, resolved), args, kwargs)
+  const value = (obj as Record<string, unknown>)[resolved]
+  return isMethod(value) ? Pythonic.callMethod(obj, value, args, kwargs) : Pythonic.call(value, args, kwargs)
 }
 
 /**
@@ -139,18 +142,14 @@ export const callattr = (
  * @since 0.1.0 @category policy
  */
 export const readAttr = (obj: object, name: string): unknown => {
-  // a dict's methods come before what a Map or a plain object inherits (Map.prototype.keys is a JS
-  // iterator, not Python's keys()); its own properties still come first
-  if (isDictLike(obj) && !Object.prototype.hasOwnProperty.call(obj, name)) {
+  if (virtualFirst(obj, name)) {
     const virtual = Pythonic.virtualAttr(obj, name)
     if (virtual !== undefined) return virtual
   }
   if (name in obj) {
     const value = (obj as Record<string, unknown>)[name]
-    // a method comes back bound, as Python's bound methods; a netref (a function to JS) stays itself
-    return typeof value === "function" && !isClass(value) && !Netref.isNetref(value)
-      ? Pythonic.bind(obj, value, name)
-      : value
+    // a method comes back bound, as Python's bound methods
+    return isMethod(value) ? Pythonic.bind(obj, value, name) : value
   }
   const virtual = Pythonic.virtualAttr(obj, name)
   if (virtual !== undefined) return virtual

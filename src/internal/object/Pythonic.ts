@@ -522,10 +522,28 @@ export const call = (
   if (typeof fn !== "function") {
     throw typeError(`'${typeNameOf(fn)}' object is not callable`)
   }
-  const all = kwargs.length > 0 ? [...args, Object.fromEntries(kwargs)] : args
+  const all = withKwargs(args, kwargs)
   if (isClass(fn)) return Reflect.construct(fn, all)
   return Reflect.apply(fn, undefined, all)
 }
+
+/**
+ * Calls `method` (a function that is not a class) on `self`, as a bound method of `self` would be
+ * called, without making the bound method.
+ *
+ * @since 0.1.0 @category protocol
+ */
+export const callMethod = (
+  self: object,
+  method: Function,
+  args: ReadonlyArray<unknown>,
+  kwargs: ReadonlyArray<readonly [string, unknown]>
+): unknown => Reflect.apply(method, self, withKwargs(args, kwargs))
+
+const withKwargs = (
+  args: ReadonlyArray<unknown>,
+  kwargs: ReadonlyArray<readonly [string, unknown]>
+): ReadonlyArray<unknown> => kwargs.length > 0 ? [...args, Object.fromEntries(kwargs)] : args
 
 /**
  * The Python-ish type name of a JS value, for error messages.
